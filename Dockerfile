@@ -1,0 +1,33 @@
+# One image for the three services; docker-compose.yml picks the entry point per service.
+# Node's current LTS line; the code itself supports Node 20.19 and later.
+ARG NODE_VERSION=24
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
+COPY packages/shared/package.json packages/shared/
+COPY services/gateway/package.json services/gateway/
+COPY services/resolver/package.json services/resolver/
+COPY services/runner/package.json services/runner/
+RUN npm ci --no-audit --no-fund
+COPY packages packages
+COPY services services
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/packages/shared/package.json packages/shared/
+COPY --from=build /app/packages/shared/dist packages/shared/dist
+COPY --from=build /app/services/gateway/package.json services/gateway/
+COPY --from=build /app/services/gateway/dist services/gateway/dist
+COPY --from=build /app/services/resolver/package.json services/resolver/
+COPY --from=build /app/services/resolver/dist services/resolver/dist
+COPY --from=build /app/services/runner/package.json services/runner/
+COPY --from=build /app/services/runner/dist services/runner/dist
+COPY scripts/healthcheck.mjs scripts/
+# The image's unprivileged user; the services need no root and write only the heartbeat in /tmp.
+USER node
+CMD ["node", "services/gateway/dist/main.js"]

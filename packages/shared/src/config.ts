@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { formatIssuePath } from './errors.js';
+import { queuePrefixSchema } from './queues.js';
+
+/**
+ * Configuration comes from the environment, is read once in each service's `main.ts`, and is
+ * parsed here into a typed object. Libraries take that object; none reads `process.env`.
+ * Each variable is declared once, with its default and meaning; the README's table is rendered
+ * from these declarations (`npm run docs:config`) and a test keeps the two equal.
+ */
+
+const MiB = 1024 * 1024;
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const mongoUrl = z
+  .string()
+  .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL')
+  .describe('MongoDB connection string, including the database name');
+
+const redisUrl = z
+  .string()
+  .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
+  .describe('Redis connection URL');
+
+const commonVariables = {
+  MONGO_URL: mongoUrl,
+  REDIS_URL: redisUrl,
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
+  QUEUE_PREFIX: queuePrefixSchema
+    .default('{stepwise}')
+    .describe('BullMQ key prefix; a {hash tag} so queues work on Redis Cluster'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000).describe(
+    'How long SIGTERM waits for in-flight requests and jobs before exiting',
+  ),
+  HEARTBEAT_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('If set, a file touched every 5 s while the service is healthy (container checks)'),
+};
+
+export const gatewayEnvSchema = z.object({
+  ...commonVariables,
+  HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .describe('Bearer token for /v1/admin routes and the queue dashboard'),
+  MAX_JSON_BODY_BYTES: positiveInt(MiB).describe('Largest JSON request body accepted'),
+  MAX_UPLOAD_BYTES: positiveInt(20 * MiB).describe('Largest workflow upload (zip or JSON)'),
+});
+
+export const resolverEnvSchema = z.object({
+  ...commonVariables,
+  RESOLVER_CONCURRENCY: positiveInt(4).describe('Resolve jobs one resolver process runs at once'),
+  MAX_ZIP_ENTRIES: positiveInt(1_000).describe('Most entries a workflow zip may hold'),
+  MAX_UNCOMPRESSED_BYTES: positiveInt(100 * MiB).describe('Most bytes a zip may unpack to'),
+  MAX_COMPRESSION_RATIO: positiveInt(100).describe(
+    'Highest uncompressed/compressed ratio of a zip entry before it counts as a zip bomb',
+  ),
+  MAX_INLINE_RESOLVED_BYTES: positiveInt(4 * MiB).describe(
+    'Resolved workflows larger than this are stored in GridFS instead of inline',
+  ),
+});
+
+const commaList = z
+  .string()
+  .default('')
+  .transform((text) =>
+    text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
+
+export const runnerEnvSchema = z.object({
+  ...commonVariables,
+  RUNNER_CONCURRENCY: positiveInt(8).describe('Run commands one runner process applies at once'),
+  RUNNER_PLUGINS: commaList.describe('Comma-separated module plugin packages or paths to load'),
+  OUTBOUND_ALLOWED_HOSTS: commaList.describe(
+    'Comma-separated hosts api.* modules may call (private addresses are refused otherwise)',
+  ),
+  LLM_BASE_URL: z
+    .url()
+    .optional()
+    .describe('OpenAI-compatible API base URL for api.llm (e.g. https://api.openai.com/v1)'),
+  LLM_API_KEY: z.string().min(1).optional().describe('API key for LLM_BASE_URL'),
+});
+
+export const serviceEnvSchemas = {
+  gateway: gatewayEnvSchema,
+  resolver: resolverEnvSchema,
+  runner: runnerEnvSchema,
+} as const;
+
+export type ServiceName = keyof typeof serviceEnvSchemas;
+export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;
+export type ResolverEnv = z.infer<typeof resolverEnvSchema>;
+export type RunnerEnv = z.infer<typeof runnerEnvSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`,
+    );
+  }
+}
+
+type EnvSource = Readonly<Record<string, string | undefined>>;
+
+/** Parses the variables `schema` declares out of `env`; throws a ConfigError naming each bad one. */
+export function parseEnv<Schema extends z.ZodObject>(
+  schema: Schema,
+  env: EnvSource,
+): z.infer<Schema> {
+  const relevant: Record<string, string> = {};
+  for (const name of Object.keys(schema.shape)) {
+    const value = env[name];
+    // An empty variable (`FOO=`) means "not set", as compose files and shells tend to produce.
+    if (value !== undefined && value !== '') relevant[name] = value;
+  }
+  const result = schema.safeParse(relevant);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const variable = formatIssuePath(issue.path);
+      return {
+        variable,
+        message: relevant[variable] === undefined ? 'is required but not set' : issue.message,
+      };
+    }),
+  );
+}
+
+/** One row per variable across the services: what the README's configuration table shows. */
+export interface ConfigVariableDoc {
+  name: string;
+  services: ServiceName[];
+  required: boolean;
+  default: string;
+  description: string;
+}
+
+export function describeConfigVariables(): ConfigVariableDoc[] {
+  const rows = new Map<string, ConfigVariableDoc>();
+  for (const [service, schema] of Object.entries(serviceEnvSchemas) as [
+    ServiceName,
+    z.ZodObject,
+  ][]) {
+    const jsonSchema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
+      properties?: Record<string, { default?: unknown; description?: string }>;
+      required?: string[];
+    };
+    for (const [name, property] of Object.entries(jsonSchema.properties ?? {})) {
+      const existing = rows.get(name);
+      if (existing) {
+        existing.services.push(service);
+        continue;
+      }
+      const fallback = property.default;
+      rows.set(name, {
+        name,
+        services: [service],
+        required: jsonSchema.required?.includes(name) === true && fallback === undefined,
+        default: fallback === undefined || fallback === '' ? '' : String(fallback),
+        description: property.description ?? '',
+      });
+    }
+  }
+  return [...rows.values()];
+}
+
+export function renderConfigTable(): string {
+  const lines = [
+    '| variable | services | required | default | meaning |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const row of describeConfigVariables()) {
+    const fallback = row.default === '' ? '' : `\`${row.default}\``;
+    lines.push(
+      `| \`${row.name}\` | ${row.services.join(', ')} | ${row.required ? 'yes' : 'no'} | ${fallback} | ${row.description} |`,
+    );
+  }
+  return lines.join('\n');
+}

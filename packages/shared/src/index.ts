@@ -1,0 +1,7 @@
+// The platform-neutral door: schemas, ids, errors and queue contracts. Nothing here opens a
+// connection or reads the environment; see `./node.ts` for that.
+export * from './accounts.js';
+export * from './errors.js';
+export * from './ids.js';
+export * from './queues.js';
+export * from './records.js';

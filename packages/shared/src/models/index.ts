@@ -1,0 +1,34 @@
+import { mongo, type Connection } from 'mongoose';
+import { createAccountModels } from './accounts.js';
+import { createHistoryModels } from './history.js';
+import { createOutputModels } from './outputs.js';
+import { createRunModels } from './runs.js';
+import { createWorkflowModels } from './workflows.js';
+
+/** All of Stepwise's models, bound to one connection (one database). */
+export function createModels(connection: Connection) {
+  return {
+    ...createAccountModels(connection),
+    ...createWorkflowModels(connection),
+    ...createRunModels(connection),
+    ...createHistoryModels(connection),
+    ...createOutputModels(connection),
+  };
+}
+
+export type Models = ReturnType<typeof createModels>;
+
+/** Builds every declared index; services call it at start so unique constraints hold from the first write. */
+export async function ensureIndexes(models: Models): Promise<void> {
+  await Promise.all(Object.values(models).map((model) => model.createIndexes()));
+}
+
+/** GridFS buckets: raw uploads, resolved workflows too large to inline, and run artifacts. */
+export const gridFsBuckets = ['submissions', 'resolved_workflows', 'artifacts'] as const;
+export type GridFsBucketName = (typeof gridFsBuckets)[number];
+
+export function openBucket(connection: Connection, bucketName: GridFsBucketName) {
+  const db = connection.db;
+  if (!db) throw new Error('MongoDB connection is not open');
+  return new mongo.GridFSBucket(db, { bucketName });
+}

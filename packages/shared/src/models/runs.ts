@@ -1,0 +1,76 @@
+import { Schema, type Connection } from 'mongoose';
+import type { BranchRecord, EventRecord, WorkflowRunRecord } from '../records.js';
+
+const runSchema = new Schema<WorkflowRunRecord>(
+  {
+    workflow_run_id: { type: String, required: true },
+    workflow_template_id: { type: String, required: true },
+    user_id: { type: String, required: true },
+    initial_version_id: { type: String, required: true },
+    current_version_id: { type: String, required: true },
+    project_name: { type: String, required: true },
+    status: {
+      type: String,
+      enum: ['running', 'awaiting_input', 'completed', 'error', 'cancelled'],
+      required: true,
+    },
+    current_step: { type: String, default: null },
+    current_module: { type: String, default: null },
+    active_branch_id: { type: String, required: true },
+    last_seq: { type: Number, required: true, default: 0 },
+    created_at: { type: Date, required: true },
+    updated_at: { type: Date, required: true },
+  },
+  { collection: 'workflow_runs', versionKey: false, minimize: false },
+);
+runSchema.index({ workflow_run_id: 1 }, { unique: true });
+runSchema.index({ user_id: 1, created_at: -1 });
+runSchema.index({ workflow_template_id: 1 });
+runSchema.index({ status: 1 });
+
+const eventSchema = new Schema<EventRecord>(
+  {
+    event_id: { type: String, required: true },
+    workflow_run_id: { type: String, required: true },
+    workflow_version_id: { type: String, required: true },
+    branch_id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    event_type: { type: String, required: true },
+    step_id: { type: String, default: null },
+    module_name: { type: String, default: null },
+    data: { type: Schema.Types.Mixed, default: {} },
+    timestamp: { type: Date, required: true },
+    correlation_id: { type: String, required: true },
+  },
+  { collection: 'events', versionKey: false, minimize: false },
+);
+// The append guard: two writers can never both take the same seq of a run.
+eventSchema.index({ workflow_run_id: 1, seq: 1 }, { unique: true });
+eventSchema.index({ event_id: 1 }, { unique: true });
+eventSchema.index({ workflow_run_id: 1, branch_id: 1, seq: 1 });
+
+const branchSchema = new Schema<BranchRecord>(
+  {
+    branch_id: { type: String, required: true },
+    workflow_run_id: { type: String, required: true },
+    parent_branch_id: { type: String, default: null },
+    branch_point_event_id: { type: String, default: null },
+    lineage: {
+      type: [{ _id: false, branch_id: String, until_seq: Number }],
+      default: [],
+    },
+    status: { type: String, enum: ['active', 'inactive'], required: true },
+    created_at: { type: Date, required: true },
+  },
+  { collection: 'branches', versionKey: false },
+);
+branchSchema.index({ branch_id: 1 }, { unique: true });
+branchSchema.index({ workflow_run_id: 1, created_at: 1 });
+
+export function createRunModels(connection: Connection) {
+  return {
+    runs: connection.model<WorkflowRunRecord>('WorkflowRun', runSchema),
+    events: connection.model<EventRecord>('Event', eventSchema),
+    branches: connection.model<BranchRecord>('Branch', branchSchema),
+  };
+}

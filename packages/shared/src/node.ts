@@ -1,0 +1,8 @@
+// The Node-bound door: configuration, logging, MongoDB models and connections, BullMQ runtime.
+export * from './config.js';
+export * from './connections.js';
+export * from './lifecycle.js';
+export * from './logger.js';
+export * from './models/index.js';
+export * from './queue-runtime.js';
+export * from './worker-service.js';

@@ -1,0 +1,91 @@
+import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { summarizeDetails, detailsFromZodError } from './errors.js';
+import { jobCatalog, type JobKind, type JobPayload } from './queues.js';
+import type { Logger } from './logger.js';
+
+/** A producer typed by the job catalog: payloads are validated before they reach Redis. */
+export class JobQueue<K extends JobKind> {
+  readonly queue: Queue;
+  private readonly contract: (typeof jobCatalog)[K];
+
+  constructor(kind: K, connection: Redis, prefix: string) {
+    this.contract = jobCatalog[kind];
+    this.queue = new Queue(this.contract.queue, { connection, prefix });
+  }
+
+  async enqueue(payload: JobPayload<K>, options: JobsOptions = {}): Promise<Job> {
+    const parsed = (this.contract.payload as z.ZodType).parse(payload);
+    return this.queue.add(this.contract.jobName, parsed, {
+      attempts: this.contract.attempts,
+      backoff: { type: 'exponential', delay: this.contract.backoffMs },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+      ...options,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+export interface JobContext {
+  jobId: string;
+  attemptsMade: number;
+  logger: Logger;
+}
+
+export type JobHandler<K extends JobKind> = (
+  payload: JobPayload<K>,
+  context: JobContext,
+) => Promise<unknown>;
+
+export interface StartWorkerOptions<K extends JobKind> {
+  kind: K;
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  logger: Logger;
+  handler: JobHandler<K>;
+}
+
+/**
+ * A BullMQ worker over one catalog entry. The payload is parsed first; a malformed payload fails
+ * the job for good (retrying cannot fix it). Every job gets one log line with its outcome.
+ */
+export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): Worker {
+  const contract = jobCatalog[options.kind];
+  const worker = new Worker(
+    contract.queue,
+    async (job: Job) => {
+      const logger = options.logger.child({ job_id: job.id, queue: contract.queue });
+      const started = performance.now();
+      const parsed = (contract.payload as z.ZodType).safeParse(job.data);
+      if (!parsed.success) {
+        const message = `invalid ${contract.jobName} payload: ${summarizeDetails(detailsFromZodError(parsed.error))}`;
+        logger.warn({ outcome: 'rejected' }, message);
+        throw new UnrecoverableError(message);
+      }
+      try {
+        const result = await options.handler(parsed.data as JobPayload<K>, {
+          jobId: job.id ?? '',
+          attemptsMade: job.attemptsMade,
+          logger,
+        });
+        logger.info({ outcome: 'completed', duration_ms: performance.now() - started }, 'job done');
+        return result;
+      } catch (error) {
+        logger.warn(
+          { outcome: 'failed', err: error, duration_ms: performance.now() - started },
+          'job failed',
+        );
+        throw error;
+      }
+    },
+    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
+  );
+  worker.on('error', (error) => options.logger.error({ err: error }, 'worker error'));
+  return worker;
+}

@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/**
+ * The documents Stepwise stores, one schema per collection of docs/architecture.md. Mongoose models
+ * (`@stepwise/shared/node`) are typed against these, so a field cannot drift between the two.
+ */
+
+const timestamps = { created_at: z.date(), updated_at: z.date() };
+
+export const userRecordSchema = z.object({
+  user_id: z.string(),
+  username: z.string(),
+  email: z.string(),
+  ...timestamps,
+});
+export type UserRecord = z.infer<typeof userRecordSchema>;
+
+export const accessKeyRecordSchema = z.object({
+  key_id: z.string(),
+  user_id: z.string(),
+  /** sha256 (hex) of the secret; the secret itself is never stored. */
+  key_hash: z.string(),
+  /** The first characters of the secret, so a person can tell keys apart. */
+  prefix: z.string(),
+  created_at: z.date(),
+  last_used_at: z.date().nullable(),
+  revoked_at: z.date().nullable(),
+});
+export type AccessKeyRecord = z.infer<typeof accessKeyRecordSchema>;
+
+export const workflowTemplateRecordSchema = z.object({
+  workflow_template_id: z.string(),
+  user_id: z.string(),
+  workflow_template_name: z.string(),
+  display_name: z.string().nullable(),
+  ...timestamps,
+});
+export type WorkflowTemplateRecord = z.infer<typeof workflowTemplateRecordSchema>;
+
+export const sourceTypeSchema = z.enum(['zip', 'json']);
+export type SourceType = z.infer<typeof sourceTypeSchema>;
+
+export const workflowVersionRecordSchema = z.object({
+  workflow_version_id: z.string(),
+  workflow_template_id: z.string(),
+  user_id: z.string(),
+  content_hash: z.string(),
+  raw_sha256: z.string(),
+  source_type: sourceTypeSchema,
+  /** Inline when small enough; otherwise null and `resolved_workflow_ref` names a GridFS file. */
+  resolved_workflow: z.record(z.string(), z.unknown()).nullable(),
+  resolved_workflow_ref: z.string().nullable(),
+  size: z.number().int().nonnegative(),
+  created_at: z.date(),
+});
+export type WorkflowVersionRecord = z.infer<typeof workflowVersionRecordSchema>;
+
+export const runStatusSchema = z.enum([
+  'running',
+  'awaiting_input',
+  'completed',
+  'error',
+  'cancelled',
+]);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+
+export const workflowRunRecordSchema = z.object({
+  workflow_run_id: z.string(),
+  workflow_template_id: z.string(),
+  user_id: z.string(),
+  initial_version_id: z.string(),
+  current_version_id: z.string(),
+  project_name: z.string(),
+  status: runStatusSchema,
+  current_step: z.string().nullable(),
+  current_module: z.string().nullable(),
+  active_branch_id: z.string(),
+  /** The highest `seq` appended; the next event takes `last_seq + 1`. */
+  last_seq: z.number().int().nonnegative(),
+  ...timestamps,
+});
+export type WorkflowRunRecord = z.infer<typeof workflowRunRecordSchema>;
+
+export const eventRecordSchema = z.object({
+  event_id: z.string(),
+  workflow_run_id: z.string(),
+  workflow_version_id: z.string(),
+  branch_id: z.string(),
+  seq: z.number().int().positive(),
+  event_type: z.string(),
+  step_id: z.string().nullable(),
+  module_name: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()),
+  timestamp: z.date(),
+  correlation_id: z.string(),
+});
+export type EventRecord = z.infer<typeof eventRecordSchema>;
+
+export const branchRecordSchema = z.object({
+  branch_id: z.string(),
+  workflow_run_id: z.string(),
+  parent_branch_id: z.string().nullable(),
+  branch_point_event_id: z.string().nullable(),
+  /** Ancestors from the root down, each with the last `seq` of theirs that this branch sees. */
+  lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
+  status: z.enum(['active', 'inactive']),
+  created_at: z.date(),
+});
+export type BranchRecord = z.infer<typeof branchRecordSchema>;
+
+export const keywordSourceSchema = z.enum(['generated', 'selected']);
+
+export const keywordHistoryRecordSchema = z.object({
+  workflow_template_id: z.string(),
+  step_id: z.string(),
+  module_name: z.string(),
+  /** Lower-cased, so that keywords compare case-insensitively. */
+  keyword: z.string(),
+  total_weight: z.number(),
+  last_used: z.date(),
+  expires: z.date(),
+  source: keywordSourceSchema,
+  category: z.string().nullable(),
+});
+export type KeywordHistoryRecord = z.infer<typeof keywordHistoryRecordSchema>;
+
+export const optionUsageRecordSchema = z.object({
+  workflow_template_id: z.string(),
+  step_id: z.string(),
+  module_name: z.string(),
+  option: z.string(),
+  ...timestamps,
+});
+export type OptionUsageRecord = z.infer<typeof optionUsageRecordSchema>;
+
+export const artifactRecordSchema = z.object({
+  artifact_id: z.string(),
+  workflow_run_id: z.string(),
+  user_id: z.string(),
+  branch_id: z.string(),
+  event_id: z.string().nullable(),
+  step_id: z.string(),
+  module_name: z.string(),
+  kind: z.enum(['deliverable', 'debug', 'state']),
+  name: z.string(),
+  content_type: z.string(),
+  size: z.number().int().nonnegative(),
+  sha256: z.string(),
+  file_id: z.string(),
+  created_at: z.date(),
+});
+export type ArtifactRecord = z.infer<typeof artifactRecordSchema>;
+
+export const tokenUsageRecordSchema = z.object({
+  workflow_run_id: z.string(),
+  user_id: z.string(),
+  branch_id: z.string(),
+  step_id: z.string(),
+  module_name: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  input_tokens: z.number().int().nonnegative(),
+  output_tokens: z.number().int().nonnegative(),
+  total_cost: z.number().nonnegative(),
+  created_at: z.date(),
+});
+export type TokenUsageRecord = z.infer<typeof tokenUsageRecordSchema>;

@@ -1,0 +1,57 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { UserRecord } from '@stepwise/shared';
+import type { Logger } from '@stepwise/shared/node';
+
+export type Caller = { kind: 'user'; user: UserRecord; keyId: string } | { kind: 'admin' };
+
+/** What the gateway knows about the request in flight; kept in `res.locals`. */
+export interface RequestContext {
+  requestId: string;
+  correlationId: string | null;
+  caller: Caller | null;
+  logger: Logger;
+}
+
+const clientIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestContextOf(res: Response): RequestContext {
+  return res.locals['stepwise'] as RequestContext;
+}
+
+/**
+ * Assigns the request id (the client's `X-Request-Id` when well-formed), echoes it, and writes one
+ * log line per request when the response ends.
+ */
+export function requestContextMiddleware(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const offered = req.get('x-request-id');
+    const requestId = offered && clientIdPattern.test(offered) ? offered : randomUUID();
+    const correlation = req.get('x-correlation-id');
+    const context: RequestContext = {
+      requestId,
+      correlationId: correlation && clientIdPattern.test(correlation) ? correlation : null,
+      caller: null,
+      logger: logger.child({ request_id: requestId }),
+    };
+    res.locals['stepwise'] = context;
+    res.setHeader('X-Request-Id', requestId);
+    const started = performance.now();
+    res.on('finish', () => {
+      const caller = context.caller;
+      context.logger.info(
+        {
+          method: req.method,
+          path: req.path,
+          route: (req.route as { path?: string } | undefined)?.path ?? null,
+          status: res.statusCode,
+          duration_ms: Math.round((performance.now() - started) * 100) / 100,
+          user_id: caller?.kind === 'user' ? caller.user.user_id : null,
+          correlation_id: context.correlationId,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

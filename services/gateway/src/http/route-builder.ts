@@ -1,0 +1,143 @@
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z } from 'zod';
+import {
+  BadRequestError,
+  StepwiseError,
+  detailsFromZodError,
+  summarizeDetails,
+  type UserRecord,
+} from '@stepwise/shared';
+import { requestContextOf, type Caller, type RequestContext } from './request-context.js';
+
+export type AuthMode = 'none' | 'user' | 'admin';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+type CallerFor<A extends AuthMode> = A extends 'user'
+  ? { kind: 'user'; user: UserRecord; keyId: string }
+  : A extends 'admin'
+    ? { kind: 'admin' }
+    : null;
+
+const noParams = z.strictObject({});
+const noQuery = z.strictObject({});
+/** Routes without a body accept an empty one, or `{}`, and nothing else. */
+const noBody = z.strictObject({}).optional();
+
+export interface RouteSpec<
+  A extends AuthMode,
+  P extends z.ZodType,
+  Q extends z.ZodType,
+  B extends z.ZodType,
+> {
+  method: HttpMethod;
+  /** Express-style path, e.g. `/v1/me/keys/:key_id`. */
+  path: string;
+  summary: string;
+  auth: A;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** The status of a successful answer and the shape of its body (for the OpenAPI document). */
+  success: { status: number; body?: z.ZodType };
+}
+
+export interface HandlerInput<A extends AuthMode, P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  caller: CallerFor<A>;
+  context: RequestContext;
+  req: Request;
+  res: Response;
+}
+
+/** A handler answers with a body (sent with the success status) or `undefined` (no content). */
+export type RouteHandler<A extends AuthMode, P, Q, B> = (
+  input: HandlerInput<A, P, Q, B>,
+) => Promise<unknown>;
+
+export interface RouteDefinition {
+  spec: RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>;
+  handle: (req: Request, res: Response, authenticate: Authenticator) => Promise<void>;
+}
+
+export type Authenticator = (req: Request, mode: Exclude<AuthMode, 'none'>) => Promise<Caller>;
+
+function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = detailsFromZodError(result.error).map((d) => ({
+    path: d.path === '' ? where : `${where}.${d.path}`,
+    message: d.message,
+  }));
+  throw new BadRequestError(`invalid ${where}: ${summarizeDetails(details)}`, details);
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.get('content-length');
+  return req.get('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Declares a route: its auth, the zod schemas of its params, query and body, and a handler that
+ * receives them parsed. Validation, authentication and error mapping happen here, once, for every
+ * route; the same specs feed the OpenAPI document.
+ */
+export function defineRoute<
+  A extends AuthMode,
+  P extends z.ZodType = typeof noParams,
+  Q extends z.ZodType = typeof noQuery,
+  B extends z.ZodType = typeof noBody,
+>(
+  spec: RouteSpec<A, P, Q, B>,
+  handler: RouteHandler<A, z.infer<P>, z.infer<Q>, z.infer<B>>,
+): RouteDefinition {
+  // The defaults of the type parameters are these schemas, so the casts only restate that.
+  const paramsSchema = (spec.params ?? noParams) as P;
+  const querySchema = (spec.query ?? noQuery) as Q;
+  const bodySchema = (spec.body ?? noBody) as B;
+  return {
+    spec: spec as RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>,
+    async handle(req, res, authenticate) {
+      const context = requestContextOf(res);
+      const caller = spec.auth === 'none' ? null : await authenticate(req, spec.auth);
+      context.caller = caller;
+      if (hasBody(req) && !req.is('application/json')) {
+        throw new StepwiseError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `expected an application/json body, got '${req.get('content-type') ?? 'none'}'`,
+        );
+      }
+      const params = parseOrThrow(paramsSchema, req.params, 'params');
+      const query = parseOrThrow(querySchema, { ...req.query }, 'query');
+      const body = parseOrThrow(bodySchema, req.body, 'body');
+      const answer = await handler({
+        params,
+        query,
+        body,
+        caller: caller as CallerFor<A>,
+        context,
+        req,
+        res,
+      });
+      if (res.headersSent) return;
+      if (answer === undefined) res.status(spec.success.status).end();
+      else res.status(spec.success.status).json(answer);
+    },
+  };
+}
+
+export function mountRoutes(
+  router: Router,
+  routes: readonly RouteDefinition[],
+  authenticate: Authenticator,
+): void {
+  for (const route of routes) {
+    router[route.spec.method](
+      route.spec.path,
+      (req: Request, res: Response, next: NextFunction) => {
+        route.handle(req, res, authenticate).catch(next);
+      },
+    );
+  }
+}

@@ -1,0 +1,84 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import {
+  ConfigError,
+  JobQueue,
+  connectMongo,
+  connectRedis,
+  createLogger,
+  createModels,
+  ensureIndexes,
+  exitOnSignals,
+  gatewayEnvSchema,
+  parseEnv,
+  pingMongo,
+  startHeartbeat,
+} from '@stepwise/shared/node';
+import { createGatewayApp } from './app.js';
+
+function loadConfig() {
+  try {
+    return parseEnv(gatewayEnvSchema, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`gateway: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+const config = loadConfig();
+const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
+
+const mongo = await connectMongo(config.MONGO_URL, { retryForMs: 60_000, logger });
+const models = createModels(mongo);
+await ensureIndexes(models);
+const redis = connectRedis(config.REDIS_URL, 'client', logger);
+// Producers for later routes; created here so that one connection serves them all.
+const queues = {
+  resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
+  runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
+};
+
+let draining = false;
+const app = createGatewayApp({
+  models,
+  logger,
+  adminToken: config.ADMIN_TOKEN,
+  maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
+  isDraining: () => draining,
+  probes: [
+    { name: 'mongo', check: () => pingMongo(mongo) },
+    { name: 'redis', check: async () => void (await redis.ping()) },
+  ],
+});
+
+const server = app.listen(config.PORT, config.HOST);
+await once(server, 'listening');
+const address = server.address() as AddressInfo;
+logger.info({ host: address.address, port: address.port }, 'gateway listening');
+
+const stopHeartbeat = config.HEARTBEAT_FILE
+  ? startHeartbeat(config.HEARTBEAT_FILE, () => !draining && server.listening)
+  : () => undefined;
+
+exitOnSignals({
+  logger,
+  timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+  async stop() {
+    draining = true;
+    stopHeartbeat();
+    // Stop accepting; idle keep-alive sockets are closed, requests in flight finish first.
+    const closed = new Promise<void>((resolve, reject) =>
+      server.close((error) => (error ? reject(error) : resolve())),
+    );
+    // A keep-alive socket turns idle once its last response is sent; close those as they appear.
+    const reaper = setInterval(() => server.closeIdleConnections(), 100);
+    server.closeIdleConnections();
+    await closed.finally(() => clearInterval(reaper));
+    await Promise.all([queues.resolve.close(), queues.runCommand.close()]);
+    redis.disconnect();
+    await mongo.close();
+  },
+});

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, inject } from 'vitest';
+import type { Redis } from 'ioredis';
+import {
+  connectMongo,
+  connectRedis,
+  createModels,
+  ensureIndexes,
+  type Models,
+} from '@stepwise/shared/node';
+import type { Connection } from 'mongoose';
+
+export interface TestDatabases {
+  /** A MongoDB URL naming this file's own database. */
+  mongoUrl: string;
+  redisUrl: string;
+  /** A queue prefix of this file's own, so files can run in parallel on one Redis. */
+  queuePrefix: string;
+  mongo: Connection;
+  models: Models;
+  redis: Redis;
+}
+
+function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+/**
+ * Gives the calling test file its own MongoDB database and queue prefix on the shared servers,
+ * with every index built, and drops them after the file's tests.
+ */
+export async function useTestDatabases(label: string): Promise<TestDatabases> {
+  const suffix = randomBytes(4).toString('hex');
+  const databaseName = `t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 40)}_${suffix}`;
+  const mongoUrl = withDatabase(inject('mongoUrl'), databaseName);
+  const redisUrl = inject('redisUrl');
+  const mongo = await connectMongo(mongoUrl);
+  const models = createModels(mongo);
+  await ensureIndexes(models);
+  const redis = connectRedis(redisUrl, 'worker');
+  afterAll(async () => {
+    await mongo.dropDatabase().catch(() => undefined);
+    await mongo.close();
+    redis.disconnect();
+  });
+  return { mongoUrl, redisUrl, queuePrefix: `{t_${suffix}}`, mongo, models, redis };
+}

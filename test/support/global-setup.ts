@@ -1,0 +1,82 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    mongoUrl: string;
+    redisUrl: string;
+  }
+}
+
+const run = promisify(execFile);
+const repoRoot = new URL('../../', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function dockerEngineAvailable(): boolean {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where the tests find MongoDB and Redis: MONGO_URL/REDIS_URL when set (CI starts the services
+ * itself); otherwise containers when a Docker engine answers; otherwise the project's local
+ * services script (Debian redis-server and the mongo-java-server stand-in) on free ports.
+ */
+export default async function setup(project: TestProject) {
+  const mongoUrl = process.env['MONGO_URL'];
+  const redisUrl = process.env['REDIS_URL'];
+  if (mongoUrl && redisUrl) {
+    project.provide('mongoUrl', mongoUrl);
+    project.provide('redisUrl', redisUrl);
+    return undefined;
+  }
+
+  if (dockerEngineAvailable()) {
+    const { GenericContainer } = await import('testcontainers');
+    const [mongo, redis] = await Promise.all([
+      new GenericContainer('mongo:7').withExposedPorts(27017).start(),
+      new GenericContainer('redis:7').withExposedPorts(6379).start(),
+    ]);
+    project.provide(
+      'mongoUrl',
+      `mongodb://${mongo.getHost()}:${mongo.getMappedPort(27017)}/stepwise`,
+    );
+    project.provide('redisUrl', `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`);
+    return async () => {
+      await Promise.all([mongo.stop(), redis.stop()]);
+    };
+  }
+
+  const env = {
+    ...process.env,
+    REDIS_PORT: String(await freePort()),
+    MONGO_PORT: String(await freePort()),
+    STEPWISE_LOCAL_DIR: mkdtempSync(join(tmpdir(), 'stepwise-test-services-')),
+  };
+  const script = join(repoRoot, 'scripts/local-services.sh');
+  await run('bash', [script, 'start'], { env });
+  project.provide('mongoUrl', `mongodb://127.0.0.1:${env.MONGO_PORT}/stepwise`);
+  project.provide('redisUrl', `redis://127.0.0.1:${env.REDIS_PORT}`);
+  return async () => {
+    await run('bash', [script, 'stop'], { env });
+  };
+}
