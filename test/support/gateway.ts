@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { pino } from 'pino';
-import { pingMongo } from '@stepwise/shared/node';
+import { pingMongo, pingRedis } from '@stepwise/shared/node';
 import { createGatewayApp, type GatewayDependencies } from '../../services/gateway/src/app.js';
 import type { TestDatabases } from './databases.js';
 
@@ -31,7 +31,7 @@ export async function startTestGateway(
     isDraining: () => false,
     probes: [
       { name: 'mongo', check: () => pingMongo(databases.mongo) },
-      { name: 'redis', check: async () => void (await databases.redis.ping()) },
+      { name: 'redis', check: () => pingRedis(databases.redis) },
     ],
     ...overrides,
   });

@@ -68,3 +68,9 @@ export function connectRedis(url: string, role: RedisRole, logger?: Logger): Red
   );
   return redis;
 }
+
+/** Answers when Redis does; while the client is not connected, says so plainly instead of waiting. */
+export async function pingRedis(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
+  await redis.ping();
+}

@@ -31,6 +31,8 @@ export class JobQueue<K extends JobKind> {
   }
 }
 
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
 export interface JobContext {
   jobId: string;
   attemptsMade: number;
@@ -86,6 +88,18 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
     },
     { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
   );
-  worker.on('error', (error) => options.logger.error({ err: error }, 'worker error'));
+  // While Redis is down BullMQ reports every reconnect attempt; one line per interval is enough.
+  let lastReported = 0;
+  let suppressed = 0;
+  worker.on('error', (error) => {
+    const now = Date.now();
+    if (now - lastReported < ERROR_LOG_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    options.logger.error({ err: error, suppressed }, 'worker error');
+    lastReported = now;
+    suppressed = 0;
+  });
   return worker;
 }

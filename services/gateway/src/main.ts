@@ -12,6 +12,7 @@ import {
   gatewayEnvSchema,
   parseEnv,
   pingMongo,
+  pingRedis,
   startHeartbeat,
 } from '@stepwise/shared/node';
 import { createGatewayApp } from './app.js';
@@ -50,7 +51,7 @@ const app = createGatewayApp({
   isDraining: () => draining,
   probes: [
     { name: 'mongo', check: () => pingMongo(mongo) },
-    { name: 'redis', check: async () => void (await redis.ping()) },
+    { name: 'redis', check: () => pingRedis(redis) },
   ],
 });
 

@@ -2,7 +2,13 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { errorEnvelopeSchema } from '@stepwise/shared';
-import { connectMongo, connectRedis, createModels, pingMongo } from '@stepwise/shared/node';
+import {
+  connectMongo,
+  connectRedis,
+  createModels,
+  pingMongo,
+  pingRedis,
+} from '@stepwise/shared/node';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import { startDisposableRedis } from '../../../test/support/disposable-redis.js';
 import { startTestGateway } from '../../../test/support/gateway.js';
@@ -24,7 +30,7 @@ describe('health and readiness', () => {
     const gateway = await startTestGateway(db, {
       probes: [
         { name: 'mongo', check: () => pingMongo(db.mongo) },
-        { name: 'redis', check: async () => void (await redis.ping()) },
+        { name: 'redis', check: () => pingRedis(redis) },
       ],
     });
     const ready = await gateway.request('/readyz');
@@ -48,7 +54,7 @@ describe('health and readiness', () => {
     const gateway = await startTestGateway(db, {
       probes: [
         { name: 'mongo', check: () => pingMongo(lost) },
-        { name: 'redis', check: async () => void (await db.redis.ping()) },
+        { name: 'redis', check: () => pingRedis(db.redis) },
       ],
     });
     const down = await gateway.request('/readyz');
