@@ -1,9 +1,15 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { QueueEvents, type Worker } from 'bullmq';
 import { afterAll } from 'vitest';
 import { pino } from 'pino';
-import { pingMongo, pingRedis } from '@stepwise/shared/node';
+import { createModuleCatalog, jobCatalog } from '@stepwise/shared';
+import { JobQueue, connectRedis, pingMongo, pingRedis, startWorker } from '@stepwise/shared/node';
 import { createGatewayApp, type GatewayDependencies } from '../../services/gateway/src/app.js';
+import {
+  createResolveHandler,
+  type ResolverDependencies,
+} from '../../services/resolver/src/resolve-submission.js';
 import type { TestDatabases } from './databases.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -16,48 +22,118 @@ export interface TestGateway {
     init?: RequestInit & { token?: string; json?: unknown },
   ) => Promise<Response>;
   close: () => Promise<void>;
+  deps: GatewayDependencies;
 }
 
-/** Serves the real gateway app over real HTTP on a free loopback port. */
+const silent = pino({ level: 'silent' });
+
+/** Serves the real gateway app over real HTTP on a free loopback port, on the file's databases. */
 export async function startTestGateway(
   databases: TestDatabases,
-  overrides: Partial<GatewayDependencies> = {},
+  overrides: Partial<Omit<GatewayDependencies, 'settings'>> & {
+    settings?: Partial<GatewayDependencies['settings']>;
+  } = {},
 ): Promise<TestGateway> {
-  const app = createGatewayApp({
+  const redis = connectRedis(databases.redisUrl, 'client');
+  const queues = {
+    resolve: new JobQueue('resolve', redis, databases.queuePrefix),
+    runCommand: new JobQueue('runCommand', redis, databases.queuePrefix),
+  };
+  const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
+    connection: connectRedis(databases.redisUrl, 'worker'),
+    prefix: databases.queuePrefix,
+  });
+  await resolveEvents.waitUntilReady();
+  const { settings, ...rest } = overrides;
+  const deps: GatewayDependencies = {
+    mongo: databases.mongo,
     models: databases.models,
-    logger: pino({ level: 'silent' }),
-    adminToken: TEST_ADMIN_TOKEN,
-    maxJsonBodyBytes: 64 * 1024,
+    logger: silent,
+    queues,
+    resolveEvents,
+    settings: {
+      adminToken: TEST_ADMIN_TOKEN,
+      maxJsonBodyBytes: 64 * 1024,
+      maxUploadBytes: 20 * 1024 * 1024,
+      ...settings,
+    },
     isDraining: () => false,
     probes: [
       { name: 'mongo', check: () => pingMongo(databases.mongo) },
       { name: 'redis', check: () => pingRedis(databases.redis) },
     ],
-    ...overrides,
-  });
-  const server = app.listen(0, '127.0.0.1');
+    ...rest,
+  };
+  const server = createGatewayApp(deps).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all([queues.resolve.close(), queues.runCommand.close(), resolveEvents.close()]);
+    redis.disconnect();
+  };
   afterAll(close);
   return {
     url,
     close,
+    deps,
     request: (path, init = {}) => {
-      const { token, json, ...rest } = init;
-      const headers = new Headers(rest.headers);
+      const { token, json, ...requestInit } = init;
+      const headers = new Headers(requestInit.headers);
       if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
       return fetch(`${url}${path}`, {
-        ...rest,
+        ...requestInit,
         headers,
         ...(json === undefined ? {} : { body: JSON.stringify(json) }),
       });
     },
   };
+}
+
+export const testBundleLimits = {
+  maxEntries: 200,
+  maxUncompressedBytes: 30 * 1024 * 1024,
+  maxCompressionRatio: 100,
+};
+
+/** A resolver worker in this process, on the file's databases and queue prefix. */
+export function startTestResolver(
+  databases: TestDatabases,
+  overrides: Partial<Omit<ResolverDependencies, 'mongo' | 'models'>> = {},
+): Worker {
+  const worker = startWorker({
+    kind: 'resolve',
+    connection: connectRedis(databases.redisUrl, 'worker'),
+    prefix: databases.queuePrefix,
+    concurrency: 4,
+    logger: silent,
+    handler: createResolveHandler({
+      mongo: databases.mongo,
+      models: databases.models,
+      catalog: createModuleCatalog(),
+      inlineLimitBytes: 4 * 1024 * 1024,
+      limits: testBundleLimits,
+      ...overrides,
+    }),
+  });
+  afterAll(() => worker.close());
+  return worker;
+}
+
+/** Creates a user through the admin route and returns its key. */
+export async function createTestUser(gateway: TestGateway, username: string) {
+  const response = await gateway.request('/v1/admin/users', {
+    method: 'POST',
+    token: TEST_ADMIN_TOKEN,
+    json: { username, email: `${username}@example.com` },
+  });
+  if (response.status !== 201)
+    throw new Error(`creating ${username}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { user: { user_id: string }; key_id: string; api_key: string };
 }

@@ -130,11 +130,16 @@ export function formatIssuePath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
+/** One detail per problem; an unknown field is reported at its own path, so typos are easy to find. */
 export function detailsFromZodError(error: z.ZodError): ErrorDetail[] {
-  return error.issues.map((issue) => ({
-    path: formatIssuePath(issue.path),
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: formatIssuePath([...issue.path, key]),
+          message: `unknown field '${key}'`,
+        }))
+      : [{ path: formatIssuePath(issue.path), message: issue.message }],
+  );
 }
 
 /** One line naming every failing path, for the envelope's `message`. */

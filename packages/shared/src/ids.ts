@@ -16,6 +16,7 @@ export const idKinds = {
   artifact: { prefix: 'art', timeOrdered: false },
   correlation: { prefix: 'corr', timeOrdered: false },
   command: { prefix: 'cmd', timeOrdered: true },
+  job: { prefix: 'job', timeOrdered: true },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

@@ -5,3 +5,6 @@ export * from './errors.js';
 export * from './ids.js';
 export * from './queues.js';
 export * from './records.js';
+export * from './workflow/definition.js';
+export * from './workflow/module-declarations.js';
+export * from './workflow-api.js';

@@ -6,3 +6,5 @@ export * from './logger.js';
 export * from './models/index.js';
 export * from './queue-runtime.js';
 export * from './worker-service.js';
+export * from './hashing.js';
+export * from './models/workflow-storage.js';

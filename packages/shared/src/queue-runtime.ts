@@ -36,6 +36,8 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
 export interface JobContext {
   jobId: string;
   attemptsMade: number;
+  /** True when a thrown error will not be retried: cleanup that waits for the outcome may run. */
+  isFinalAttempt: boolean;
   logger: Logger;
 }
 
@@ -74,6 +76,7 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
         const result = await options.handler(parsed.data as JobPayload<K>, {
           jobId: job.id ?? '',
           attemptsMade: job.attemptsMade,
+          isFinalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
           logger,
         });
         logger.info({ outcome: 'completed', duration_ms: performance.now() - started }, 'job done');

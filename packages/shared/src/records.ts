@@ -50,7 +50,10 @@ export const workflowVersionRecordSchema = z.object({
   /** Inline when small enough; otherwise null and `resolved_workflow_ref` names a GridFS file. */
   resolved_workflow: z.record(z.string(), z.unknown()).nullable(),
   resolved_workflow_ref: z.string().nullable(),
+  /** Bytes of the resolved workflow as JSON (what the inline limit is compared with). */
   size: z.number().int().nonnegative(),
+  /** The GridFS file (bucket `submissions`) with the bytes as first submitted, kept for audit. */
+  source_file_id: z.string().nullable(),
   created_at: z.date(),
 });
 export type WorkflowVersionRecord = z.infer<typeof workflowVersionRecordSchema>;

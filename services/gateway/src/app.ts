@@ -1,18 +1,34 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { QueueEvents } from 'bullmq';
+import type { Connection } from 'mongoose';
 import { StepwiseError } from '@stepwise/shared';
-import type { Logger, Models } from '@stepwise/shared/node';
+import type { JobQueue, Logger, Models } from '@stepwise/shared/node';
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
 import { requestContextMiddleware, requestContextOf } from './http/request-context.js';
 import { mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
+import { workflowRoutes } from './routes/workflows.js';
 
-export interface GatewayDependencies {
-  models: Models;
-  logger: Logger;
+export interface GatewayQueues {
+  resolve: JobQueue<'resolve'>;
+  runCommand: JobQueue<'runCommand'>;
+}
+
+export interface GatewaySettings {
   adminToken: string;
   maxJsonBodyBytes: number;
+  maxUploadBytes: number;
+}
+
+export interface GatewayDependencies {
+  mongo: Connection;
+  models: Models;
+  logger: Logger;
+  queues: GatewayQueues;
+  resolveEvents: QueueEvents;
+  settings: GatewaySettings;
   probes: readonly ReadinessProbe[];
   isDraining: () => boolean;
 }
@@ -21,6 +37,14 @@ export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
   return [
     ...healthRoutes({ probes: deps.probes, isDraining: deps.isDraining }),
     ...accountRoutes(deps.models),
+    ...workflowRoutes({
+      mongo: deps.mongo,
+      models: deps.models,
+      resolveQueue: deps.queues.resolve,
+      resolveEvents: deps.resolveEvents,
+      jobQueues: [deps.queues.resolve.queue],
+      maxUploadBytes: deps.settings.maxUploadBytes,
+    }),
   ];
 }
 
@@ -30,10 +54,12 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContextMiddleware(deps.logger));
-  app.use(express.json({ limit: deps.maxJsonBodyBytes, type: 'application/json', strict: true }));
 
   const router = express.Router();
-  mountRoutes(router, gatewayRoutes(deps), createAuthenticator(deps.models, deps.adminToken));
+  mountRoutes(router, gatewayRoutes(deps), {
+    authenticate: createAuthenticator(deps.models, deps.settings.adminToken),
+    maxJsonBodyBytes: deps.settings.maxJsonBodyBytes,
+  });
   app.use(router);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {

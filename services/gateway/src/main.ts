@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import { QueueEvents } from 'bullmq';
+import { jobCatalog } from '@stepwise/shared';
 import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
@@ -36,18 +38,28 @@ const mongo = await connectMongo(config.MONGO_URL, { retryForMs: 60_000, logger 
 const models = createModels(mongo);
 await ensureIndexes(models);
 const redis = connectRedis(config.REDIS_URL, 'client', logger);
-// Producers for later routes; created here so that one connection serves them all.
 const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
 };
+// Job completions arrive on a blocking connection of their own.
+const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
+  connection: connectRedis(config.REDIS_URL, 'worker', logger),
+  prefix: config.QUEUE_PREFIX,
+});
 
 let draining = false;
 const app = createGatewayApp({
+  mongo,
   models,
   logger,
-  adminToken: config.ADMIN_TOKEN,
-  maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
+  queues,
+  resolveEvents,
+  settings: {
+    adminToken: config.ADMIN_TOKEN,
+    maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+  },
   isDraining: () => draining,
   probes: [
     { name: 'mongo', check: () => pingMongo(mongo) },
@@ -78,7 +90,7 @@ exitOnSignals({
     const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     await closed.finally(() => clearInterval(reaper));
-    await Promise.all([queues.resolve.close(), queues.runCommand.close()]);
+    await Promise.all([queues.resolve.close(), queues.runCommand.close(), resolveEvents.close()]);
     redis.disconnect();
     await mongo.close();
   },

@@ -1,16 +1,108 @@
-import { UnrecoverableError } from 'bullmq';
-import type { ResolveJob } from '@stepwise/shared';
-import type { JobContext } from '@stepwise/shared/node';
+import {
+  isStepwiseError,
+  type ModuleCatalog,
+  type ResolveJob,
+  type ResolveJobResult,
+} from '@stepwise/shared';
+import {
+  deleteFromBucket,
+  downloadFromBucket,
+  type JobContext,
+  type Models,
+} from '@stepwise/shared/node';
+import type { Connection } from 'mongoose';
+import type { BundleLimits } from './bundle/limits.js';
+import { buildVersion } from './build-version.js';
+import { storeVersion } from './store-version.js';
+
+export interface ResolverDependencies {
+  mongo: Connection;
+  models: Models;
+  limits: BundleLimits;
+  inlineLimitBytes: number;
+  catalog: ModuleCatalog;
+}
 
 /**
- * Turns an uploaded submission into a workflow version. Hashing, unzipping, `$ref` resolution and
- * the template/version upsert arrive with the submissions issue; until then a job is refused for
- * good rather than retried, so nothing waits on it.
+ * The `resolve` job: submission bytes in GridFS → a version. A submission the user must fix
+ * completes the job with `{ok: false, error}` (retrying cannot help); a failing database throws, so
+ * the queue retries. The raw bytes are kept only for a version they created.
  */
-export async function resolveSubmission(job: ResolveJob, context: JobContext): Promise<never> {
-  context.logger.warn(
-    { submission_file_id: job.submission_file_id },
-    'resolve not implemented yet',
-  );
-  throw new UnrecoverableError('resolving submissions is not implemented yet');
+export function createResolveHandler(deps: ResolverDependencies) {
+  return async (job: ResolveJob, context: JobContext): Promise<ResolveJobResult> => {
+    const discardSubmission = () =>
+      deleteFromBucket(deps.mongo, 'submissions', job.submission_file_id);
+    try {
+      const bytes = await downloadFromBucket(
+        deps.mongo,
+        'submissions',
+        job.submission_file_id,
+      ).catch(async (error: unknown) => {
+        // Gone: an earlier delivery finished and kept it only if it created a version.
+        const earlier = await deps.models.versions
+          .findOne({ source_file_id: job.submission_file_id })
+          .lean();
+        if (!earlier) throw error;
+        return null;
+      });
+      const built = bytes
+        ? await buildVersion(
+            { bytes, sourceType: job.source_type, entryPoint: job.entry_point },
+            deps.limits,
+            deps.catalog,
+          )
+        : null;
+      if (!built) {
+        const version = await deps.models.versions
+          .findOne({ source_file_id: job.submission_file_id })
+          .lean();
+        const template = await deps.models.templates
+          .findOne({ workflow_template_id: version?.workflow_template_id })
+          .lean();
+        if (!version || !template) throw new Error('submission vanished without a version');
+        return { ok: true, version: summary(template, version, true) };
+      }
+      const stored = await storeVersion(deps.mongo, deps.models, {
+        userId: job.user_id,
+        built,
+        sourceFileId: job.submission_file_id,
+        inlineLimitBytes: deps.inlineLimitBytes,
+      });
+      if (!stored.created) await discardSubmission();
+      context.logger.info(
+        { workflow_version_id: stored.version.workflow_version_id, created: stored.created },
+        'submission resolved',
+      );
+      return { ok: true, version: summary(stored.template, stored.version, stored.created) };
+    } catch (error) {
+      if (isStepwiseError(error)) {
+        await discardSubmission();
+        return {
+          ok: false,
+          error: {
+            code: error.code,
+            message: error.message,
+            ...(error.details === undefined ? {} : { details: error.details }),
+          },
+        };
+      }
+      if (context.isFinalAttempt) await discardSubmission().catch(() => undefined);
+      throw error;
+    }
+  };
+}
+
+function summary(
+  template: { workflow_template_id: string; workflow_template_name: string },
+  version: { workflow_version_id: string; content_hash: string; source_type: 'zip' | 'json' },
+  created: boolean,
+) {
+  return {
+    workflow_template_id: template.workflow_template_id,
+    workflow_template_name: template.workflow_template_name,
+    workflow_version_id: version.workflow_version_id,
+    content_hash: version.content_hash,
+    source_type: version.source_type,
+    created,
+  };
 }

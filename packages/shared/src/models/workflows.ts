@@ -26,6 +26,7 @@ const versionSchema = new Schema<WorkflowVersionRecord>(
     resolved_workflow: { type: Schema.Types.Mixed, default: null },
     resolved_workflow_ref: { type: String, default: null },
     size: { type: Number, required: true },
+    source_file_id: { type: String, default: null },
     created_at: { type: Date, required: true },
   },
   // `minimize: false` keeps empty objects a workflow author wrote (e.g. `"inputs": {}`).

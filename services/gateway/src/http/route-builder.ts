@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import {
   BadRequestError,
@@ -37,14 +37,24 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /** A raw upload instead of a JSON body: the accepted media types and the size limit. */
+  upload?: { mediaTypes: readonly string[]; maxBytes: number };
   /** The status of a successful answer and the shape of its body (for the OpenAPI document). */
   success: { status: number; body?: z.ZodType };
+}
+
+export interface Upload {
+  bytes: Buffer;
+  /** The media type the client declared, without parameters. */
+  mediaType: string;
 }
 
 export interface HandlerInput<A extends AuthMode, P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** The raw bytes, on routes that declare `upload`; null elsewhere. */
+  upload: Upload | null;
   caller: CallerFor<A>;
   context: RequestContext;
   req: Request;
@@ -58,7 +68,8 @@ export type RouteHandler<A extends AuthMode, P, Q, B> = (
 
 export interface RouteDefinition {
   spec: RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>;
-  handle: (req: Request, res: Response, authenticate: Authenticator) => Promise<void>;
+  /** Runs after authentication (`context.caller` is set) and the body parser. */
+  handle: (req: Request, res: Response) => Promise<void>;
 }
 
 export type Authenticator = (req: Request, mode: Exclude<AuthMode, 'none'>) => Promise<Caller>;
@@ -71,6 +82,20 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: str
     message: d.message,
   }));
   throw new BadRequestError(`invalid ${where}: ${summarizeDetails(details)}`, details);
+}
+
+function readUpload(req: Request, mediaTypes: readonly string[]): Upload {
+  const declared = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!mediaTypes.includes(declared)) {
+    throw new StepwiseError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `expected one of ${mediaTypes.join(', ')}, got '${declared || 'none'}'`,
+    );
+  }
+  const bytes: unknown = req.body;
+  if (!Buffer.isBuffer(bytes) || bytes.length === 0)
+    throw new BadRequestError('the request body is empty');
+  return { bytes, mediaType: declared };
 }
 
 function hasBody(req: Request): boolean {
@@ -98,11 +123,11 @@ export function defineRoute<
   const bodySchema = (spec.body ?? noBody) as B;
   return {
     spec: spec as RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>,
-    async handle(req, res, authenticate) {
+    async handle(req, res) {
       const context = requestContextOf(res);
-      const caller = spec.auth === 'none' ? null : await authenticate(req, spec.auth);
-      context.caller = caller;
-      if (hasBody(req) && !req.is('application/json')) {
+      const caller = context.caller;
+      const upload = spec.upload ? readUpload(req, spec.upload.mediaTypes) : null;
+      if (!spec.upload && hasBody(req) && !req.is('application/json')) {
         throw new StepwiseError(
           'UNSUPPORTED_MEDIA_TYPE',
           `expected an application/json body, got '${req.get('content-type') ?? 'none'}'`,
@@ -110,11 +135,14 @@ export function defineRoute<
       }
       const params = parseOrThrow(paramsSchema, req.params, 'params');
       const query = parseOrThrow(querySchema, { ...req.query }, 'query');
-      const body = parseOrThrow(bodySchema, req.body, 'body');
+      const body = spec.upload
+        ? (undefined as z.infer<B>)
+        : parseOrThrow(bodySchema, req.body, 'body');
       const answer = await handler({
         params,
         query,
         body,
+        upload,
         caller: caller as CallerFor<A>,
         context,
         req,
@@ -127,16 +155,39 @@ export function defineRoute<
   };
 }
 
+/**
+ * Registers the routes on `router`, each behind its own body parser: JSON routes parse at most
+ * `maxJsonBodyBytes`; upload routes read raw bytes up to their own limit.
+ */
 export function mountRoutes(
   router: Router,
   routes: readonly RouteDefinition[],
-  authenticate: Authenticator,
+  options: { authenticate: Authenticator; maxJsonBodyBytes: number },
 ): void {
+  const jsonParser = express.json({ limit: options.maxJsonBodyBytes, type: 'application/json' });
   for (const route of routes) {
+    const { upload } = route.spec;
+    const parser = upload
+      ? express.raw({ type: [...upload.mediaTypes], limit: upload.maxBytes })
+      : jsonParser;
+    // Authenticate before reading a body, so that an anonymous client cannot make us read one.
+    const authenticate = (req: Request, res: Response, next: NextFunction) => {
+      const { auth } = route.spec;
+      if (auth === 'none') return next();
+      options
+        .authenticate(req, auth)
+        .then((caller) => {
+          requestContextOf(res).caller = caller;
+          next();
+        })
+        .catch(next);
+    };
     router[route.spec.method](
       route.spec.path,
+      authenticate,
+      parser,
       (req: Request, res: Response, next: NextFunction) => {
-        route.handle(req, res, authenticate).catch(next);
+        route.handle(req, res).catch(next);
       },
     );
   }

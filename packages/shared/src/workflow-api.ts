@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { errorEnvelopeSchema } from './errors.js';
+import { sourceTypeSchema } from './records.js';
+
+/** Request and response bodies of the "Workflows, templates, versions" routes (api.md). */
+
+const booleanFlag = z.enum(['true', 'false']).transform((flag) => flag === 'true');
+
+/** How long a route may wait for a worker before answering 202 (api.md: default 5 s, at most 30 s). */
+export const waitMsSchema = z.coerce.number().int().min(0).max(30_000);
+
+export const submitWorkflowQuerySchema = z.strictObject({
+  entry_point: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^[^\\\0]+$/, 'must be a path inside the bundle')
+    .optional(),
+  wait: booleanFlag.default(true),
+  wait_ms: waitMsSchema.default(10_000),
+});
+
+export const versionSummarySchema = z.object({
+  workflow_template_id: z.string(),
+  workflow_template_name: z.string(),
+  workflow_version_id: z.string(),
+  content_hash: z.string(),
+  source_type: sourceTypeSchema,
+  created: z.boolean(),
+});
+export type VersionSummary = z.infer<typeof versionSummarySchema>;
+
+export const resolveJobResultSchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), version: versionSummarySchema }),
+  z.object({ ok: z.literal(false), error: errorEnvelopeSchema.shape.error }),
+]);
+export type ResolveJobResult = z.infer<typeof resolveJobResultSchema>;
+
+export const jobStateSchema = z.enum(['waiting', 'active', 'delayed', 'completed', 'failed']);
+
+export const jobViewSchema = z.object({
+  job_id: z.string(),
+  state: jobStateSchema,
+  result: z.unknown().optional(),
+  error: errorEnvelopeSchema.shape.error.optional(),
+});
+
+export const templateListItemSchema = z.object({
+  workflow_template_id: z.string(),
+  workflow_template_name: z.string(),
+  display_name: z.string().nullable(),
+  latest_version_id: z.string().nullable(),
+  version_count: z.number().int(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+
+export const versionListItemSchema = z.object({
+  workflow_version_id: z.string(),
+  content_hash: z.string(),
+  raw_sha256: z.string(),
+  source_type: sourceTypeSchema,
+  size: z.number().int(),
+  created_at: z.iso.datetime(),
+});
+
+export const templateDetailSchema = templateListItemSchema.extend({
+  versions: z.array(versionListItemSchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const versionDetailSchema = versionListItemSchema.extend({
+  workflow_template_id: z.string(),
+  workflow_template_name: z.string(),
+  resolved_workflow: z.record(z.string(), z.unknown()),
+});
+
+export const pageQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(200).optional(),
+});

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+
+/**
+ * The module catalog as the resolver and the runner both see it: each module's id, whether a
+ * person takes part, and the schema of its inputs. Implementations live in the runner; plugins add
+ * declarations of their own the same way.
+ */
+export interface ModuleDeclaration {
+  readonly interactive: boolean;
+  readonly inputs: z.ZodObject;
+  readonly summary: string;
+}
+
+const nonNegativeInt = z.number().int().nonnegative();
+
+const formFieldSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/),
+  label: z.string().optional(),
+  type: z.enum(['string', 'number', 'boolean', 'enum']),
+  required: z.boolean().default(true),
+  options: z.array(z.string()).min(1).optional(),
+  min: z.number().optional(),
+  max: z.number().optional(),
+  min_length: nonNegativeInt.optional(),
+  max_length: nonNegativeInt.optional(),
+  pattern: z.string().optional(),
+  default: z.union([z.string(), z.number(), z.boolean()]).optional(),
+});
+
+const chatMessageSchema = z.strictObject({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string(),
+});
+
+const keywordInputSchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    keyword: z.string().min(1),
+    weight: z.number().positive().optional(),
+    category: z.string().optional(),
+  }),
+]);
+
+export const builtInModuleDeclarations = {
+  'transform.set': {
+    interactive: false,
+    summary: 'Sets a value (templated) as the output `value`',
+    inputs: z.strictObject({ value: z.unknown() }),
+  },
+  'transform.template': {
+    interactive: false,
+    summary: 'Renders a Liquid template to the output `text`',
+    inputs: z.strictObject({ template: z.string() }),
+  },
+  'user.select': {
+    interactive: true,
+    summary: 'A person picks one or more of a list of options',
+    inputs: z.strictObject({
+      prompt: z.string(),
+      options: z.array(z.unknown()).min(1),
+      multi: z.boolean().default(false),
+      min: nonNegativeInt.optional(),
+      max: nonNegativeInt.optional(),
+      track_key: z.string().optional(),
+    }),
+  },
+  'user.text_input': {
+    interactive: true,
+    summary: 'A person types a text',
+    inputs: z.strictObject({
+      prompt: z.string(),
+      default: z.string().optional(),
+      pattern: z.string().optional(),
+      min_length: nonNegativeInt.optional(),
+      max_length: nonNegativeInt.optional(),
+    }),
+  },
+  'user.form': {
+    interactive: true,
+    summary: 'A person fills in a form of typed fields',
+    inputs: z.strictObject({
+      prompt: z.string().optional(),
+      fields: z.array(formFieldSchema).min(1),
+    }),
+  },
+  'user.confirm': {
+    interactive: true,
+    summary: 'A person approves or rejects',
+    inputs: z.strictObject({ message: z.string() }),
+  },
+  'history.keywords': {
+    interactive: false,
+    summary: "Saves keywords to, or loads them from, the template's keyword history",
+    inputs: z.strictObject({
+      mode: z.enum(['save', 'load']),
+      keywords: z.array(keywordInputSchema).optional(),
+      source: z.enum(['generated', 'selected']).optional(),
+      ttl_days: z.number().positive().max(3650).optional(),
+      category: z.string().optional(),
+      step_id: z.string().optional(),
+      module_name: z.string().optional(),
+      limit: z.number().int().positive().max(1000).optional(),
+    }),
+  },
+  'api.fetch': {
+    interactive: false,
+    summary: 'Calls an HTTP API on an allowed host',
+    inputs: z.strictObject({
+      url: z.string(),
+      method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD']).default('GET'),
+      headers: z.record(z.string(), z.string()).optional(),
+      body: z.unknown().optional(),
+      timeout_ms: z.number().int().positive().max(120_000).optional(),
+    }),
+  },
+  'api.llm': {
+    interactive: false,
+    summary: 'An OpenAI-compatible chat completion',
+    inputs: z.strictObject({
+      model: z.string(),
+      messages: z.array(chatMessageSchema).min(1).optional(),
+      prompt: z.string().optional(),
+      system: z.string().optional(),
+      json_schema: z.record(z.string(), z.unknown()).optional(),
+      temperature: z.number().min(0).max(2).optional(),
+      max_tokens: z.number().int().positive().optional(),
+    }),
+  },
+  'artifact.save': {
+    interactive: false,
+    summary: 'Stores a file produced by the run',
+    inputs: z.strictObject({
+      name: z.string(),
+      content: z.unknown(),
+      content_type: z.string().optional(),
+      encoding: z.enum(['text', 'json', 'base64']).optional(),
+      kind: z.enum(['deliverable', 'debug', 'state']).default('deliverable'),
+    }),
+  },
+} as const satisfies Record<string, ModuleDeclaration>;
+
+export type BuiltInModuleId = keyof typeof builtInModuleDeclarations;
+
+export type ModuleCatalog = ReadonlyMap<string, ModuleDeclaration>;
+
+export function createModuleCatalog(
+  extra: Readonly<Record<string, ModuleDeclaration>> = {},
+): ModuleCatalog {
+  return new Map<string, ModuleDeclaration>([
+    ...Object.entries(builtInModuleDeclarations),
+    ...Object.entries(extra),
+  ]);
+}
