@@ -40,7 +40,8 @@ export async function getJobView(queues: readonly Queue[], userId: string, jobId
     if (state !== 'completed') return { job_id: jobId, state };
     const result = resolveJobResultSchema.safeParse(job.returnvalue);
     if (!result.success) return { job_id: jobId, state, result: job.returnvalue as unknown };
-    if (!result.data.ok) return { job_id: jobId, state: 'failed' as const, error: result.data.error };
+    if (!result.data.ok)
+      return { job_id: jobId, state: 'failed' as const, error: result.data.error };
     return { job_id: jobId, state, result: result.data.version };
   }
   throw new NotFoundError('job', jobId);
