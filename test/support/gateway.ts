@@ -4,8 +4,17 @@ import { QueueEvents, type Worker } from 'bullmq';
 import { afterAll } from 'vitest';
 import { pino } from 'pino';
 import { createModuleCatalog, jobCatalog } from '@stepwise/shared';
-import { JobQueue, connectRedis, pingMongo, pingRedis, startWorker } from '@stepwise/shared/node';
+import {
+  JobQueue,
+  connectRedis,
+  declarationsOf,
+  loadPluginModules,
+  pingMongo,
+  pingRedis,
+  startWorker,
+} from '@stepwise/shared/node';
 import { createGatewayApp, type GatewayDependencies } from '../../services/gateway/src/app.js';
+import { RunNotifications } from '../../services/gateway/src/runs/run-notifications.js';
 import {
   createResolveHandler,
   type ResolverDependencies,
@@ -43,7 +52,13 @@ export async function startTestGateway(
     connection: connectRedis(databases.redisUrl, 'worker'),
     prefix: databases.queuePrefix,
   });
-  await resolveEvents.waitUntilReady();
+  const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
+    connection: connectRedis(databases.redisUrl, 'worker'),
+    prefix: databases.queuePrefix,
+  });
+  const subscriber = connectRedis(databases.redisUrl, 'worker');
+  const shutdown = new AbortController();
+  await Promise.all([resolveEvents.waitUntilReady(), runEvents.waitUntilReady()]);
   const { settings, ...rest } = overrides;
   const deps: GatewayDependencies = {
     mongo: databases.mongo,
@@ -51,10 +66,14 @@ export async function startTestGateway(
     logger: silent,
     queues,
     resolveEvents,
+    runEvents,
+    notifications: new RunNotifications(subscriber, databases.queuePrefix),
+    shutdown: shutdown.signal,
     settings: {
       adminToken: TEST_ADMIN_TOKEN,
       maxJsonBodyBytes: 64 * 1024,
       maxUploadBytes: 20 * 1024 * 1024,
+      sseHeartbeatMs: 1_000,
       ...settings,
     },
     isDraining: () => false,
@@ -72,9 +91,16 @@ export async function startTestGateway(
   const close = async () => {
     if (closed) return;
     closed = true;
+    shutdown.abort();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.all([queues.resolve.close(), queues.runCommand.close(), resolveEvents.close()]);
+    await Promise.all([
+      queues.resolve.close(),
+      queues.runCommand.close(),
+      resolveEvents.close(),
+      runEvents.close(),
+    ]);
+    subscriber.disconnect();
     redis.disconnect();
   };
   afterAll(close);
@@ -102,11 +128,14 @@ export const testBundleLimits = {
   maxCompressionRatio: 100,
 };
 
+export const testPluginPath = new URL('../fixtures/test-plugin.mjs', import.meta.url).pathname;
+
 /** A resolver worker in this process, on the file's databases and queue prefix. */
-export function startTestResolver(
+export async function startTestResolver(
   databases: TestDatabases,
   overrides: Partial<Omit<ResolverDependencies, 'mongo' | 'models'>> = {},
-): Worker {
+): Promise<Worker> {
+  const plugins = await loadPluginModules([testPluginPath]);
   const worker = startWorker({
     kind: 'resolve',
     connection: connectRedis(databases.redisUrl, 'worker'),
@@ -116,7 +145,7 @@ export function startTestResolver(
     handler: createResolveHandler({
       mongo: databases.mongo,
       models: databases.models,
-      catalog: createModuleCatalog(),
+      catalog: createModuleCatalog(declarationsOf(plugins)),
       inlineLimitBytes: 4 * 1024 * 1024,
       limits: testBundleLimits,
       ...overrides,

@@ -53,18 +53,8 @@ export const gatewayEnvSchema = z.object({
     .describe('Bearer token for /v1/admin routes and the queue dashboard'),
   MAX_JSON_BODY_BYTES: positiveInt(MiB).describe('Largest JSON request body accepted'),
   MAX_UPLOAD_BYTES: positiveInt(20 * MiB).describe('Largest workflow upload (zip or JSON)'),
-});
-
-export const resolverEnvSchema = z.object({
-  ...commonVariables,
-  RESOLVER_CONCURRENCY: positiveInt(4).describe('Resolve jobs one resolver process runs at once'),
-  MAX_ZIP_ENTRIES: positiveInt(1_000).describe('Most entries a workflow zip may hold'),
-  MAX_UNCOMPRESSED_BYTES: positiveInt(100 * MiB).describe('Most bytes a zip may unpack to'),
-  MAX_COMPRESSION_RATIO: positiveInt(100).describe(
-    'Highest uncompressed/compressed ratio of a zip entry before it counts as a zip bomb',
-  ),
-  MAX_INLINE_RESOLVED_BYTES: positiveInt(4 * MiB).describe(
-    'Resolved workflows larger than this are stored in GridFS instead of inline',
+  SSE_HEARTBEAT_MS: positiveInt(15_000).describe(
+    'Quiet time after which an event stream sends a heartbeat comment (and re-reads the log)',
   ),
 });
 
@@ -78,10 +68,40 @@ const commaList = z
       .filter((item) => item !== ''),
   );
 
+const pluginList = commaList.describe(
+  'Comma-separated module plugins (package names or paths) for the resolver and runner',
+);
+
+export const resolverEnvSchema = z.object({
+  ...commonVariables,
+  RUNNER_PLUGINS: pluginList,
+  RESOLVER_CONCURRENCY: positiveInt(4).describe('Resolve jobs one resolver process runs at once'),
+  MAX_ZIP_ENTRIES: positiveInt(1_000).describe('Most entries a workflow zip may hold'),
+  MAX_UNCOMPRESSED_BYTES: positiveInt(100 * MiB).describe('Most bytes a zip may unpack to'),
+  MAX_COMPRESSION_RATIO: positiveInt(100).describe(
+    'Highest uncompressed/compressed ratio of a zip entry before it counts as a zip bomb',
+  ),
+  MAX_INLINE_RESOLVED_BYTES: positiveInt(4 * MiB).describe(
+    'Resolved workflows larger than this are stored in GridFS instead of inline',
+  ),
+});
+
 export const runnerEnvSchema = z.object({
   ...commonVariables,
   RUNNER_CONCURRENCY: positiveInt(8).describe('Run commands one runner process applies at once'),
-  RUNNER_PLUGINS: commaList.describe('Comma-separated module plugin packages or paths to load'),
+  RUNNER_PLUGINS: pluginList,
+  RUNNER_LOCK_MS: positiveInt(30_000).describe(
+    "How long a runner's hold on a job lasts without renewal; a killed runner's jobs return after it",
+  ),
+  RUNNER_SWEEP_INTERVAL_MS: positiveInt(30_000).describe(
+    'How often a runner looks for commands and runs that no job is carrying',
+  ),
+  RUNNER_STALE_AFTER_MS: positiveInt(60_000).describe(
+    'Age after which a pending command or a running run without a job is picked up by the sweep',
+  ),
+  MODULE_TIMEOUT_MS: positiveInt(120_000).describe(
+    'Longest a non-interactive module may run before it counts as failed',
+  ),
   OUTBOUND_ALLOWED_HOSTS: commaList.describe(
     'Comma-separated hosts api.* modules may call (private addresses are refused otherwise)',
   ),

@@ -17,6 +17,7 @@ export const idKinds = {
   correlation: { prefix: 'corr', timeOrdered: false },
   command: { prefix: 'cmd', timeOrdered: true },
   job: { prefix: 'job', timeOrdered: true },
+  interaction: { prefix: 'int', timeOrdered: false },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

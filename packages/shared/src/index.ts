@@ -8,3 +8,8 @@ export * from './records.js';
 export * from './workflow/definition.js';
 export * from './workflow/module-declarations.js';
 export * from './workflow-api.js';
+export * from './runs/events.js';
+export * from './runs/plan.js';
+export * from './runs/reducer.js';
+export * from './run-api.js';
+export * from './workflow/module-api.js';

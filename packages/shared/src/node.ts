@@ -8,3 +8,5 @@ export * from './queue-runtime.js';
 export * from './worker-service.js';
 export * from './hashing.js';
 export * from './models/workflow-storage.js';
+export * from './run-inbox.js';
+export * from './plugins.js';

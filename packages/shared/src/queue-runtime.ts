@@ -1,4 +1,11 @@
-import { Queue, UnrecoverableError, Worker, type Job, type JobsOptions } from 'bullmq';
+import {
+  Queue,
+  UnrecoverableError,
+  Worker,
+  type Job,
+  type JobsOptions,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { summarizeDetails, detailsFromZodError } from './errors.js';
@@ -53,6 +60,8 @@ export interface StartWorkerOptions<K extends JobKind> {
   concurrency: number;
   logger: Logger;
   handler: JobHandler<K>;
+  /** Lock and stalled-job settings (e.g. shorter locks so a killed worker's jobs return sooner). */
+  workerOptions?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 }
 
 /**
@@ -89,7 +98,12 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
         throw error;
       }
     },
-    { connection: options.connection, prefix: options.prefix, concurrency: options.concurrency },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      ...options.workerOptions,
+    },
   );
   // While Redis is down BullMQ reports every reconnect attempt; one line per interval is enough.
   let lastReported = 0;

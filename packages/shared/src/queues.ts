@@ -19,30 +19,36 @@ export const resolveJobSchema = z.strictObject({
 });
 export type ResolveJob = z.infer<typeof resolveJobSchema>;
 
-const commandBase = {
-  command_id: idSchema('command'),
-  workflow_run_id: idSchema('run'),
-  user_id: idSchema('user'),
-  correlation_id: idSchema('correlation'),
-};
-
-export const runCommandSchema = z.discriminatedUnion('type', [
+/**
+ * A job on the `runs` queue. Commands themselves live in `run_commands` (the run's inbox, in
+ * acceptance order); a job only says which run has work: `drain` applies its pending commands,
+ * `wake` re-enters a run whose module waits out a retry backoff, if the run is still where it was.
+ */
+export const runJobSchema = z.discriminatedUnion('kind', [
   z.strictObject({
-    ...commandBase,
-    type: z.literal('start'),
+    kind: z.literal('drain'),
+    workflow_run_id: idSchema('run'),
+    user_id: idSchema('user'),
+    command_id: idSchema('command'),
   }),
   z.strictObject({
-    ...commandBase,
-    type: z.literal('respond'),
-    interaction_id: z.string().min(1),
-    response: z.unknown(),
-  }),
-  z.strictObject({
-    ...commandBase,
-    type: z.literal('cancel'),
+    kind: z.literal('wake'),
+    workflow_run_id: idSchema('run'),
+    user_id: idSchema('user'),
+    expected_last_seq: z.number().int().nonnegative(),
   }),
 ]);
-export type RunCommand = z.infer<typeof runCommandSchema>;
+export type RunJob = z.infer<typeof runJobSchema>;
+
+/** What a `drain` job answers about its command. */
+export const commandOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('applied') }),
+  z.object({
+    status: z.literal('rejected'),
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  }),
+]);
+export type CommandOutcome = z.infer<typeof commandOutcomeSchema>;
 
 export interface JobContract<Payload extends z.ZodType> {
   readonly queue: string;
@@ -62,8 +68,8 @@ export const jobCatalog = {
   },
   runCommand: {
     queue: 'runs',
-    jobName: 'run-command',
-    payload: runCommandSchema,
+    jobName: 'run',
+    payload: runJobSchema,
     attempts: 10,
     backoffMs: 250,
   },

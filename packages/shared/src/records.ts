@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventTypeSchema } from './runs/events.js';
 
 /**
  * The documents Stepwise stores, one schema per collection of docs/architecture.md. Mongoose models
@@ -67,22 +68,57 @@ export const runStatusSchema = z.enum([
 ]);
 export type RunStatus = z.infer<typeof runStatusSchema>;
 
-export const workflowRunRecordSchema = z.object({
-  workflow_run_id: z.string(),
-  workflow_template_id: z.string(),
-  user_id: z.string(),
-  initial_version_id: z.string(),
-  current_version_id: z.string(),
-  project_name: z.string(),
-  status: runStatusSchema,
-  current_step: z.string().nullable(),
-  current_module: z.string().nullable(),
-  active_branch_id: z.string(),
-  /** The highest `seq` appended; the next event takes `last_seq + 1`. */
-  last_seq: z.number().int().nonnegative(),
-  ...timestamps,
+export const pendingInteractionSchema = z.object({
+  interaction_id: z.string(),
+  module_id: z.string(),
+  step_id: z.string(),
+  module_name: z.string(),
+  request: z.unknown(),
 });
-export type WorkflowRunRecord = z.infer<typeof workflowRunRecordSchema>;
+export type PendingInteraction = z.infer<typeof pendingInteractionSchema>;
+
+export const runErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type RunError = z.infer<typeof runErrorSchema>;
+
+/** Where a branch stands: the module last touched and what happened to it. */
+export const cursorPhaseSchema = z.enum([
+  'started',
+  'completed',
+  'skipped',
+  'awaiting_input',
+  'retry_wait',
+  'failed',
+]);
+export type CursorPhase = z.infer<typeof cursorPhaseSchema>;
+
+export const branchCursorSchema = z.object({
+  step_id: z.string(),
+  module_name: z.string(),
+  phase: cursorPhaseSchema,
+});
+export type BranchCursor = z.infer<typeof branchCursorSchema>;
+
+/**
+ * A branch's state folded from its visible events up to `as_of_seq`; a cache of the log that a
+ * replay rebuilds exactly (see runs/reducer.ts).
+ */
+export const branchSnapshotSchema = z.object({
+  branch_id: z.string(),
+  as_of_seq: z.number().int().nonnegative(),
+  state: z.record(z.string(), z.unknown()),
+  status: runStatusSchema,
+  /** null until the first module starts. */
+  cursor: branchCursorSchema.nullable(),
+  /** Attempts made of the module at the cursor (for `retry`). */
+  attempt: z.number().int().nonnegative(),
+  /** When a module waiting out its retry backoff may run again (ISO time). */
+  retry_at: z.string().nullable(),
+  /** The step whose `step_started` has no `step_completed` yet. */
+  open_step: z.string().nullable(),
+  pending_interaction: pendingInteractionSchema.nullable(),
+  error: runErrorSchema.nullable(),
+});
+export type BranchSnapshot = z.infer<typeof branchSnapshotSchema>;
 
 export const eventRecordSchema = z.object({
   event_id: z.string(),
@@ -90,14 +126,55 @@ export const eventRecordSchema = z.object({
   workflow_version_id: z.string(),
   branch_id: z.string(),
   seq: z.number().int().positive(),
-  event_type: z.string(),
+  event_type: eventTypeSchema,
   step_id: z.string().nullable(),
   module_name: z.string().nullable(),
   data: z.record(z.string(), z.unknown()),
   timestamp: z.date(),
   correlation_id: z.string(),
+  /** The command whose application appended this event (null for events not caused by one). */
+  command_id: z.string().nullable(),
 });
 export type EventRecord = z.infer<typeof eventRecordSchema>;
+
+export const workflowRunRecordSchema = z.object({
+  workflow_run_id: z.string(),
+  workflow_template_id: z.string(),
+  workflow_template_name: z.string(),
+  user_id: z.string(),
+  initial_version_id: z.string(),
+  current_version_id: z.string(),
+  project_name: z.string(),
+  /** The initial_state the run was started with (the workflow's, merged with the request's). */
+  initial_state: z.record(z.string(), z.unknown()),
+  status: runStatusSchema,
+  current_step: z.string().nullable(),
+  current_module: z.string().nullable(),
+  pending_interaction: pendingInteractionSchema.nullable(),
+  error: runErrorSchema.nullable(),
+  active_branch_id: z.string(),
+  /** The highest `seq` committed; the next event takes `last_seq + 1`. The compare-and-set token. */
+  last_seq: z.number().int().nonnegative(),
+  /** Commands accepted (`$inc` by whoever accepts one) and applied, in acceptance order. */
+  command_seq: z.number().int().nonnegative(),
+  applied_command_seq: z.number().int().nonnegative(),
+  /** The latest command refused without events, kept until its command record says so. */
+  last_rejection: z
+    .object({
+      command_seq: z.number().int(),
+      error: runErrorSchema.extend({ details: z.unknown() }),
+    })
+    .nullable(),
+  /** The active branch's snapshot, committed in the same write as the events it folds. */
+  snapshot: branchSnapshotSchema,
+  /**
+   * The events of the latest commit. A commit is one conditional write of this document; the
+   * events collection is then filled from here (idempotently), so a batch is all or nothing.
+   */
+  outbox: z.array(eventRecordSchema),
+  ...timestamps,
+});
+export type WorkflowRunRecord = z.infer<typeof workflowRunRecordSchema>;
 
 export const branchRecordSchema = z.object({
   branch_id: z.string(),
@@ -107,6 +184,8 @@ export const branchRecordSchema = z.object({
   /** Ancestors from the root down, each with the last `seq` of theirs that this branch sees. */
   lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
   status: z.enum(['active', 'inactive']),
+  /** The branch's snapshot as of when it was last active (the active one lives on the run). */
+  snapshot: branchSnapshotSchema.nullable(),
   created_at: z.date(),
 });
 export type BranchRecord = z.infer<typeof branchRecordSchema>;
@@ -168,3 +247,22 @@ export const tokenUsageRecordSchema = z.object({
   created_at: z.date(),
 });
 export type TokenUsageRecord = z.infer<typeof tokenUsageRecordSchema>;
+
+export const runCommandTypeSchema = z.enum(['start', 'respond', 'cancel', 'continue']);
+export type RunCommandType = z.infer<typeof runCommandTypeSchema>;
+
+export const runCommandRecordSchema = z.object({
+  command_id: z.string(),
+  workflow_run_id: z.string(),
+  user_id: z.string(),
+  /** Acceptance order within the run. */
+  seq: z.number().int().positive(),
+  type: runCommandTypeSchema,
+  payload: z.record(z.string(), z.unknown()),
+  correlation_id: z.string(),
+  status: z.enum(['pending', 'applied', 'rejected']),
+  error: runErrorSchema.extend({ details: z.unknown() }).nullable(),
+  accepted_at: z.date(),
+  finished_at: z.date().nullable(),
+});
+export type RunCommandRecord = z.infer<typeof runCommandRecordSchema>;

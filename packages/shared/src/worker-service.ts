@@ -5,7 +5,8 @@ import { connectMongo, connectRedis } from './connections.js';
 import { exitOnSignals, startHeartbeat } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModels, ensureIndexes, type Models } from './models/index.js';
-import { startWorker, type JobHandler } from './queue-runtime.js';
+import type { Redis } from 'ioredis';
+import { startWorker, type JobHandler, type StartWorkerOptions } from './queue-runtime.js';
 import type { JobKind } from './queues.js';
 
 type WorkerServiceName = 'resolver' | 'runner';
@@ -15,6 +16,15 @@ export interface WorkerServiceDependencies<Env> {
   logger: Logger;
   mongo: Connection;
   models: Models;
+  /** A non-blocking Redis connection for the service's own commands (publishing, producing). */
+  redis: Redis;
+}
+
+export interface WorkerServiceSetup<K extends JobKind> {
+  handler: JobHandler<K>;
+  workerOptions?: StartWorkerOptions<K>['workerOptions'];
+  /** Runs once the worker has stopped taking jobs, before connections close. */
+  onStop?: () => Promise<void>;
 }
 
 /**
@@ -31,7 +41,7 @@ export async function runWorkerService<
   envSchema: Schema;
   kind: K;
   concurrency: (config: z.infer<Schema>) => number;
-  createHandler: (deps: WorkerServiceDependencies<z.infer<Schema>>) => JobHandler<K>;
+  setup: (deps: WorkerServiceDependencies<z.infer<Schema>>) => Promise<WorkerServiceSetup<K>>;
 }): Promise<void> {
   let config: z.infer<Schema>;
   try {
@@ -48,6 +58,14 @@ export async function runWorkerService<
   const models = createModels(mongo);
   await ensureIndexes(models);
   const redis = connectRedis(config.REDIS_URL, 'worker', logger);
+  const client = connectRedis(config.REDIS_URL, 'worker', logger);
+  let setup: WorkerServiceSetup<K>;
+  try {
+    setup = await options.setup({ config, logger, mongo, models, redis: client });
+  } catch (error) {
+    process.stderr.write(`${options.service}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
 
   const worker = startWorker({
     kind: options.kind,
@@ -55,7 +73,8 @@ export async function runWorkerService<
     prefix: config.QUEUE_PREFIX,
     concurrency: options.concurrency(config),
     logger,
-    handler: options.createHandler({ config, logger, mongo, models }),
+    handler: setup.handler,
+    ...(setup.workerOptions ? { workerOptions: setup.workerOptions } : {}),
   });
   await worker.waitUntilReady();
   logger.info(
@@ -73,7 +92,8 @@ export async function runWorkerService<
     async stop() {
       stopHeartbeat();
       await worker.close();
-      await redis.quit();
+      await setup.onStop?.();
+      await Promise.all([redis.quit(), client.quit()]);
       await mongo.close();
     },
   });

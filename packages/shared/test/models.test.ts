@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newId } from '../src/ids.js';
+import { emptySnapshot } from '../src/runs/reducer.js';
 import { openBucket } from '../src/models/index.js';
 import { useTestDatabases } from '../../../test/support/databases.js';
 
@@ -92,7 +93,7 @@ describe('mongoose models on the real server', () => {
       workflow_version_id: newId('version'),
       branch_id: newId('branch'),
       seq,
-      event_type: 'run_created',
+      event_type: 'run_created' as const,
       data: {},
       timestamp: now,
       correlation_id: newId('correlation'),
@@ -139,6 +140,7 @@ describe('mongoose models on the real server', () => {
       db.models.runs.create({
         workflow_run_id: runId,
         workflow_template_id: newId('template'),
+        workflow_template_name: 't',
         user_id: newId('user'),
         initial_version_id: newId('version'),
         current_version_id: newId('version'),
@@ -146,6 +148,7 @@ describe('mongoose models on the real server', () => {
         status: 'running',
         active_branch_id: newId('branch'),
         last_seq: 0,
+        snapshot: emptySnapshot(newId('branch')),
         created_at: now,
         updated_at: now,
       }),

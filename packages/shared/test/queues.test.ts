@@ -78,7 +78,7 @@ describe('queues on the real Redis', () => {
     // Bypass the typed producer to simulate a foreign or outdated producer.
     await rawProducer.queue.add(jobCatalog.runCommand.jobName, { type: 'start' }, { attempts: 5 });
     const job = await failed;
-    expect(job.failedReason).toMatch(/invalid run-command payload/);
+    expect(job.failedReason).toMatch(/invalid run payload/);
     expect(job.attemptsMade).toBe(1);
     expect(handled).toBe(0);
     await Promise.all([worker.close(), rawProducer.close()]);

@@ -9,7 +9,9 @@ import { requestContextMiddleware, requestContextOf } from './http/request-conte
 import { mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
+import { runRoutes } from './routes/runs.js';
 import { workflowRoutes } from './routes/workflows.js';
+import type { RunNotifications } from './runs/run-notifications.js';
 
 export interface GatewayQueues {
   resolve: JobQueue<'resolve'>;
@@ -20,6 +22,7 @@ export interface GatewaySettings {
   adminToken: string;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  sseHeartbeatMs: number;
 }
 
 export interface GatewayDependencies {
@@ -28,7 +31,11 @@ export interface GatewayDependencies {
   logger: Logger;
   queues: GatewayQueues;
   resolveEvents: QueueEvents;
+  runEvents: QueueEvents;
+  notifications: RunNotifications;
   settings: GatewaySettings;
+  /** Aborted when the gateway begins to shut down (ends open event streams). */
+  shutdown: AbortSignal;
   probes: readonly ReadinessProbe[];
   isDraining: () => boolean;
 }
@@ -44,6 +51,16 @@ export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
       resolveEvents: deps.resolveEvents,
       jobQueues: [deps.queues.resolve.queue],
       maxUploadBytes: deps.settings.maxUploadBytes,
+    }),
+    ...runRoutes({
+      mongo: deps.mongo,
+      models: deps.models,
+      logger: deps.logger,
+      runQueue: deps.queues.runCommand,
+      runEvents: deps.runEvents,
+      notifications: deps.notifications,
+      sseHeartbeatMs: deps.settings.sseHeartbeatMs,
+      shutdown: deps.shutdown,
     }),
   ];
 }

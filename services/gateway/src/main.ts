@@ -18,6 +18,7 @@ import {
   startHeartbeat,
 } from '@stepwise/shared/node';
 import { createGatewayApp } from './app.js';
+import { RunNotifications } from './runs/run-notifications.js';
 
 function loadConfig() {
   try {
@@ -42,11 +43,18 @@ const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
 };
-// Job completions arrive on a blocking connection of their own.
+// Job completions and run announcements arrive on blocking connections of their own.
 const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
   connection: connectRedis(config.REDIS_URL, 'worker', logger),
   prefix: config.QUEUE_PREFIX,
 });
+const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
+  connection: connectRedis(config.REDIS_URL, 'worker', logger),
+  prefix: config.QUEUE_PREFIX,
+});
+const subscriber = connectRedis(config.REDIS_URL, 'worker', logger);
+const notifications = new RunNotifications(subscriber, config.QUEUE_PREFIX);
+const shutdown = new AbortController();
 
 let draining = false;
 const app = createGatewayApp({
@@ -55,10 +63,14 @@ const app = createGatewayApp({
   logger,
   queues,
   resolveEvents,
+  runEvents,
+  notifications,
+  shutdown: shutdown.signal,
   settings: {
     adminToken: config.ADMIN_TOKEN,
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
   },
   isDraining: () => draining,
   probes: [
@@ -81,6 +93,7 @@ exitOnSignals({
   timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   async stop() {
     draining = true;
+    shutdown.abort();
     stopHeartbeat();
     // Stop accepting; idle keep-alive sockets are closed, requests in flight finish first.
     const closed = new Promise<void>((resolve, reject) =>
@@ -90,7 +103,13 @@ exitOnSignals({
     const reaper = setInterval(() => server.closeIdleConnections(), 100);
     server.closeIdleConnections();
     await closed.finally(() => clearInterval(reaper));
-    await Promise.all([queues.resolve.close(), queues.runCommand.close(), resolveEvents.close()]);
+    await Promise.all([
+      queues.resolve.close(),
+      queues.runCommand.close(),
+      resolveEvents.close(),
+      runEvents.close(),
+    ]);
+    subscriber.disconnect();
     redis.disconnect();
     await mongo.close();
   },

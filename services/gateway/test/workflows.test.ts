@@ -20,7 +20,7 @@ import { snapshotDatabase } from '../../../test/support/snapshots.js';
 
 const db = await useTestDatabases('workflows');
 const gateway = await startTestGateway(db);
-startTestResolver(db);
+await startTestResolver(db);
 
 let alice: { api_key: string; user: { user_id: string } };
 let bob: { api_key: string; user: { user_id: string } };

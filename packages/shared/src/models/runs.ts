@@ -1,14 +1,18 @@
 import { Schema, type Connection } from 'mongoose';
-import type { BranchRecord, EventRecord, WorkflowRunRecord } from '../records.js';
+import type { BranchRecord, EventRecord, RunCommandRecord, WorkflowRunRecord } from '../records.js';
+
+const { Mixed } = Schema.Types;
 
 const runSchema = new Schema<WorkflowRunRecord>(
   {
     workflow_run_id: { type: String, required: true },
     workflow_template_id: { type: String, required: true },
+    workflow_template_name: { type: String, required: true },
     user_id: { type: String, required: true },
     initial_version_id: { type: String, required: true },
     current_version_id: { type: String, required: true },
     project_name: { type: String, required: true },
+    initial_state: { type: Mixed, default: {} },
     status: {
       type: String,
       enum: ['running', 'awaiting_input', 'completed', 'error', 'cancelled'],
@@ -16,15 +20,22 @@ const runSchema = new Schema<WorkflowRunRecord>(
     },
     current_step: { type: String, default: null },
     current_module: { type: String, default: null },
+    pending_interaction: { type: Mixed, default: null },
+    error: { type: Mixed, default: null },
     active_branch_id: { type: String, required: true },
     last_seq: { type: Number, required: true, default: 0 },
+    command_seq: { type: Number, required: true, default: 0 },
+    applied_command_seq: { type: Number, required: true, default: 0 },
+    last_rejection: { type: Mixed, default: null },
+    snapshot: { type: Mixed, required: true },
+    outbox: { type: Mixed, default: [] },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
   },
   { collection: 'workflow_runs', versionKey: false, minimize: false },
 );
 runSchema.index({ workflow_run_id: 1 }, { unique: true });
-runSchema.index({ user_id: 1, created_at: -1 });
+runSchema.index({ user_id: 1, created_at: -1, workflow_run_id: -1 });
 runSchema.index({ workflow_template_id: 1 });
 runSchema.index({ status: 1 });
 
@@ -38,9 +49,10 @@ const eventSchema = new Schema<EventRecord>(
     event_type: { type: String, required: true },
     step_id: { type: String, default: null },
     module_name: { type: String, default: null },
-    data: { type: Schema.Types.Mixed, default: {} },
+    data: { type: Mixed, default: {} },
     timestamp: { type: Date, required: true },
     correlation_id: { type: String, required: true },
+    command_id: { type: String, default: null },
   },
   { collection: 'events', versionKey: false, minimize: false },
 );
@@ -60,17 +72,40 @@ const branchSchema = new Schema<BranchRecord>(
       default: [],
     },
     status: { type: String, enum: ['active', 'inactive'], required: true },
+    snapshot: { type: Mixed, default: null },
     created_at: { type: Date, required: true },
   },
-  { collection: 'branches', versionKey: false },
+  { collection: 'branches', versionKey: false, minimize: false },
 );
 branchSchema.index({ branch_id: 1 }, { unique: true });
 branchSchema.index({ workflow_run_id: 1, created_at: 1 });
+
+const runCommandSchema = new Schema<RunCommandRecord>(
+  {
+    command_id: { type: String, required: true },
+    workflow_run_id: { type: String, required: true },
+    user_id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    type: { type: String, required: true },
+    payload: { type: Mixed, default: {} },
+    correlation_id: { type: String, required: true },
+    status: { type: String, enum: ['pending', 'applied', 'rejected'], required: true },
+    error: { type: Mixed, default: null },
+    accepted_at: { type: Date, required: true },
+    finished_at: { type: Date, default: null },
+  },
+  { collection: 'run_commands', versionKey: false, minimize: false },
+);
+runCommandSchema.index({ command_id: 1 }, { unique: true });
+// Acceptance order: one command per (run, seq).
+runCommandSchema.index({ workflow_run_id: 1, seq: 1 }, { unique: true });
+runCommandSchema.index({ status: 1, accepted_at: 1 });
 
 export function createRunModels(connection: Connection) {
   return {
     runs: connection.model<WorkflowRunRecord>('WorkflowRun', runSchema),
     events: connection.model<EventRecord>('Event', eventSchema),
     branches: connection.model<BranchRecord>('Branch', branchSchema),
+    runCommands: connection.model<RunCommandRecord>('RunCommand', runCommandSchema),
   };
 }

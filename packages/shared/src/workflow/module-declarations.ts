@@ -9,6 +9,12 @@ export interface ModuleDeclaration {
   readonly interactive: boolean;
   readonly inputs: z.ZodObject;
   readonly summary: string;
+  /**
+   * How the runner renders an input before the module sees it: `value` (default: a lone
+   * `{{ expr }}` yields its native value), `text` (always a string), or `raw` (not rendered; the
+   * module renders it itself, e.g. `track_key` once per option).
+   */
+  readonly renderAs?: Readonly<Record<string, 'value' | 'text' | 'raw'>>;
 }
 
 const nonNegativeInt = z.number().int().nonnegative();
@@ -51,6 +57,7 @@ export const builtInModuleDeclarations = {
     interactive: false,
     summary: 'Renders a Liquid template to the output `text`',
     inputs: z.strictObject({ template: z.string() }),
+    renderAs: { template: 'text' },
   },
   'user.select': {
     interactive: true,
@@ -63,6 +70,7 @@ export const builtInModuleDeclarations = {
       max: nonNegativeInt.optional(),
       track_key: z.string().optional(),
     }),
+    renderAs: { track_key: 'raw' },
   },
   'user.text_input': {
     interactive: true,

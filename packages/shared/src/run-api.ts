@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { idSchema } from './ids.js';
+import { pendingInteractionSchema, runErrorSchema, runStatusSchema } from './records.js';
+import { waitMsSchema } from './workflow-api.js';
+
+/** Request and response bodies of the "Runs" routes (api.md). */
+
+const templateName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a template name');
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const createRunBodySchema = z
+  .strictObject({
+    workflow_version_id: idSchema('version').optional(),
+    workflow_template_name: templateName.optional(),
+    project_name: z.string().trim().min(1).max(200),
+    initial_state: jsonObject.optional(),
+  })
+  .refine(
+    (body) =>
+      (body.workflow_version_id === undefined) !== (body.workflow_template_name === undefined),
+    { message: 'give exactly one of workflow_version_id and workflow_template_name' },
+  );
+export type CreateRunBody = z.infer<typeof createRunBodySchema>;
+
+/** Routes that change a run wait for the runner this long before answering 202. */
+export const changeRunQuerySchema = z.strictObject({ wait_ms: waitMsSchema.default(5_000) });
+
+export const getRunQuerySchema = z.strictObject({
+  wait: z
+    .enum(['true', 'false'])
+    .transform((flag) => flag === 'true')
+    .default(false),
+  wait_ms: waitMsSchema.default(5_000),
+});
+
+export const listRunsQuerySchema = z.strictObject({
+  status: runStatusSchema.optional(),
+  template: templateName.optional(),
+  project_name: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
+export const runViewSchema = z.object({
+  workflow_run_id: z.string(),
+  workflow_template_id: z.string(),
+  workflow_template_name: z.string(),
+  user_id: z.string(),
+  initial_version_id: z.string(),
+  current_version_id: z.string(),
+  project_name: z.string(),
+  status: runStatusSchema,
+  current_step: z.string().nullable(),
+  current_module: z.string().nullable(),
+  active_branch_id: z.string(),
+  pending_interaction: pendingInteractionSchema.nullable(),
+  error: runErrorSchema.nullable(),
+  last_seq: z.number().int(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type RunView = z.infer<typeof runViewSchema>;
+
+export const runListSchema = z.object({
+  items: z.array(runViewSchema),
+  next_cursor: z.string().nullable(),
+});
+
+export const runIdParamsSchema = z.strictObject({ id: idSchema('run') });
+
+export const interactionParamsSchema = z.strictObject({
+  id: idSchema('run'),
+  interaction_id: idSchema('interaction'),
+});
+
+export const interactionBodySchema = z.strictObject({ response: z.unknown() });
+
+export const eventViewSchema = z.object({
+  event_id: z.string(),
+  workflow_run_id: z.string(),
+  workflow_version_id: z.string(),
+  branch_id: z.string(),
+  seq: z.number().int(),
+  event_type: z.string(),
+  step_id: z.string().nullable(),
+  module_name: z.string().nullable(),
+  data: jsonObject,
+  timestamp: z.iso.datetime(),
+  correlation_id: z.string(),
+});
+export type EventView = z.infer<typeof eventViewSchema>;
+
+export const eventsQuerySchema = z.strictObject({
+  branch_id: idSchema('branch').optional(),
+  after_seq: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const eventPageSchema = z.object({
+  items: z.array(eventViewSchema),
+  next_after_seq: z.number().int().nullable(),
+});
+
+export const stateQuerySchema = z.strictObject({ branch_id: idSchema('branch').optional() });
+
+export const stateViewSchema = z.object({
+  state: jsonObject,
+  branch_id: z.string(),
+  as_of_seq: z.number().int(),
+});
+
+export const streamQuerySchema = z.strictObject({
+  after_seq: z.coerce.number().int().min(0).optional(),
+});

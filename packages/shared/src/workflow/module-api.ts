@@ -1,0 +1,54 @@
+import type { z } from 'zod';
+import type { ErrorDetail } from '../errors.js';
+import type { ModuleDeclaration } from './module-declarations.js';
+
+/**
+ * The interface every module implements, built-in or plugin. A plugin is an ES module whose
+ * default export is `{ modules: StepwiseModule[] }`, listed in RUNNER_PLUGINS; the resolver reads
+ * its declarations, the runner runs it.
+ */
+
+export interface ModuleRunContext {
+  run: {
+    workflow_run_id: string;
+    project_name: string;
+    step_id: string;
+    module_name: string;
+    attempt: number;
+  };
+  config: Record<string, unknown>;
+  /** Renders a template against the run's context (plus `extra`), as inputs are rendered. */
+  render: (template: string, extra?: Record<string, unknown>) => Promise<unknown>;
+  signal: AbortSignal;
+}
+
+export type ResponseCheck =
+  { ok: true; outputs: Record<string, unknown> } | { ok: false; errors: ErrorDetail[] };
+
+interface ModuleBase extends ModuleDeclaration {
+  readonly id: string;
+  /** Validates what the module returns; a mismatch fails the module. */
+  readonly outputs?: z.ZodType;
+}
+
+export interface ExecutableModule extends ModuleBase {
+  readonly interactive: false;
+  execute(
+    inputs: Record<string, unknown>,
+    context: ModuleRunContext,
+  ): Promise<Record<string, unknown>>;
+}
+
+export interface InteractiveModule extends ModuleBase {
+  readonly interactive: true;
+  /** What the person sees; recorded in `interaction_requested`. */
+  request(inputs: Record<string, unknown>, context: ModuleRunContext): Promise<unknown>;
+  /** Checks a person's response against the request; valid responses become the outputs. */
+  respond(request: unknown, response: unknown, context: ModuleRunContext): Promise<ResponseCheck>;
+}
+
+export type StepwiseModule = ExecutableModule | InteractiveModule;
+
+export interface StepwisePlugin {
+  modules: StepwiseModule[];
+}

@@ -1,0 +1,156 @@
+import {
+  NotFoundError,
+  BadRequestError,
+  replayEvents,
+  type BranchRecord,
+  type EventRecord,
+  type RunStatus,
+  type WorkflowRunRecord,
+} from '@stepwise/shared';
+import type { Models } from '@stepwise/shared/node';
+import { eventView, runProjection, runView } from './run-views.js';
+
+export async function findRun(
+  models: Models,
+  userId: string,
+  runId: string,
+): Promise<WorkflowRunRecord> {
+  const run = await models.runs
+    .findOne({ workflow_run_id: runId, user_id: userId })
+    .select(runProjection)
+    .lean<WorkflowRunRecord>();
+  if (!run) throw new NotFoundError('run', runId);
+  return run;
+}
+
+function encodeCursor(run: Pick<WorkflowRunRecord, 'created_at' | 'workflow_run_id'>): string {
+  return Buffer.from(`${run.created_at.getTime()}:${run.workflow_run_id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; runId: string } {
+  const [time, runId] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
+  const createdAt = new Date(Number(time));
+  if (!runId || Number.isNaN(createdAt.getTime())) {
+    throw new BadRequestError('invalid cursor', [
+      { path: 'query.cursor', message: 'not a cursor this API gave out' },
+    ]);
+  }
+  return { createdAt, runId };
+}
+
+export async function listRuns(
+  models: Models,
+  userId: string,
+  query: {
+    status?: RunStatus | undefined;
+    template?: string | undefined;
+    project_name?: string | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
+) {
+  const filter: Record<string, unknown> = { user_id: userId };
+  if (query.status) filter['status'] = query.status;
+  if (query.project_name) filter['project_name'] = query.project_name;
+  if (query.template) {
+    const template = await models.templates
+      .findOne({ user_id: userId, workflow_template_name: query.template })
+      .lean();
+    if (!template) return { items: [], next_cursor: null };
+    filter['workflow_template_id'] = template.workflow_template_id;
+  }
+  if (query.cursor) {
+    const { createdAt, runId } = decodeCursor(query.cursor);
+    filter['$or'] = [
+      { created_at: { $lt: createdAt } },
+      { created_at: createdAt, workflow_run_id: { $lt: runId } },
+    ];
+  }
+  const runs = await models.runs
+    .find(filter)
+    .select(runProjection)
+    .sort({ created_at: -1, workflow_run_id: -1 })
+    .limit(query.limit + 1)
+    .lean<WorkflowRunRecord[]>();
+  const page = runs.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(runView),
+    next_cursor: runs.length > query.limit && last ? encodeCursor(last) : null,
+  };
+}
+
+async function findBranch(
+  models: Models,
+  run: WorkflowRunRecord,
+  branchId: string | undefined,
+): Promise<BranchRecord> {
+  const id = branchId ?? run.active_branch_id;
+  const branch = await models.branches
+    .findOne({ branch_id: id, workflow_run_id: run.workflow_run_id })
+    .lean();
+  if (!branch) throw new NotFoundError('branch', id);
+  return branch;
+}
+
+/** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
+export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {
+  return {
+    workflow_run_id: branch.workflow_run_id,
+    $or: [
+      { branch_id: branch.branch_id },
+      ...branch.lineage.map((ancestor) => ({
+        branch_id: ancestor.branch_id,
+        seq: { $lte: ancestor.until_seq },
+      })),
+    ],
+  };
+}
+
+export async function listEvents(
+  models: Models,
+  userId: string,
+  runId: string,
+  query: { branch_id?: string | undefined; after_seq: number; limit: number },
+) {
+  const run = await findRun(models, userId, runId);
+  const branch = await findBranch(models, run, query.branch_id);
+  const events = await models.events
+    .find({ ...visibleEventsFilter(branch), seq: { $gt: query.after_seq } })
+    .sort({ seq: 1 })
+    .limit(query.limit)
+    .lean<EventRecord[]>();
+  const last = events.at(-1);
+  return {
+    items: events.map(eventView),
+    next_after_seq: events.length === query.limit && last ? last.seq : null,
+  };
+}
+
+export async function readState(
+  models: Models,
+  userId: string,
+  runId: string,
+  branchId: string | undefined,
+) {
+  const run = await models.runs
+    .findOne({ workflow_run_id: runId, user_id: userId })
+    .select({ outbox: 0 })
+    .lean<WorkflowRunRecord>();
+  if (!run) throw new NotFoundError('run', runId);
+  const branch = await findBranch(models, run, branchId);
+  if (branch.branch_id === run.active_branch_id) {
+    return {
+      state: run.snapshot.state,
+      branch_id: branch.branch_id,
+      as_of_seq: run.snapshot.as_of_seq,
+    };
+  }
+  // Another branch: fold its visible events (branches other than the active one are read rarely).
+  const events = await models.events
+    .find(visibleEventsFilter(branch))
+    .sort({ seq: 1 })
+    .lean<EventRecord[]>();
+  const snapshot = replayEvents(branch.branch_id, events);
+  return { state: snapshot.state, branch_id: branch.branch_id, as_of_seq: snapshot.as_of_seq };
+}

@@ -1,0 +1,54 @@
+import type { RunRepository } from './run-repository.js';
+import { decideCommand, type EngineDependencies } from './decide-command.js';
+
+export interface DrainDependencies extends EngineDependencies {
+  repository: RunRepository;
+  /** Asks for a `wake` of the run at `at`, if it still stands at `expectedLastSeq` then. */
+  scheduleWake: (runId: string, userId: string, expectedLastSeq: number, at: Date) => Promise<void>;
+}
+
+/** Consecutive lost races after which the drain gives up and lets the queue retry it. */
+const MAX_CONFLICTS = 50;
+
+/**
+ * Applies a run's pending commands one by one, in acceptance order, each in one committed batch.
+ * Any number of drains may run for one run at once: each commit is conditional on the run being
+ * as the drain read it, and the loser of a race reads again. Returns when no command is pending.
+ */
+export async function drainRun(runId: string, deps: DrainDependencies): Promise<void> {
+  let conflicts = 0;
+  for (;;) {
+    const run = await deps.repository.load(runId);
+    if (!run) return;
+    await deps.repository.settleCommands(run);
+    const command = await deps.repository.nextPendingCommand(run);
+    if (!command) return;
+
+    const decision = await decideCommand(run, command, deps);
+    let won: boolean;
+    if (decision.kind === 'commit') {
+      const events = await deps.repository.commit(run, command, decision, deps.now());
+      won = events !== null;
+      if (events) {
+        await deps.repository.writeEvents(events);
+        await deps.repository.finishCommand(command, 'applied', null);
+      }
+    } else if (decision.kind === 'reject') {
+      won = await deps.repository.reject(run, command, decision.error);
+      if (won) await deps.repository.finishCommand(command, 'rejected', decision.error);
+    } else {
+      won = await deps.repository.acknowledge(run, command);
+      if (won) await deps.repository.finishCommand(command, 'applied', null);
+    }
+    if (!won) {
+      if (++conflicts > MAX_CONFLICTS)
+        throw new Error(`run ${runId}: gave up after ${MAX_CONFLICTS} lost races`);
+      continue;
+    }
+    conflicts = 0;
+    if (decision.kind !== 'reject' && decision.wakeAt) {
+      const lastSeq = run.last_seq + (decision.kind === 'commit' ? decision.events.length : 0);
+      await deps.scheduleWake(run.workflow_run_id, run.user_id, lastSeq, decision.wakeAt);
+    }
+  }
+}

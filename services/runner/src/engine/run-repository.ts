@@ -1,0 +1,190 @@
+import {
+  newId,
+  runFieldsOf,
+  type EventRecord,
+  type RunCommandRecord,
+  type WorkflowRunRecord,
+} from '@stepwise/shared';
+import type { Models } from '@stepwise/shared/node';
+import type { CommandError, Decision } from './decision.js';
+
+type CommitDecision = Extract<Decision, { kind: 'commit' }>;
+
+/** The storage the drain loop needs; MongoRunRepository is the real one. */
+export interface RunRepository {
+  /** The run as committed, with its latest commit's events written to the log. */
+  load(runId: string): Promise<WorkflowRunRecord | null>;
+  /** Brings command records in line with the run: those it has applied are no longer pending. */
+  settleCommands(run: WorkflowRunRecord): Promise<void>;
+  nextPendingCommand(run: WorkflowRunRecord): Promise<RunCommandRecord | null>;
+  /** Commits events, the snapshot and the run's fields in one conditional write; false on a lost race. */
+  commit(
+    run: WorkflowRunRecord,
+    command: RunCommandRecord,
+    decision: CommitDecision,
+    now: Date,
+  ): Promise<EventRecord[] | null>;
+  /** Records a refusal in the run's command order; false on a lost race. */
+  reject(run: WorkflowRunRecord, command: RunCommandRecord, error: CommandError): Promise<boolean>;
+  /** Records a command that changed nothing; false on a lost race. */
+  acknowledge(run: WorkflowRunRecord, command: RunCommandRecord): Promise<boolean>;
+  /** Writes committed events to the log (idempotent). */
+  writeEvents(events: readonly EventRecord[]): Promise<void>;
+  finishCommand(
+    command: RunCommandRecord,
+    status: 'applied' | 'rejected',
+    error: CommandError | null,
+  ): Promise<void>;
+}
+
+function isDuplicateOnly(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
+    .writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return (
+    (error as { code?: number }).code === 11000 ||
+    (list.length > 0 && list.every((e) => e.code === 11000))
+  );
+}
+
+export class MongoRunRepository implements RunRepository {
+  constructor(
+    private readonly models: Models,
+    private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
+  ) {}
+
+  async load(runId: string): Promise<WorkflowRunRecord | null> {
+    const run = await this.models.runs
+      .findOne({ workflow_run_id: runId })
+      .lean<WorkflowRunRecord>();
+    if (!run) return null;
+    const last = run.outbox.at(-1);
+    // A commit whose events did not all reach the log (the writer died): finish writing them.
+    if (last && !(await this.models.events.exists({ workflow_run_id: runId, seq: last.seq }))) {
+      await this.writeEvents(run.outbox);
+    }
+    return run;
+  }
+
+  async settleCommands(run: WorkflowRunRecord): Promise<void> {
+    const stale = await this.models.runCommands
+      .find({
+        workflow_run_id: run.workflow_run_id,
+        status: 'pending',
+        seq: { $lte: run.applied_command_seq },
+      })
+      .lean();
+    for (const command of stale) {
+      const rejection =
+        run.last_rejection?.command_seq === command.seq ? run.last_rejection.error : null;
+      await this.finishCommand(command, rejection ? 'rejected' : 'applied', rejection);
+    }
+  }
+
+  async nextPendingCommand(run: WorkflowRunRecord): Promise<RunCommandRecord | null> {
+    return this.models.runCommands
+      .findOne({
+        workflow_run_id: run.workflow_run_id,
+        status: 'pending',
+        seq: { $gt: run.applied_command_seq },
+      })
+      .sort({ seq: 1 })
+      .lean();
+  }
+
+  async commit(
+    run: WorkflowRunRecord,
+    command: RunCommandRecord,
+    decision: CommitDecision,
+    now: Date,
+  ): Promise<EventRecord[] | null> {
+    const events: EventRecord[] = decision.events.map((event, index) => ({
+      event_id: newId('event'),
+      workflow_run_id: run.workflow_run_id,
+      workflow_version_id: run.current_version_id,
+      branch_id: run.active_branch_id,
+      seq: run.last_seq + index + 1,
+      event_type: event.event_type,
+      step_id: event.step_id,
+      module_name: event.module_name,
+      data: event.data,
+      timestamp: now,
+      correlation_id: command.correlation_id,
+      command_id: command.command_id,
+    }));
+    const lastSeq = run.last_seq + events.length;
+    const result = await this.models.runs.collection.updateOne(
+      { workflow_run_id: run.workflow_run_id, last_seq: run.last_seq },
+      {
+        $set: {
+          ...runFieldsOf(decision.snapshot),
+          snapshot: decision.snapshot,
+          outbox: events,
+          last_seq: lastSeq,
+          applied_command_seq: Math.max(run.applied_command_seq, command.seq),
+          updated_at: now,
+        },
+      },
+    );
+    return result.matchedCount === 1 ? events : null;
+  }
+
+  async reject(
+    run: WorkflowRunRecord,
+    command: RunCommandRecord,
+    error: CommandError,
+  ): Promise<boolean> {
+    const result = await this.models.runs.collection.updateOne(
+      {
+        workflow_run_id: run.workflow_run_id,
+        last_seq: run.last_seq,
+        applied_command_seq: { $lt: command.seq },
+      },
+      {
+        $set: {
+          applied_command_seq: command.seq,
+          last_rejection: { command_seq: command.seq, error },
+        },
+      },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async acknowledge(run: WorkflowRunRecord, command: RunCommandRecord): Promise<boolean> {
+    const result = await this.models.runs.collection.updateOne(
+      {
+        workflow_run_id: run.workflow_run_id,
+        last_seq: run.last_seq,
+        applied_command_seq: { $lt: command.seq },
+      },
+      { $set: { applied_command_seq: command.seq } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async writeEvents(events: readonly EventRecord[]): Promise<void> {
+    const last = events.at(-1);
+    if (!last) return;
+    try {
+      await this.models.events.collection.insertMany(
+        events.map((event) => ({ ...event })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // Another process wrote (some of) the same events first: the log holds them either way.
+      if (!isDuplicateOnly(error)) throw error;
+    }
+    await this.onEventsWritten(last.workflow_run_id, last.seq);
+  }
+
+  async finishCommand(
+    command: RunCommandRecord,
+    status: 'applied' | 'rejected',
+    error: CommandError | null,
+  ): Promise<void> {
+    await this.models.runCommands.updateOne(
+      { command_id: command.command_id, status: 'pending' },
+      { $set: { status, error, finished_at: new Date() } },
+    );
+  }
+}

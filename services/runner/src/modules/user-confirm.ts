@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { builtInModuleDeclarations, type InteractiveModule } from '@stepwise/shared';
+
+const responseSchema = z.strictObject({ confirmed: z.boolean() });
+
+export const userConfirm: InteractiveModule = {
+  id: 'user.confirm',
+  ...builtInModuleDeclarations['user.confirm'],
+  interactive: true,
+  outputs: z.object({ confirmed: z.boolean() }),
+  async request(inputs) {
+    return { message: String(inputs['message']) };
+  },
+  async respond(_request, response) {
+    const parsed = responseSchema.safeParse(response);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        errors: parsed.error.issues.map((i) => ({
+          path: ['response', ...i.path].join('.'),
+          message: i.message,
+        })),
+      };
+    }
+    return { ok: true, outputs: { confirmed: parsed.data.confirmed } };
+  },
+};

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import {
+  builtInModuleDeclarations,
+  type ErrorDetail,
+  type InteractiveModule,
+} from '@stepwise/shared';
+
+/** Longest text a person may send; also bounds the work of an author's `pattern`. */
+const MAX_TEXT_LENGTH = 100_000;
+
+const requestSchema = z.object({
+  prompt: z.string(),
+  default: z.string().nullable(),
+  pattern: z.string().nullable(),
+  min_length: z.number().int().nullable(),
+  max_length: z.number().int().nullable(),
+});
+
+const responseSchema = z.strictObject({ value: z.string().max(MAX_TEXT_LENGTH) });
+
+function compilePattern(pattern: string): RegExp {
+  // Anchored: the whole value must match, as with HTML's pattern attribute.
+  return new RegExp(`^(?:${pattern})$`, 'u');
+}
+
+export const userTextInput: InteractiveModule = {
+  id: 'user.text_input',
+  ...builtInModuleDeclarations['user.text_input'],
+  interactive: true,
+  outputs: z.object({ value: z.string() }),
+  async request(inputs) {
+    const pattern = typeof inputs['pattern'] === 'string' ? inputs['pattern'] : null;
+    if (pattern !== null) compilePattern(pattern); // an invalid pattern fails the module now, not the person later
+    return {
+      prompt: String(inputs['prompt']),
+      default: typeof inputs['default'] === 'string' ? inputs['default'] : null,
+      pattern,
+      min_length: typeof inputs['min_length'] === 'number' ? inputs['min_length'] : null,
+      max_length: typeof inputs['max_length'] === 'number' ? inputs['max_length'] : null,
+    };
+  },
+  async respond(request, response) {
+    const spec = requestSchema.parse(request);
+    const parsed = responseSchema.safeParse(response);
+    if (!parsed.success) {
+      return {
+        ok: false,
+        errors: parsed.error.issues.map((i) => ({
+          path: ['response', ...i.path].join('.'),
+          message: i.message,
+        })),
+      };
+    }
+    const { value } = parsed.data;
+    const errors: ErrorDetail[] = [];
+    const length = [...value].length;
+    if (spec.min_length !== null && length < spec.min_length)
+      errors.push({
+        path: 'response.value',
+        message: `must be at least ${spec.min_length} characters`,
+      });
+    if (spec.max_length !== null && length > spec.max_length)
+      errors.push({
+        path: 'response.value',
+        message: `must be at most ${spec.max_length} characters`,
+      });
+    if (spec.pattern !== null && !compilePattern(spec.pattern).test(value))
+      errors.push({ path: 'response.value', message: `must match the pattern ${spec.pattern}` });
+    return errors.length > 0 ? { ok: false, errors } : { ok: true, outputs: { value } };
+  },
+};

@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+import type { Connection } from 'mongoose';
+import { newId, type StepwiseModule } from '@stepwise/shared';
+import { JobQueue, runChannel, type Models } from '@stepwise/shared/node';
+import type { DrainDependencies } from './engine/drain-run.js';
+import { MongoRunRepository } from './engine/run-repository.js';
+import { TemplateEngine } from './engine/templating.js';
+import { createModuleRegistry } from './modules/registry.js';
+import { createPlanLoader } from './plan-loader.js';
+
+export interface RunnerOptions {
+  mongo: Connection;
+  models: Models;
+  redis: Redis;
+  queuePrefix: string;
+  plugins: readonly StepwiseModule[];
+  moduleTimeoutMs: number;
+}
+
+/** Everything the drain needs, wired to MongoDB and Redis. */
+export function createRunnerDependencies(options: RunnerOptions): {
+  deps: DrainDependencies;
+  runQueue: JobQueue<'runCommand'>;
+} {
+  const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
+  const repository = new MongoRunRepository(options.models, async (runId, lastSeq) => {
+    await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
+  });
+  const deps: DrainDependencies = {
+    repository,
+    registry: createModuleRegistry(options.plugins),
+    templates: new TemplateEngine(),
+    loadPlan: createPlanLoader(options.mongo, options.models),
+    now: () => new Date(),
+    newInteractionId: () => newId('interaction'),
+    moduleTimeoutMs: options.moduleTimeoutMs,
+    scheduleWake: async (runId, userId, expectedLastSeq, at) => {
+      await runQueue.enqueue(
+        {
+          kind: 'wake',
+          workflow_run_id: runId,
+          user_id: userId,
+          expected_last_seq: expectedLastSeq,
+        },
+        {
+          delay: Math.max(0, at.getTime() - Date.now()),
+          jobId: `wake-${runId}-${expectedLastSeq}`,
+        },
+      );
+    },
+  };
+  return { deps, runQueue };
+}

@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import type { JobQueue, Logger, Models } from '@stepwise/shared/node';
+
+export interface SweeperOptions {
+  models: Models;
+  redis: Redis;
+  runQueue: JobQueue<'runCommand'>;
+  logger: Logger;
+  lockKey: string;
+  intervalMs: number;
+  staleAfterMs: number;
+}
+
+/**
+ * A safety net for work that no job carries any more: a command accepted while Redis lost its job,
+ * a retry whose wake was never scheduled because its runner died right after the commit, a run
+ * whose start was never enqueued. It re-enqueues them; the commands' idempotency makes a duplicate
+ * harmless. One runner sweeps at a time (a Redis lock), so a fleet does not multiply the work.
+ */
+export async function sweepOnce(
+  options: SweeperOptions,
+  now = new Date(),
+): Promise<{ commands: number; runs: number }> {
+  const locked = await options.redis.set(options.lockKey, '1', 'PX', options.intervalMs, 'NX');
+  if (locked !== 'OK') return { commands: 0, runs: 0 };
+  const before = new Date(now.getTime() - options.staleAfterMs);
+  const minute = Math.floor(now.getTime() / 60_000);
+
+  const commands = await options.models.runCommands
+    .find({ status: 'pending', accepted_at: { $lt: before } })
+    .sort({ accepted_at: 1 })
+    .limit(500)
+    .lean();
+  for (const command of commands) {
+    await options.runQueue.enqueue(
+      {
+        kind: 'drain',
+        workflow_run_id: command.workflow_run_id,
+        user_id: command.user_id,
+        command_id: command.command_id,
+      },
+      { jobId: `sweep-${command.command_id}-${minute}` },
+    );
+  }
+
+  const runs = await options.models.runs
+    .find({ status: 'running', updated_at: { $lt: before } })
+    .select({ workflow_run_id: 1, user_id: 1, last_seq: 1 })
+    .limit(500)
+    .lean();
+  for (const run of runs) {
+    await options.runQueue.enqueue(
+      {
+        kind: 'wake',
+        workflow_run_id: run.workflow_run_id,
+        user_id: run.user_id,
+        expected_last_seq: run.last_seq,
+      },
+      { jobId: `sweep-wake-${run.workflow_run_id}-${run.last_seq}-${minute}` },
+    );
+  }
+  if (commands.length + runs.length > 0) {
+    options.logger.info({ commands: commands.length, runs: runs.length }, 'sweep re-enqueued work');
+  }
+  return { commands: commands.length, runs: runs.length };
+}
+
+export function startSweeper(options: SweeperOptions): () => void {
+  const tick = () =>
+    void sweepOnce(options).catch((error: unknown) =>
+      options.logger.warn({ err: error }, 'sweep failed'),
+    );
+  const first = setTimeout(tick, Math.min(5_000, options.intervalMs));
+  const timer = setInterval(tick, options.intervalMs);
+  first.unref();
+  timer.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
+}
