@@ -6,7 +6,7 @@ import type { TestGateway } from './gateway.js';
 export class RunsClient {
   constructor(
     private readonly gateway: TestGateway,
-    private readonly token: string,
+    readonly token: string,
   ) {}
 
   async submitJson(workflow: unknown): Promise<string> {

@@ -23,7 +23,7 @@ export async function acceptRunCommand(
     .findOneAndUpdate(
       { workflow_run_id: input.runId, user_id: input.userId },
       { $inc: { command_seq: 1 } },
-      { new: true, projection: { command_seq: 1 } },
+      { returnDocument: 'after', projection: { command_seq: 1 } },
     )
     .lean();
   if (!run) throw new NotFoundError('run', input.runId);

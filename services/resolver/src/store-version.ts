@@ -42,7 +42,7 @@ async function upsertTemplate(models: Models, userId: string, built: BuiltVersio
               updated_at: now,
             },
           },
-          { upsert: true, new: true },
+          { upsert: true, returnDocument: 'after' },
         )
         .lean();
       if (template) return template;

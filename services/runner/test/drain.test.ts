@@ -1,0 +1,200 @@
+import { pino } from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { newId, type RunCommandRecord } from '@stepwise/shared';
+import { acceptRunCommand, loadPluginModules } from '@stepwise/shared/node';
+import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
+import { createRunJobHandler } from '../src/run-jobs.js';
+import { createRunnerDependencies } from '../src/runner.js';
+import { createRun } from '../../gateway/src/runs/create-run.js';
+import { useTestDatabases } from '../../../test/support/databases.js';
+import { testPluginPath } from '../../../test/support/gateway.js';
+
+/**
+ * The drain loop over the real MongoDB repository, without a queue: what happens when the same
+ * command is delivered twice, or drained by several processes at once.
+ */
+const db = await useTestDatabases('drain');
+const userId = newId('user');
+let deps: DrainDependencies;
+let versionId: string;
+
+beforeAll(async () => {
+  ({ deps } = createRunnerDependencies({
+    mongo: db.mongo,
+    models: db.models,
+    redis: db.redis,
+    queuePrefix: db.queuePrefix,
+    plugins: await loadPluginModules([testPluginPath]),
+    moduleTimeoutMs: 10_000,
+  }));
+  // Waking is the queue's business; these tests have none.
+  deps = { ...deps, scheduleWake: async () => undefined };
+  const templateId = newId('template');
+  versionId = newId('version');
+  const now = new Date();
+  await db.models.templates.create({
+    workflow_template_id: templateId,
+    user_id: userId,
+    workflow_template_name: 'drained',
+    display_name: null,
+    created_at: now,
+    updated_at: now,
+  });
+  await db.models.versions.create({
+    workflow_version_id: versionId,
+    workflow_template_id: templateId,
+    user_id: userId,
+    content_hash: 'sha256:x',
+    raw_sha256: 'x',
+    source_type: 'json',
+    size: 1,
+    source_file_id: null,
+    created_at: now,
+    resolved_workflow: {
+      workflow_id: 'drained',
+      initial_state: {},
+      config: {},
+      steps: [
+        {
+          step_id: 's',
+          modules: [
+            {
+              module_id: 'test.sleep',
+              name: 'slow',
+              inputs: { ms: 30, value: 1 },
+              outputs_to_state: { value: 'slow' },
+            },
+            {
+              module_id: 'user.confirm',
+              name: 'ok',
+              inputs: { message: 'ok?' },
+              outputs_to_state: { confirmed: 'ok' },
+            },
+          ],
+        },
+      ],
+    },
+  });
+});
+
+async function startedRun() {
+  const { run, command } = await createRun(db.mongo, db.models, {
+    userId,
+    body: { workflow_version_id: versionId, project_name: 'p' },
+    correlationId: newId('correlation'),
+  });
+  return { runId: run.workflow_run_id, command };
+}
+
+const eventsOf = (runId: string) =>
+  db.models.events.find({ workflow_run_id: runId }).sort({ seq: 1 }).lean();
+
+describe('applying commands exactly once', () => {
+  it('the same command drained twice appends its events once', async () => {
+    const { runId, command } = await startedRun();
+    await drainRun(runId, deps);
+    const after = await eventsOf(runId);
+    await drainRun(runId, deps);
+    expect(await eventsOf(runId)).toEqual(after);
+    const handler = createRunJobHandler(db.models, deps);
+    const context = {
+      jobId: 'redelivered',
+      attemptsMade: 1,
+      isFinalAttempt: false,
+      logger: pino({ level: 'silent' }),
+    };
+    const job = {
+      kind: 'drain' as const,
+      workflow_run_id: runId,
+      user_id: userId,
+      command_id: command.command_id,
+    };
+    expect(await handler(job, context)).toEqual({ status: 'applied' });
+    expect(await handler(job, context)).toEqual({ status: 'applied' });
+    expect(await eventsOf(runId)).toEqual(after);
+    expect(after.filter((e) => e.command_id === command.command_id).length).toBe(after.length);
+  });
+
+  it('five drains racing on one run commit each command once, in acceptance order', async () => {
+    const { runId } = await startedRun();
+    const commands: RunCommandRecord[] = [];
+    // A cancel accepted after the start must come after it, whoever drains first.
+    commands.push(
+      await acceptRunCommand(db.models, {
+        runId,
+        userId,
+        type: 'cancel',
+        correlationId: newId('correlation'),
+      }),
+    );
+    await Promise.all(Array.from({ length: 5 }, () => drainRun(runId, deps)));
+    const events = await eventsOf(runId);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => e.event_type)).toEqual([
+      'run_created',
+      'step_started',
+      'module_started',
+      'module_completed',
+      'module_started',
+      'interaction_requested',
+      'run_cancelled',
+    ]);
+    const stored = await db.models.runCommands
+      .find({ workflow_run_id: runId })
+      .sort({ seq: 1 })
+      .lean();
+    expect(stored.map((c) => [c.type, c.status])).toEqual([
+      ['start', 'applied'],
+      ['cancel', 'applied'],
+    ]);
+    const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
+    expect(run).toMatchObject({ status: 'cancelled', last_seq: 7, applied_command_seq: 2 });
+  });
+
+  it('records a refusal in order and answers it again on redelivery, appending nothing', async () => {
+    const { runId } = await startedRun();
+    await drainRun(runId, deps);
+    const command = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'respond',
+      payload: { interaction_id: 'int_000000000000000000000000', response: {} },
+      correlationId: newId('correlation'),
+    });
+    const before = await eventsOf(runId);
+    const handler = createRunJobHandler(db.models, deps);
+    const context = {
+      jobId: 'j',
+      attemptsMade: 0,
+      isFinalAttempt: false,
+      logger: pino({ level: 'silent' }),
+    };
+    const job = {
+      kind: 'drain' as const,
+      workflow_run_id: runId,
+      user_id: userId,
+      command_id: command.command_id,
+    };
+    const first = await handler(job, context);
+    expect(first).toMatchObject({ status: 'rejected', error: { code: 'INTERACTION_NOT_PENDING' } });
+    expect(await handler(job, context)).toEqual(first);
+    expect(await eventsOf(runId)).toEqual(before);
+  });
+
+  it('finishes writing a commit whose writer died before the log had all its events', async () => {
+    const { runId } = await startedRun();
+    await drainRun(runId, deps);
+    const committed = await eventsOf(runId);
+    // As if the process had died between the commit and writing the last two events.
+    await db.models.events.deleteMany({
+      workflow_run_id: runId,
+      seq: { $gt: committed.length - 2 },
+    });
+    const loaded = await deps.repository.load(runId);
+    expect(loaded?.last_seq).toBe(committed.length);
+    const healed = await eventsOf(runId);
+    expect(healed.map(({ _id: _ignored, ...event }) => event)).toEqual(
+      committed.map(({ _id: _ignored, ...event }) => event),
+    );
+  });
+});
