@@ -215,13 +215,11 @@ describe('a runner killed with SIGKILL at random points', () => {
         (await client.start({ workflow_version_id: versionId }, '?wait_ms=0')).run.workflow_run_id,
       );
     const answered = new Set<string>();
-    let kills = 0;
-    const stopAt = Date.now() + 12_000;
-    while (Date.now() < stopAt) {
+    const KILLS = 12;
+    for (let kill = 0; kill < KILLS; kill++) {
       await sleep(150 + Math.floor(Math.random() * 550));
       runner.child.kill('SIGKILL');
       await runner.exited;
-      kills++;
       for (const runId of runIds) {
         if (answered.has(runId)) continue;
         const run = await client.get(runId);
@@ -260,7 +258,6 @@ describe('a runner killed with SIGKILL at random points', () => {
       }
       await sleep(250);
     }
-    expect(kills).toBeGreaterThanOrEqual(10);
     const completions: number[] = [];
     for (const runId of runIds) {
       const events = await expectConsistentLog(client, runId);

@@ -13,3 +13,5 @@ export * from './runs/plan.js';
 export * from './runs/reducer.js';
 export * from './run-api.js';
 export * from './workflow/module-api.js';
+export * from './runs/version-diff.js';
+export * from './canonical-json.js';

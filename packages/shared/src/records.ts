@@ -82,6 +82,8 @@ export type RunError = z.infer<typeof runErrorSchema>;
 
 /** Where a branch stands: the module last touched and what happened to it. */
 export const cursorPhaseSchema = z.enum([
+  /** Run this module next (after a retry, a resume of a failed run, a version switch). */
+  'ready',
   'started',
   'completed',
   'skipped',
@@ -104,6 +106,8 @@ export type BranchCursor = z.infer<typeof branchCursorSchema>;
  */
 export const branchSnapshotSchema = z.object({
   branch_id: z.string(),
+  /** The workflow version this branch runs under (a branch keeps the one in force at its fork). */
+  version_id: z.string(),
   as_of_seq: z.number().int().nonnegative(),
   state: z.record(z.string(), z.unknown()),
   status: runStatusSchema,
@@ -117,6 +121,8 @@ export const branchSnapshotSchema = z.object({
   open_step: z.string().nullable(),
   pending_interaction: pendingInteractionSchema.nullable(),
   error: runErrorSchema.nullable(),
+  /** Feedback given with a retry, readable by the retried module as `run.feedback`. */
+  feedback: z.object({ step_id: z.string(), module_name: z.string(), text: z.string() }).nullable(),
 });
 export type BranchSnapshot = z.infer<typeof branchSnapshotSchema>;
 
@@ -184,8 +190,6 @@ export const branchRecordSchema = z.object({
   /** Ancestors from the root down, each with the last `seq` of theirs that this branch sees. */
   lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
   status: z.enum(['active', 'inactive']),
-  /** The branch's snapshot as of when it was last active (the active one lives on the run). */
-  snapshot: branchSnapshotSchema.nullable(),
   created_at: z.date(),
 });
 export type BranchRecord = z.infer<typeof branchRecordSchema>;
@@ -248,7 +252,16 @@ export const tokenUsageRecordSchema = z.object({
 });
 export type TokenUsageRecord = z.infer<typeof tokenUsageRecordSchema>;
 
-export const runCommandTypeSchema = z.enum(['start', 'respond', 'cancel', 'continue']);
+export const runCommandTypeSchema = z.enum([
+  'start',
+  'respond',
+  'cancel',
+  'continue',
+  'retry',
+  'branch',
+  'resume',
+  'switch_version',
+]);
 export type RunCommandType = z.infer<typeof runCommandTypeSchema>;
 
 export const runCommandRecordSchema = z.object({

@@ -112,3 +112,53 @@ export const stateViewSchema = z.object({
 export const streamQuerySchema = z.strictObject({
   after_seq: z.coerce.number().int().min(0).optional(),
 });
+
+const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a step or module name');
+
+export const retryBodySchema = z.strictObject({
+  step_id: slug,
+  module_name: slug.optional(),
+  feedback: z.string().max(20_000).optional(),
+});
+
+export const createBranchBodySchema = z.strictObject({ from_event_id: idSchema('event') });
+
+export const branchViewSchema = z.object({
+  branch_id: z.string(),
+  workflow_run_id: z.string(),
+  parent_branch_id: z.string().nullable(),
+  branch_point_event_id: z.string().nullable(),
+  lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
+  status: z.enum(['active', 'inactive']),
+  created_at: z.iso.datetime(),
+});
+export type BranchView = z.infer<typeof branchViewSchema>;
+
+export const branchListSchema = z.object({ items: z.array(branchViewSchema) });
+
+export const createBranchResponseSchema = z.object({
+  branch: branchViewSchema.nullable(),
+  run: runViewSchema,
+});
+
+export const resumeChoiceSchema = z.enum([
+  'continue_with_new',
+  'continue_with_original',
+  'start_fresh',
+]);
+
+export const resumeQuerySchema = z.strictObject({
+  entry_point: z.string().min(1).max(512).optional(),
+  wait_ms: waitMsSchema.default(10_000),
+});
+
+export const confirmResumeBodySchema = z
+  .strictObject({
+    choice: resumeChoiceSchema,
+    submitted_version_id: idSchema('version'),
+    restart_at: slug.optional(),
+  })
+  .refine((body) => body.restart_at === undefined || body.choice === 'continue_with_new', {
+    message: 'restart_at goes with continue_with_new only',
+    path: ['restart_at'],
+  });

@@ -148,7 +148,7 @@ describe('mongoose models on the real server', () => {
         status: 'running',
         active_branch_id: newId('branch'),
         last_seq: 0,
-        snapshot: emptySnapshot(newId('branch')),
+        snapshot: emptySnapshot(newId('branch'), newId('version')),
         created_at: now,
         updated_at: now,
       }),

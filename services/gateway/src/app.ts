@@ -61,6 +61,9 @@ export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
       notifications: deps.notifications,
       sseHeartbeatMs: deps.settings.sseHeartbeatMs,
       shutdown: deps.shutdown,
+      resolveQueue: deps.queues.resolve,
+      resolveEvents: deps.resolveEvents,
+      maxUploadBytes: deps.settings.maxUploadBytes,
     }),
   ];
 }

@@ -108,7 +108,7 @@ describe('the example workflow end to end', () => {
     ]);
     // Each event type carries the data runs.md gives it.
     const dataKeys: Record<string, string[]> = {
-      run_created: ['initial_state', 'project_name'],
+      run_created: ['initial_state', 'project_name', 'workflow_version_id'],
       step_started: [],
       step_completed: [],
       module_started: ['attempt', 'inputs'],
@@ -122,6 +122,7 @@ describe('the example workflow end to end', () => {
     expect(events[0]?.data).toEqual({
       project_name: 'cats-weekly',
       initial_state: { topic: 'kittens', platform: 'shorts' },
+      workflow_version_id: exampleVersion,
     });
     const requested = events.find((e) => e.event_type === 'interaction_requested');
     const responded = events.find((e) => e.event_type === 'interaction_responded');

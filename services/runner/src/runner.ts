@@ -31,6 +31,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
     registry: createModuleRegistry(options.plugins),
     templates: new TemplateEngine(),
     loadPlan: createPlanLoader(options.mongo, options.models),
+    history: repository,
     now: () => new Date(),
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,

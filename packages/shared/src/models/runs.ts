@@ -72,7 +72,6 @@ const branchSchema = new Schema<BranchRecord>(
       default: [],
     },
     status: { type: String, enum: ['active', 'inactive'], required: true },
-    snapshot: { type: Mixed, default: null },
     created_at: { type: Date, required: true },
   },
   { collection: 'branches', versionKey: false, minimize: false },

@@ -29,6 +29,16 @@ export class WorkflowPlan {
     return `${stepId}\u0000${moduleName}`;
   }
 
+  /** Where (stepId, moduleName) stands in execution order, or -1. */
+  indexOf(stepId: string, moduleName: string): number {
+    return this.index.get(WorkflowPlan.key(stepId, moduleName)) ?? -1;
+  }
+
+  /** The first module of a step, or null if the version has no such step. */
+  firstOfStep(stepId: string): PlannedModule | null {
+    return this.order.find((planned) => planned.step.step_id === stepId) ?? null;
+  }
+
   first(): PlannedModule | null {
     return this.order[0] ?? null;
   }

@@ -7,9 +7,10 @@ import type { FoldableEvent } from './events.js';
  * the same answer because there is only this one.
  */
 
-export function emptySnapshot(branchId: string): BranchSnapshot {
+export function emptySnapshot(branchId: string, versionId: string): BranchSnapshot {
   return {
     branch_id: branchId,
+    version_id: versionId,
     as_of_seq: 0,
     state: {},
     status: 'running',
@@ -19,8 +20,29 @@ export function emptySnapshot(branchId: string): BranchSnapshot {
     open_step: null,
     pending_interaction: null,
     error: null,
+    feedback: null,
   };
 }
+
+function position(value: unknown): { step_id: string; module_name: string } | null {
+  const candidate = record(value);
+  return typeof candidate['step_id'] === 'string' && typeof candidate['module_name'] === 'string'
+    ? { step_id: candidate['step_id'], module_name: candidate['module_name'] }
+    : null;
+}
+
+/** A feedback is read by its module once; it is spent when that module completes or is skipped. */
+function spendFeedback(snapshot: BranchSnapshot, event: FoldableEvent): BranchSnapshot['feedback'] {
+  const feedback = snapshot.feedback;
+  return feedback &&
+    feedback.step_id === event.step_id &&
+    feedback.module_name === event.module_name
+    ? null
+    : feedback;
+}
+
+/** Failed, waiting or asking: after a resume or a version switch the module runs again. */
+const rerunnable = new Set(['failed', 'awaiting_input', 'retry_wait']);
 
 function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -63,9 +85,15 @@ export function applyEvent(snapshot: BranchSnapshot, event: FoldableEvent): Bran
         cursor: at(event, 'completed'),
         attempt: 0,
         pending_interaction: null,
+        feedback: spendFeedback(snapshot, event),
       };
     case 'module_skipped':
-      return { ...next, cursor: at(event, 'skipped'), attempt: 0 };
+      return {
+        ...next,
+        cursor: at(event, 'skipped'),
+        attempt: 0,
+        feedback: spendFeedback(snapshot, event),
+      };
     case 'module_failed':
       return data['will_retry'] === true
         ? {
@@ -95,17 +123,76 @@ export function applyEvent(snapshot: BranchSnapshot, event: FoldableEvent): Bran
       return { ...next, status: 'error', error: record(data['error']) as RunError };
     case 'run_cancelled':
       return { ...next, status: 'cancelled', pending_interaction: null };
-    case 'run_resumed':
-      return { ...next, status: 'running', error: null };
-    case 'retry_requested':
+    case 'run_resumed': {
+      const cursor = snapshot.cursor;
+      if (snapshot.status === 'error' && cursor?.phase === 'failed') {
+        return { ...next, status: 'running', error: null, cursor: { ...cursor, phase: 'ready' } };
+      }
+      return { ...next, error: null };
+    }
+    case 'retry_requested': {
+      const target = position(data['target']);
+      if (!target) return next;
+      const feedback = typeof data['feedback'] === 'string' ? data['feedback'] : null;
+      return {
+        ...next,
+        status: 'running',
+        cursor: { ...target, phase: 'ready' },
+        attempt: 0,
+        retry_at: null,
+        open_step: null,
+        pending_interaction: null,
+        error: null,
+        feedback: feedback === null ? null : { ...target, text: feedback },
+      };
+    }
     case 'branch_created':
-    case 'version_switched':
-      return next;
+      return {
+        ...next,
+        branch_id: typeof data['branch_id'] === 'string' ? data['branch_id'] : snapshot.branch_id,
+      };
+    case 'version_switched': {
+      const switched = {
+        ...next,
+        version_id:
+          typeof data['to_version_id'] === 'string' ? data['to_version_id'] : snapshot.version_id,
+      };
+      const restart = position(data['restart_at']);
+      if (restart) {
+        return {
+          ...switched,
+          status: 'running',
+          cursor: { ...restart, phase: 'ready' },
+          attempt: 0,
+          retry_at: null,
+          open_step: null,
+          pending_interaction: null,
+          error: null,
+        };
+      }
+      const cursor = snapshot.cursor;
+      if (cursor && rerunnable.has(cursor.phase)) {
+        return {
+          ...switched,
+          status: 'running',
+          cursor: { ...cursor, phase: 'ready' },
+          attempt: 0,
+          retry_at: null,
+          pending_interaction: null,
+          error: null,
+        };
+      }
+      return switched;
+    }
   }
 }
 
-export function replayEvents(branchId: string, events: readonly FoldableEvent[]): BranchSnapshot {
-  return events.reduce(applyEvent, emptySnapshot(branchId));
+export function replayEvents(
+  branchId: string,
+  events: readonly FoldableEvent[],
+  versionId = '',
+): BranchSnapshot {
+  return events.reduce(applyEvent, emptySnapshot(branchId, versionId));
 }
 
 /** The run document's user-facing fields, derived from the active branch's snapshot. */

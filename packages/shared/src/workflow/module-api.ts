@@ -15,6 +15,8 @@ export interface ModuleRunContext {
     step_id: string;
     module_name: string;
     attempt: number;
+    /** Feedback a person gave when asking to retry this module, or null. */
+    feedback: string | null;
   };
   config: Record<string, unknown>;
   /** Renders a template against the run's context (plus `extra`), as inputs are rendered. */

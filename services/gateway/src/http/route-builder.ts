@@ -38,7 +38,7 @@ export interface RouteSpec<
   query?: Q;
   body?: B;
   /** A raw upload instead of a JSON body: the accepted media types and the size limit. */
-  upload?: { mediaTypes: readonly string[]; maxBytes: number };
+  upload?: { mediaTypes: readonly string[]; maxBytes: number; optional?: boolean };
   /** The status of a successful answer and the shape of its body (for the OpenAPI document). */
   success: { status: number; body?: z.ZodType };
 }
@@ -126,7 +126,10 @@ export function defineRoute<
     async handle(req, res) {
       const context = requestContextOf(res);
       const caller = context.caller;
-      const upload = spec.upload ? readUpload(req, spec.upload.mediaTypes) : null;
+      const upload =
+        spec.upload && !(spec.upload.optional && !hasBody(req))
+          ? readUpload(req, spec.upload.mediaTypes)
+          : null;
       if (!spec.upload && hasBody(req) && !req.is('application/json')) {
         throw new StepwiseError(
           'UNSUPPORTED_MEDIA_TYPE',

@@ -15,6 +15,12 @@ import {
   stateViewSchema,
   streamQuerySchema,
   eventsQuerySchema,
+  retryBodySchema,
+  createBranchBodySchema,
+  createBranchResponseSchema,
+  branchListSchema,
+  resumeQuerySchema,
+  confirmResumeBodySchema,
 } from '@stepwise/shared';
 import type { Connection } from 'mongoose';
 import type { Models } from '@stepwise/shared/node';
@@ -30,14 +36,19 @@ import {
 import { ChangeSignal, type RunNotifications } from '../runs/run-notifications.js';
 import { findRun, listEvents, listRuns, readState } from '../runs/run-queries.js';
 import { runView } from '../runs/run-views.js';
+import { createBranch, listBranches } from '../runs/branches.js';
+import { confirmResume, resumeRun, type ResumeDependencies } from '../runs/resume.js';
 
-export interface RunRouteDependencies extends RunCommandDependencies {
+export interface RunRouteDependencies extends RunCommandDependencies, ResumeDependencies {
   mongo: Connection;
   models: Models;
   notifications: RunNotifications;
   sseHeartbeatMs: number;
   shutdown: AbortSignal;
+  maxUploadBytes: number;
 }
+
+const workflowMediaTypes = ['application/zip', 'application/x-zip-compressed', 'application/json'];
 
 const correlationOf = (context: RequestContext) => context.correlationId ?? newId('correlation');
 
@@ -214,6 +225,131 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           waitMs: query.wait_ms,
         });
         return answerRun(caller.user.user_id, params.id, res, state);
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/runs/:id/retry',
+        summary: 'Re-run from a module at or before the current position, on the same branch',
+        auth: 'user',
+        params: runIdParamsSchema,
+        query: changeRunQuerySchema,
+        body: retryBodySchema,
+        success: { status: 200, body: runViewSchema },
+      },
+      async ({ caller, params, query, body, context, res }) => {
+        const state = await submitRunCommand(deps, {
+          runId: params.id,
+          userId: caller.user.user_id,
+          type: 'retry',
+          payload: {
+            step_id: body.step_id,
+            ...(body.module_name ? { module_name: body.module_name } : {}),
+            ...(body.feedback !== undefined ? { feedback: body.feedback } : {}),
+          },
+          correlationId: correlationOf(context),
+          waitMs: query.wait_ms,
+        });
+        return answerRun(caller.user.user_id, params.id, res, state);
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/runs/:id/branches',
+        summary: 'Fork the run at any of its events; the new branch becomes the active one',
+        auth: 'user',
+        params: runIdParamsSchema,
+        query: changeRunQuerySchema,
+        body: createBranchBodySchema,
+        success: { status: 201, body: createBranchResponseSchema },
+      },
+      async ({ caller, params, query, body, context, res }) => {
+        const { state, branch } = await createBranch(deps, {
+          userId: caller.user.user_id,
+          runId: params.id,
+          fromEventId: body.from_event_id,
+          correlationId: correlationOf(context),
+          waitMs: query.wait_ms,
+        });
+        const run = await findRun(deps.models, caller.user.user_id, params.id);
+        res.status(state === 'applied' ? 201 : 202).json({ branch, run: runView(run) });
+        return undefined;
+      },
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/runs/:id/branches',
+        summary: "The run's branches with their parents, fork points and lineage",
+        auth: 'user',
+        params: runIdParamsSchema,
+        success: { status: 200, body: branchListSchema },
+      },
+      ({ caller, params }) => listBranches(deps.models, caller.user.user_id, params.id),
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/runs/:id/resume',
+        summary:
+          'Continue the run; with a workflow that differs from its version, 409 VERSION_MISMATCH',
+        auth: 'user',
+        params: runIdParamsSchema,
+        query: resumeQuerySchema,
+        upload: { mediaTypes: workflowMediaTypes, maxBytes: deps.maxUploadBytes, optional: true },
+        success: { status: 200, body: runViewSchema },
+      },
+      async ({ caller, params, query, upload, context, res }) => {
+        const outcome = await resumeRun(deps, {
+          userId: caller.user.user_id,
+          runId: params.id,
+          upload: upload
+            ? {
+                bytes: upload.bytes,
+                sourceType: upload.mediaType === 'application/json' ? 'json' : 'zip',
+              }
+            : null,
+          entryPoint: query.entry_point,
+          correlationId: correlationOf(context),
+          waitMs: query.wait_ms,
+        });
+        if (outcome.kind === 'submission_pending') {
+          res.status(202).json({ job_id: outcome.jobId });
+          return undefined;
+        }
+        return answerRun(caller.user.user_id, params.id, res, outcome.state);
+      },
+    ),
+    defineRoute(
+      {
+        method: 'post',
+        path: '/v1/runs/:id/resume/confirm',
+        summary: 'Carry out a choice after VERSION_MISMATCH (201 with the new run for start_fresh)',
+        auth: 'user',
+        params: runIdParamsSchema,
+        query: changeRunQuerySchema,
+        body: confirmResumeBodySchema,
+        success: { status: 200, body: runViewSchema },
+      },
+      async ({ caller, params, query, body, context, res }) => {
+        const outcome = await confirmResume(deps, {
+          userId: caller.user.user_id,
+          runId: params.id,
+          choice: body.choice,
+          submittedVersionId: body.submitted_version_id,
+          restartAt: body.restart_at,
+          correlationId: correlationOf(context),
+          waitMs: query.wait_ms,
+        });
+        return answerRun(
+          caller.user.user_id,
+          outcome.runId,
+          res,
+          outcome.state,
+          outcome.created ? 201 : 200,
+        );
       },
     ),
   ];

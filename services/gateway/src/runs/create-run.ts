@@ -59,7 +59,6 @@ export async function createRun(
     branch_point_event_id: null,
     lineage: [],
     status: 'active',
-    snapshot: null,
     created_at: now,
   });
   const run: WorkflowRunRecord = {
@@ -81,7 +80,7 @@ export async function createRun(
     command_seq: 1,
     applied_command_seq: 0,
     last_rejection: null,
-    snapshot: emptySnapshot(branchId),
+    snapshot: emptySnapshot(branchId, version.workflow_version_id),
     outbox: [],
     created_at: now,
     updated_at: now,

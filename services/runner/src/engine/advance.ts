@@ -53,6 +53,7 @@ export function nextModule(snapshot: BranchSnapshot, plan: WorkflowPlan): NextSt
         );
       return after ? { planned: after, attempt: 1 } : 'end';
     }
+    case 'ready':
     case 'started':
     case 'retry_wait': {
       const same = plan.find(cursor.step_id, cursor.module_name);
@@ -64,8 +65,9 @@ export function nextModule(snapshot: BranchSnapshot, plan: WorkflowPlan): NextSt
         );
       return {
         planned: same,
-        attempt:
-          cursor.phase === 'retry_wait' ? snapshot.attempt + 1 : Math.max(1, snapshot.attempt),
+        // Attempts count on across retries and resumes; a retry request or a version switch
+        // resets the count to 0 before the module is ready again.
+        attempt: cursor.phase === 'started' ? Math.max(1, snapshot.attempt) : snapshot.attempt + 1,
       };
     }
     case 'awaiting_input':
@@ -89,9 +91,24 @@ export function templateContext(
       project_name: run.project_name,
       step_id: planned?.step.step_id ?? null,
       module_name: planned?.module.name ?? null,
+      feedback: feedbackFor(snapshot, planned),
     },
     now: now.toISOString(),
   };
+}
+
+/** The retry feedback meant for this module, if any. */
+export function feedbackFor(
+  snapshot: BranchSnapshot,
+  planned: PlannedModule | null,
+): string | null {
+  const feedback = snapshot.feedback;
+  return feedback &&
+    planned &&
+    feedback.step_id === planned.step.step_id &&
+    feedback.module_name === planned.module.name
+    ? feedback.text
+    : null;
 }
 
 function readPath(value: unknown, path: string): unknown {
@@ -183,6 +200,7 @@ export function moduleContext(
       step_id: planned.step.step_id,
       module_name: planned.module.name,
       attempt,
+      feedback: feedbackFor(snapshot, planned),
     },
     config: plan.workflow.config,
     render: (template, extra = {}) => deps.templates.renderValue(template, { ...base, ...extra }),

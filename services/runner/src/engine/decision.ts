@@ -5,6 +5,12 @@ import {
   type EventType,
 } from '@stepwise/shared';
 
+/** A decided event with the branch and version it belongs to (read off the state it leads to). */
+export interface StampedEvent extends DecidedEvent {
+  branch_id: string;
+  workflow_version_id: string;
+}
+
 export interface CommandError {
   code: string;
   message: string;
@@ -13,7 +19,7 @@ export interface CommandError {
 
 /** What applying one command comes to: events to commit, a refusal, or nothing at all. */
 export type Decision =
-  | { kind: 'commit'; events: DecidedEvent[]; snapshot: BranchSnapshot; wakeAt: Date | null }
+  | { kind: 'commit'; events: StampedEvent[]; snapshot: BranchSnapshot; wakeAt: Date | null }
   | { kind: 'reject'; error: CommandError }
   | { kind: 'noop'; wakeAt: Date | null };
 
@@ -23,7 +29,7 @@ export type Decision =
  * a replay of the log would give.
  */
 export class DecisionSession {
-  readonly events: DecidedEvent[] = [];
+  readonly events: StampedEvent[] = [];
   private current: BranchSnapshot;
   wakeAt: Date | null = null;
 
@@ -49,8 +55,22 @@ export class DecisionSession {
       module_name: position?.module_name ?? null,
       data,
     };
-    this.events.push(event);
-    this.current = applyEvent(this.current, { ...event, seq: this.baseSeq + this.events.length });
+    this.current = applyEvent(this.current, {
+      ...event,
+      seq: this.baseSeq + this.events.length + 1,
+    });
+    // Stamped after folding: a branch_created belongs to the new branch, a version_switched to the
+    // version it switches to, and so does everything after them.
+    this.events.push({
+      ...event,
+      branch_id: this.current.branch_id,
+      workflow_version_id: this.current.version_id,
+    });
+  }
+
+  /** Starts the session over from another state (a branch's state at its fork point). */
+  rebase(snapshot: BranchSnapshot): void {
+    this.current = snapshot;
   }
 
   toDecision(): Decision {

@@ -1,6 +1,7 @@
 import {
   newId,
   runFieldsOf,
+  type BranchRecord,
   type EventRecord,
   type RunCommandRecord,
   type WorkflowRunRecord,
@@ -37,6 +38,13 @@ export interface RunRepository {
   ): Promise<void>;
 }
 
+/** What deciding a `branch` command reads of the past. */
+export interface RunHistoryReader {
+  readBranch(runId: string, branchId: string): Promise<BranchRecord | null>;
+  findEvent(runId: string, eventId: string): Promise<EventRecord | null>;
+  visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]>;
+}
+
 function isDuplicateOnly(error: unknown): boolean {
   const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
     .writeErrors;
@@ -47,7 +55,7 @@ function isDuplicateOnly(error: unknown): boolean {
   );
 }
 
-export class MongoRunRepository implements RunRepository {
+export class MongoRunRepository implements RunRepository, RunHistoryReader {
   constructor(
     private readonly models: Models,
     private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
@@ -101,8 +109,8 @@ export class MongoRunRepository implements RunRepository {
     const events: EventRecord[] = decision.events.map((event, index) => ({
       event_id: newId('event'),
       workflow_run_id: run.workflow_run_id,
-      workflow_version_id: run.current_version_id,
-      branch_id: run.active_branch_id,
+      workflow_version_id: event.workflow_version_id,
+      branch_id: event.branch_id,
       seq: run.last_seq + index + 1,
       event_type: event.event_type,
       step_id: event.step_id,
@@ -119,6 +127,8 @@ export class MongoRunRepository implements RunRepository {
         $set: {
           ...runFieldsOf(decision.snapshot),
           snapshot: decision.snapshot,
+          active_branch_id: decision.snapshot.branch_id,
+          current_version_id: decision.snapshot.version_id,
           outbox: events,
           last_seq: lastSeq,
           applied_command_seq: Math.max(run.applied_command_seq, command.seq),
@@ -174,7 +184,75 @@ export class MongoRunRepository implements RunRepository {
       // Another process wrote (some of) the same events first: the log holds them either way.
       if (!isDuplicateOnly(error)) throw error;
     }
+    for (const event of events)
+      if (event.event_type === 'branch_created') await this.recordBranch(event);
     await this.onEventsWritten(last.workflow_run_id, last.seq);
+  }
+
+  /** The branches collection mirrors `branch_created` events (idempotently, like the log). */
+  private async recordBranch(event: EventRecord): Promise<void> {
+    const data = event.data as {
+      branch_id: string;
+      parent_branch_id: string;
+      branch_point_event_id: string;
+      lineage: { branch_id: string; until_seq: number }[];
+    };
+    await this.models.branches.updateOne(
+      { branch_id: data.branch_id },
+      {
+        $setOnInsert: {
+          branch_id: data.branch_id,
+          workflow_run_id: event.workflow_run_id,
+          parent_branch_id: data.parent_branch_id,
+          branch_point_event_id: data.branch_point_event_id,
+          lineage: data.lineage,
+          created_at: event.timestamp,
+        },
+      },
+      { upsert: true },
+    );
+    // One active branch per run: the newest. Done after the insert, so a crash in between leaves
+    // two marked active rather than none; the run document's active_branch_id is the truth.
+    await this.models.branches.updateMany(
+      {
+        workflow_run_id: event.workflow_run_id,
+        branch_id: { $ne: data.branch_id },
+        status: 'active',
+      },
+      { $set: { status: 'inactive' } },
+    );
+    await this.models.branches.updateOne(
+      { branch_id: data.branch_id },
+      { $set: { status: 'active' } },
+    );
+  }
+
+  async readBranch(runId: string, branchId: string): Promise<BranchRecord | null> {
+    return this.models.branches.findOne({ workflow_run_id: runId, branch_id: branchId }).lean();
+  }
+
+  async findEvent(runId: string, eventId: string): Promise<EventRecord | null> {
+    return this.models.events
+      .findOne({ workflow_run_id: runId, event_id: eventId })
+      .lean<EventRecord>();
+  }
+
+  /** The events a branch sees (its own and its ancestors' up to their fork points), up to `untilSeq`. */
+  async visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]> {
+    return this.models.events
+      .find({
+        workflow_run_id: branch.workflow_run_id,
+        seq: { $lte: untilSeq },
+        $or: [
+          { branch_id: branch.branch_id },
+          ...branch.lineage.map((ancestor) => ({
+            branch_id: ancestor.branch_id,
+            seq: { $lte: ancestor.until_seq },
+          })),
+        ],
+      })
+      .sort({ seq: 1 })
+      .lean<EventRecord[]>();
   }
 
   async finishCommand(

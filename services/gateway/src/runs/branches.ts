@@ -1,0 +1,73 @@
+import { NotFoundError, newId, type BranchRecord, type BranchView } from '@stepwise/shared';
+import type { Models } from '@stepwise/shared/node';
+import {
+  submitRunCommand,
+  type CommandState,
+  type RunCommandDependencies,
+} from './run-commands.js';
+import { findRun } from './run-queries.js';
+
+export function branchView(branch: BranchRecord): BranchView {
+  return {
+    branch_id: branch.branch_id,
+    workflow_run_id: branch.workflow_run_id,
+    parent_branch_id: branch.parent_branch_id,
+    branch_point_event_id: branch.branch_point_event_id,
+    lineage: branch.lineage.map((ancestor) => ({
+      branch_id: ancestor.branch_id,
+      until_seq: ancestor.until_seq,
+    })),
+    status: branch.status,
+    created_at: branch.created_at.toISOString(),
+  };
+}
+
+export async function listBranches(models: Models, userId: string, runId: string) {
+  const run = await findRun(models, userId, runId);
+  const branches = await models.branches
+    .find({ workflow_run_id: run.workflow_run_id })
+    .sort({ created_at: 1, branch_id: 1 })
+    .lean();
+  // The run document says which branch is active; branch records follow it.
+  return {
+    items: branches.map((branch) =>
+      branchView({
+        ...branch,
+        status: branch.branch_id === run.active_branch_id ? 'active' : 'inactive',
+      }),
+    ),
+  };
+}
+
+/** Forks the run at an event of any of its branches; the new branch becomes the active one. */
+export async function createBranch(
+  deps: RunCommandDependencies,
+  input: {
+    userId: string;
+    runId: string;
+    fromEventId: string;
+    correlationId: string;
+    waitMs: number;
+  },
+): Promise<{ state: CommandState; branch: BranchView | null }> {
+  const run = await findRun(deps.models, input.userId, input.runId);
+  if (
+    !(await deps.models.events.exists({
+      workflow_run_id: run.workflow_run_id,
+      event_id: input.fromEventId,
+    }))
+  ) {
+    throw new NotFoundError('event', input.fromEventId);
+  }
+  const branchId = newId('branch');
+  const state = await submitRunCommand(deps, {
+    runId: run.workflow_run_id,
+    userId: input.userId,
+    type: 'branch',
+    payload: { from_event_id: input.fromEventId, branch_id: branchId },
+    correlationId: input.correlationId,
+    waitMs: input.waitMs,
+  });
+  const branch = await deps.models.branches.findOne({ branch_id: branchId }).lean();
+  return { state, branch: branch ? branchView({ ...branch, status: 'active' }) : null };
+}

@@ -1,0 +1,170 @@
+import {
+  StepwiseError,
+  diffVersions,
+  workflowDefinitionSchema,
+  type RunView,
+  type WorkflowRunRecord,
+  type WorkflowVersionRecord,
+} from '@stepwise/shared';
+import { readResolvedWorkflow } from '@stepwise/shared/node';
+import type { Connection } from 'mongoose';
+import { submitWorkflow, type SubmissionDependencies } from '../workflows/submissions.js';
+import { createRun } from './create-run.js';
+import {
+  dispatchCommand,
+  submitRunCommand,
+  type CommandState,
+  type RunCommandDependencies,
+} from './run-commands.js';
+import { findRun } from './run-queries.js';
+
+export interface ResumeDependencies extends RunCommandDependencies, SubmissionDependencies {
+  mongo: Connection;
+}
+
+const finished = new Set(['completed', 'cancelled']);
+
+function assertResumable(run: WorkflowRunRecord): void {
+  if (finished.has(run.status)) {
+    throw new StepwiseError(
+      'RUN_FINISHED',
+      `the run is ${run.status}; branch from an earlier event to reopen it`,
+    );
+  }
+}
+
+async function loadWorkflow(deps: ResumeDependencies, version: WorkflowVersionRecord) {
+  return workflowDefinitionSchema.parse(await readResolvedWorkflow(deps.mongo, version));
+}
+
+async function ownVersion(deps: ResumeDependencies, userId: string, versionId: string) {
+  const version = await deps.models.versions
+    .findOne({ workflow_version_id: versionId, user_id: userId })
+    .lean();
+  if (!version) throw new StepwiseError('NOT_FOUND', `version '${versionId}' not found`);
+  return version;
+}
+
+function sameTemplate(run: WorkflowRunRecord, version: WorkflowVersionRecord): void {
+  if (version.workflow_template_id !== run.workflow_template_id) {
+    throw new StepwiseError(
+      'CONFLICT',
+      `that workflow is another template than the run's (${run.workflow_template_name})`,
+      [{ path: 'workflow_id', message: `must be '${run.workflow_template_name}'` }],
+    );
+  }
+}
+
+export type ResumeOutcome =
+  { kind: 'command'; state: CommandState } | { kind: 'submission_pending'; jobId: string };
+
+/**
+ * `POST /runs/{id}/resume`. Without a workflow, or with one that resolves to the run's current
+ * version, the run continues. With another version, nothing changes and the caller learns what
+ * differs (409 VERSION_MISMATCH), to choose with `resume/confirm`.
+ */
+export async function resumeRun(
+  deps: ResumeDependencies,
+  input: {
+    userId: string;
+    runId: string;
+    upload: { bytes: Buffer; sourceType: 'zip' | 'json' } | null;
+    entryPoint?: string | undefined;
+    correlationId: string;
+    waitMs: number;
+  },
+): Promise<ResumeOutcome> {
+  const run = await findRun(deps.models, input.userId, input.runId);
+  assertResumable(run);
+  const resume = async (): Promise<ResumeOutcome> => ({
+    kind: 'command',
+    state: await submitRunCommand(deps, {
+      runId: run.workflow_run_id,
+      userId: input.userId,
+      type: 'resume',
+      correlationId: input.correlationId,
+      waitMs: input.waitMs,
+    }),
+  });
+  if (!input.upload) return resume();
+
+  const submitted = await submitWorkflow(deps, {
+    userId: input.userId,
+    bytes: input.upload.bytes,
+    sourceType: input.upload.sourceType,
+    entryPoint: input.entryPoint,
+    correlationId: input.correlationId,
+    waitMs: input.waitMs,
+  });
+  if (submitted.state === 'pending') return { kind: 'submission_pending', jobId: submitted.jobId };
+  const version = await ownVersion(deps, input.userId, submitted.version.workflow_version_id);
+  sameTemplate(run, version);
+  if (version.workflow_version_id === run.current_version_id) return resume();
+
+  const current = await ownVersion(deps, input.userId, run.current_version_id);
+  const position =
+    run.current_step && run.current_module
+      ? { step_id: run.current_step, module_name: run.current_module }
+      : null;
+  const changes = diffVersions(
+    await loadWorkflow(deps, current),
+    await loadWorkflow(deps, version),
+    position,
+  );
+  throw new StepwiseError(
+    'VERSION_MISMATCH',
+    `the submitted workflow is version ${version.workflow_version_id}; the run is on ${run.current_version_id}`,
+    {
+      current_version: run.current_version_id,
+      submitted_version: version.workflow_version_id,
+      options: ['continue_with_new', 'continue_with_original', 'start_fresh'],
+      changes,
+    },
+  );
+}
+
+/** `POST /runs/{id}/resume/confirm`: carries out the choice. `start_fresh` answers a new run. */
+export async function confirmResume(
+  deps: ResumeDependencies,
+  input: {
+    userId: string;
+    runId: string;
+    choice: 'continue_with_new' | 'continue_with_original' | 'start_fresh';
+    submittedVersionId: string;
+    restartAt?: string | undefined;
+    correlationId: string;
+    waitMs: number;
+  },
+): Promise<{ run: RunView | null; runId: string; state: CommandState; created: boolean }> {
+  const run = await findRun(deps.models, input.userId, input.runId);
+  const version = await ownVersion(deps, input.userId, input.submittedVersionId);
+  sameTemplate(run, version);
+
+  if (input.choice === 'start_fresh') {
+    const fresh = await createRun(deps.mongo, deps.models, {
+      userId: input.userId,
+      body: { workflow_version_id: version.workflow_version_id, project_name: run.project_name },
+      correlationId: input.correlationId,
+    });
+    const state = await dispatchCommand(deps, fresh.command, input.waitMs);
+    return { run: null, runId: fresh.run.workflow_run_id, state, created: true };
+  }
+  assertResumable(run);
+  const switching =
+    input.choice === 'continue_with_new' &&
+    (version.workflow_version_id !== run.current_version_id || input.restartAt !== undefined);
+  const state = await submitRunCommand(deps, {
+    runId: run.workflow_run_id,
+    userId: input.userId,
+    type: switching ? 'switch_version' : 'resume',
+    payload: switching
+      ? {
+          to_version_id: version.workflow_version_id,
+          ...(input.restartAt ? { restart_at: input.restartAt } : {}),
+        }
+      : {},
+    correlationId: input.correlationId,
+    waitMs: input.waitMs,
+  });
+  return { run: null, runId: run.workflow_run_id, state, created: false };
+}
