@@ -4,13 +4,22 @@ import { pino } from 'pino';
 import { connectRedis, loadPluginModules, startWorker } from '@stepwise/shared/node';
 import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
+import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
 import type { TestDatabases } from './databases.js';
 import { testPluginPath } from './gateway.js';
 
 /** A runner worker in this process (with the test plugin), on the file's databases and prefix. */
+export interface TestRunnerOptions {
+  concurrency?: number;
+  moduleTimeoutMs?: number;
+  allowedHosts?: string[];
+  llm?: Partial<LlmSettings>;
+  maxArtifactBytes?: number;
+}
+
 export async function startTestRunner(
   databases: TestDatabases,
-  options: { concurrency?: number; moduleTimeoutMs?: number } = {},
+  options: TestRunnerOptions = {},
 ): Promise<Worker> {
   const redis = connectRedis(databases.redisUrl, 'worker');
   const { deps, runQueue } = createRunnerDependencies({
@@ -20,6 +29,13 @@ export async function startTestRunner(
     queuePrefix: databases.queuePrefix,
     plugins: await loadPluginModules([testPluginPath]),
     moduleTimeoutMs: options.moduleTimeoutMs ?? 30_000,
+    fetch: {
+      policy: { allowedHosts: options.allowedHosts ?? [] },
+      maxResponseBytes: 5 * 1024 * 1024,
+      defaultTimeoutMs: 5_000,
+    },
+    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 5_000, ...options.llm },
+    maxArtifactBytes: options.maxArtifactBytes ?? 64 * 1024 * 1024,
   });
   const worker = startWorker({
     kind: 'runCommand',

@@ -110,6 +110,36 @@ export const runnerEnvSchema = z.object({
     .optional()
     .describe('OpenAI-compatible API base URL for api.llm (e.g. https://api.openai.com/v1)'),
   LLM_API_KEY: z.string().min(1).optional().describe('API key for LLM_BASE_URL'),
+  LLM_PRICES: z
+    .string()
+    .default('{}')
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(
+      z.record(
+        z.string(),
+        z.strictObject({
+          input_per_1k_tokens: z.number().nonnegative(),
+          output_per_1k_tokens: z.number().nonnegative(),
+        }),
+      ),
+    )
+    .describe(
+      'JSON price table for api.llm usage: {"<model>": {"input_per_1k_tokens": 0.0005, "output_per_1k_tokens": 0.0015}}',
+    ),
+  LLM_TIMEOUT_MS: positiveInt(60_000).describe('Longest an api.llm call may take'),
+  FETCH_TIMEOUT_MS: positiveInt(30_000).describe('Default timeout of an api.fetch call'),
+  MAX_FETCH_BYTES: positiveInt(5 * MiB).describe('Largest response body api.fetch accepts'),
+  MAX_ARTIFACT_BYTES: positiveInt(100 * MiB).describe('Largest artifact artifact.save stores'),
+  KEYWORD_CLEANUP_INTERVAL_MS: positiveInt(3_600_000).describe(
+    'How often the scheduled job deletes expired keyword history',
+  ),
 });
 
 export const serviceEnvSchemas = {

@@ -50,6 +50,10 @@ export const commandOutcomeSchema = z.discriminatedUnion('status', [
 ]);
 export type CommandOutcome = z.infer<typeof commandOutcomeSchema>;
 
+/** Housekeeping, run by a BullMQ job scheduler (one schedule however many runners start). */
+export const maintenanceJobSchema = z.strictObject({ kind: z.literal('expire_keywords') });
+export type MaintenanceJob = z.infer<typeof maintenanceJobSchema>;
+
 export interface JobContract<Payload extends z.ZodType> {
   readonly queue: string;
   readonly jobName: string;
@@ -72,6 +76,13 @@ export const jobCatalog = {
     payload: runJobSchema,
     attempts: 10,
     backoffMs: 250,
+  },
+  maintenance: {
+    queue: 'maintenance',
+    jobName: 'maintenance',
+    payload: maintenanceJobSchema,
+    attempts: 3,
+    backoffMs: 5_000,
   },
 } as const satisfies Record<string, JobContract<z.ZodType>>;
 

@@ -1,6 +1,7 @@
 import { loadPluginModules, runWorkerService, runnerEnvSchema } from '@stepwise/shared/node';
 import { createRunJobHandler } from './run-jobs.js';
 import { createRunnerDependencies } from './runner.js';
+import { startMaintenance } from './maintenance.js';
 import { startSweeper } from './sweeper.js';
 
 await runWorkerService({
@@ -18,6 +19,25 @@ await runWorkerService({
       queuePrefix: config.QUEUE_PREFIX,
       plugins,
       moduleTimeoutMs: config.MODULE_TIMEOUT_MS,
+      fetch: {
+        policy: { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS },
+        maxResponseBytes: config.MAX_FETCH_BYTES,
+        defaultTimeoutMs: config.FETCH_TIMEOUT_MS,
+      },
+      llm: {
+        baseUrl: config.LLM_BASE_URL,
+        apiKey: config.LLM_API_KEY,
+        prices: config.LLM_PRICES,
+        timeoutMs: config.LLM_TIMEOUT_MS,
+      },
+      maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
+    });
+    const maintenance = await startMaintenance({
+      models,
+      redis,
+      queuePrefix: config.QUEUE_PREFIX,
+      logger,
+      everyMs: config.KEYWORD_CLEANUP_INTERVAL_MS,
     });
     const stopSweeper = startSweeper({
       models,
@@ -38,6 +58,7 @@ await runWorkerService({
       },
       onStop: async () => {
         stopSweeper();
+        await maintenance.stop();
         await runQueue.close();
       },
     };

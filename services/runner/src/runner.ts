@@ -5,7 +5,9 @@ import { JobQueue, runChannel, type Models } from '@stepwise/shared/node';
 import type { DrainDependencies } from './engine/drain-run.js';
 import { MongoRunRepository } from './engine/run-repository.js';
 import { TemplateEngine } from './engine/templating.js';
-import { createModuleRegistry } from './modules/registry.js';
+import type { FetchSettings } from './modules/api-fetch.js';
+import type { LlmSettings } from './modules/api-llm.js';
+import { createBuiltInModules, createModuleRegistry } from './modules/registry.js';
 import { createPlanLoader } from './plan-loader.js';
 
 export interface RunnerOptions {
@@ -15,6 +17,9 @@ export interface RunnerOptions {
   queuePrefix: string;
   plugins: readonly StepwiseModule[];
   moduleTimeoutMs: number;
+  fetch: FetchSettings;
+  llm: LlmSettings;
+  maxArtifactBytes: number;
 }
 
 /** Everything the drain needs, wired to MongoDB and Redis. */
@@ -28,7 +33,16 @@ export function createRunnerDependencies(options: RunnerOptions): {
   });
   const deps: DrainDependencies = {
     repository,
-    registry: createModuleRegistry(options.plugins),
+    registry: createModuleRegistry(
+      createBuiltInModules({
+        mongo: options.mongo,
+        models: options.models,
+        fetch: options.fetch,
+        llm: options.llm,
+        maxArtifactBytes: options.maxArtifactBytes,
+      }),
+      options.plugins,
+    ),
     templates: new TemplateEngine(),
     loadPlan: createPlanLoader(options.mongo, options.models),
     history: repository,

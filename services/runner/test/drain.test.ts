@@ -26,6 +26,9 @@ beforeAll(async () => {
     queuePrefix: db.queuePrefix,
     plugins: await loadPluginModules([testPluginPath]),
     moduleTimeoutMs: 10_000,
+    fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
+    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
+    maxArtifactBytes: 1024,
   }));
   // Waking is the queue's business; these tests have none.
   deps = { ...deps, scheduleWake: async () => undefined };

@@ -62,3 +62,36 @@ export async function readResolvedWorkflow(
   );
   return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
 }
+
+/**
+ * A GridFS file's bytes, chunk by chunk, fetching a few chunks at a time. The driver's own
+ * download stream asks for 101 chunks (~25 MB) in its first batch; this keeps a download's memory
+ * to `chunksPerBatch` chunks whatever the file's size, and a reader that stops pulling stops it.
+ */
+export async function* readBucketFile(
+  connection: Connection,
+  bucketName: GridFsBucketName,
+  fileId: string,
+  chunksPerBatch = 4,
+): AsyncGenerator<Buffer> {
+  const db = connection.db;
+  if (!db) throw new Error('MongoDB connection is not open');
+  const cursor = db
+    .collection<{ n: number; data: mongo.Binary }>(`${bucketName}.chunks`)
+    .find(
+      { files_id: new mongo.ObjectId(fileId) },
+      { batchSize: chunksPerBatch, projection: { n: 1, data: 1 } },
+    )
+    .sort({ n: 1 });
+  try {
+    let expected = 0;
+    for await (const chunk of cursor) {
+      if (chunk.n !== expected)
+        throw new Error(`GridFS file ${fileId} is missing chunk ${expected}`);
+      expected++;
+      yield Buffer.from(chunk.data.buffer);
+    }
+  } finally {
+    await cursor.close();
+  }
+}

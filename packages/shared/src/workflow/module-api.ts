@@ -11,6 +11,11 @@ import type { ModuleDeclaration } from './module-declarations.js';
 export interface ModuleRunContext {
   run: {
     workflow_run_id: string;
+    workflow_template_id: string;
+    user_id: string;
+    branch_id: string;
+    /** The run's last committed seq when this attempt was decided (stable across a redelivery). */
+    base_seq: number;
     project_name: string;
     step_id: string;
     module_name: string;

@@ -38,6 +38,9 @@ import { findRun, listEvents, listRuns, readState } from '../runs/run-queries.js
 import { runView } from '../runs/run-views.js';
 import { createBranch, listBranches } from '../runs/branches.js';
 import { confirmResume, resumeRun, type ResumeDependencies } from '../runs/resume.js';
+import { listArtifacts, runUsage, sendArtifactContent } from '../artifacts/artifacts.js';
+import { idSchema } from '@stepwise/shared';
+import { z } from 'zod';
 
 export interface RunRouteDependencies extends RunCommandDependencies, ResumeDependencies {
   mongo: Connection;
@@ -350,6 +353,62 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           outcome.state,
           outcome.created ? 201 : 200,
         );
+      },
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/runs/:id/artifacts',
+        summary: 'The files the run produced',
+        auth: 'user',
+        params: runIdParamsSchema,
+        success: {
+          status: 200,
+          body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+        },
+      },
+      ({ caller, params }) => listArtifacts(deps.models, caller.user.user_id, params.id),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/runs/:id/usage',
+        summary: 'LLM tokens and cost the run spent, per call and in total',
+        auth: 'user',
+        params: runIdParamsSchema,
+        success: {
+          status: 200,
+          body: z.object({
+            items: z.array(z.record(z.string(), z.unknown())),
+            totals: z.object({
+              input_tokens: z.number(),
+              output_tokens: z.number(),
+              total_cost: z.number(),
+            }),
+          }),
+        },
+      },
+      ({ caller, params }) => runUsage(deps.models, caller.user.user_id, params.id),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/artifacts/:artifact_id/content',
+        summary: "An artifact's bytes (streamed; ETag is its sha256; honours If-None-Match)",
+        auth: 'user',
+        params: z.strictObject({ artifact_id: idSchema('artifact') }),
+        success: { status: 200 },
+      },
+      async ({ caller, params, req, res }) => {
+        await sendArtifactContent(
+          deps.mongo,
+          deps.models,
+          caller.user.user_id,
+          params.artifact_id,
+          req,
+          res,
+        );
+        return undefined;
       },
     ),
   ];

@@ -17,9 +17,11 @@ import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
 import { getJobView } from '../jobs/job-views.js';
 import { submitWorkflow, type SubmissionDependencies } from '../workflows/submissions.js';
 import { getTemplate, getVersion, listTemplates } from '../workflows/templates.js';
+import { readKeywords, readOptionUsage } from '../history/template-history.js';
 
 const zipMediaTypes = ['application/zip', 'application/x-zip-compressed'];
 const templateName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a template name');
+const stepName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a step or module name');
 
 export interface WorkflowRouteDependencies extends SubmissionDependencies {
   mongo: Connection;
@@ -109,6 +111,40 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
       },
       ({ caller, params }) =>
         getVersion(deps.mongo, deps.models, caller.user.user_id, params.version_id),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/templates/:name/option-usage',
+        summary: "When each tracked option of the template's selects was last chosen",
+        auth: 'user',
+        params: z.strictObject({ name: templateName }),
+        query: z.strictObject({ step_id: stepName.optional(), module_name: stepName.optional() }),
+        success: { status: 200, body: z.object({ options: z.record(z.string(), z.string()) }) },
+      },
+      ({ caller, params, query }) =>
+        readOptionUsage(deps.models, caller.user.user_id, params.name, query),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/templates/:name/keywords',
+        summary: "The template's keyword history that has not expired, heaviest first",
+        auth: 'user',
+        params: z.strictObject({ name: templateName }),
+        query: z.strictObject({
+          step_id: stepName.optional(),
+          module_name: stepName.optional(),
+          category: z.string().min(1).max(200).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        success: {
+          status: 200,
+          body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+        },
+      },
+      ({ caller, params, query }) =>
+        readKeywords(deps.models, caller.user.user_id, params.name, query),
     ),
   ];
 }

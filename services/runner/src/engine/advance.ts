@@ -10,6 +10,10 @@ import {
 import type { DecisionSession } from './decision.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { TemplateError, type TemplateEngine } from './templating.js';
+import { ModuleFailure, toModuleFailure } from './module-failure.js';
+import { redactForLog } from './redaction.js';
+
+export { ModuleFailure };
 
 export interface AdvanceDependencies {
   registry: ModuleRegistry;
@@ -18,18 +22,6 @@ export interface AdvanceDependencies {
   newInteractionId: () => string;
   /** Longest a non-interactive module may run before it counts as failed. */
   moduleTimeoutMs: number;
-}
-
-/** A failure of one module, as recorded in `module_failed` and, finally, on the run. */
-export class ModuleFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** False for failures another attempt cannot fix (a template or input error). */
-    readonly retryable: boolean,
-  ) {
-    super(message);
-  }
 }
 
 type NextStep = { planned: PlannedModule; attempt: number } | 'end' | 'stop';
@@ -152,14 +144,9 @@ function resolveImplementation(registry: ModuleRegistry, moduleId: string): Step
 }
 
 function asFailure(error: unknown): ModuleFailure {
-  if (error instanceof ModuleFailure) return error;
   if (error instanceof TemplateError)
     return new ModuleFailure('TEMPLATE_ERROR', error.message, false);
-  return new ModuleFailure(
-    'MODULE_ERROR',
-    error instanceof Error ? error.message : String(error),
-    true,
-  );
+  return toModuleFailure(error);
 }
 
 async function withTimeout<T>(
@@ -196,6 +183,10 @@ export function moduleContext(
   return {
     run: {
       workflow_run_id: run.workflow_run_id,
+      workflow_template_id: run.workflow_template_id,
+      user_id: run.user_id,
+      branch_id: snapshot.branch_id,
+      base_seq: run.last_seq,
       project_name: run.project_name,
       step_id: planned.step.step_id,
       module_name: planned.module.name,
@@ -307,7 +298,7 @@ async function runModule(
     return;
   }
 
-  session.emit('module_started', position, { inputs, attempt });
+  session.emit('module_started', position, { inputs: redactForLog(inputs), attempt });
   try {
     if (implementation.interactive) {
       const request = await withTimeout(

@@ -184,8 +184,10 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       // Another process wrote (some of) the same events first: the log holds them either way.
       if (!isDuplicateOnly(error)) throw error;
     }
-    for (const event of events)
+    for (const event of events) {
       if (event.event_type === 'branch_created') await this.recordBranch(event);
+      if (event.event_type === 'module_completed') await this.linkArtifact(event);
+    }
     await this.onEventsWritten(last.workflow_run_id, last.seq);
   }
 
@@ -224,6 +226,16 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
     await this.models.branches.updateOne(
       { branch_id: data.branch_id },
       { $set: { status: 'active' } },
+    );
+  }
+
+  /** An artifact a module saved points at the event that recorded it, once that event exists. */
+  private async linkArtifact(event: EventRecord): Promise<void> {
+    const outputs = event.data['outputs'] as { artifact_id?: unknown } | undefined;
+    if (typeof outputs?.artifact_id !== 'string') return;
+    await this.models.artifacts.updateOne(
+      { artifact_id: outputs.artifact_id, workflow_run_id: event.workflow_run_id, event_id: null },
+      { $set: { event_id: event.event_id } },
     );
   }
 

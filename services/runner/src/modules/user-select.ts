@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ModuleRunContext } from '@stepwise/shared';
+import type { OptionUsageStore } from '../history/option-usage.js';
 import {
   builtInModuleDeclarations,
   type ErrorDetail,
@@ -23,70 +25,98 @@ type SelectRequest = z.infer<typeof requestSchema>;
 
 const responseSchema = z.strictObject({ selected_indices: z.array(z.number().int()).min(0) });
 
-export const userSelect: InteractiveModule = {
-  id: 'user.select',
-  ...builtInModuleDeclarations['user.select'],
-  interactive: true,
-  outputs: z.object({ selected: z.unknown(), selected_indices: z.array(z.number().int()) }),
-  async request(inputs, context) {
-    const options = inputs['options'] as unknown[];
-    const multi = inputs['multi'] === true;
-    const min = typeof inputs['min'] === 'number' ? inputs['min'] : 1;
-    const max = typeof inputs['max'] === 'number' ? inputs['max'] : multi ? options.length : 1;
-    const trackKey = typeof inputs['track_key'] === 'string' ? inputs['track_key'] : null;
-    const described = await Promise.all(
-      options.map(async (value, index) => ({
-        index,
-        value,
-        key: trackKey === null ? null : String(await context.render(trackKey, { option: value })),
-        last_used: null,
-      })),
-    );
-    return {
-      prompt: String(inputs['prompt']),
-      options: described,
-      multi,
-      min,
-      max,
-    } satisfies SelectRequest;
-  },
-  async respond(request, response) {
-    const { options, multi, min, max } = requestSchema.parse(request);
-    const parsed = responseSchema.safeParse(response);
-    if (!parsed.success) {
+/**
+ * With a `track_key`, every option gets a key (the template rendered with `option`), the request
+ * shows when each key was last chosen, and a choice records its keys, per template.
+ */
+export function createUserSelect(usage: OptionUsageStore): InteractiveModule {
+  return {
+    id: 'user.select',
+    ...builtInModuleDeclarations['user.select'],
+    interactive: true,
+    outputs: z.object({ selected: z.unknown(), selected_indices: z.array(z.number().int()) }),
+    async request(inputs, context) {
+      const options = inputs['options'] as unknown[];
+      const multi = inputs['multi'] === true;
+      const min = typeof inputs['min'] === 'number' ? inputs['min'] : 1;
+      const max = typeof inputs['max'] === 'number' ? inputs['max'] : multi ? options.length : 1;
+      const trackKey = typeof inputs['track_key'] === 'string' ? inputs['track_key'] : null;
+      const keys = await Promise.all(
+        options.map(async (value) =>
+          trackKey === null ? null : String(await context.render(trackKey, { option: value })),
+        ),
+      );
+      const lastUsed = await usage.lastUsed(
+        scopeOf(context),
+        keys.filter((key): key is string => key !== null),
+      );
+      const described = options.map((value, index) => {
+        const key = keys[index] ?? null;
+        return {
+          index,
+          value,
+          key,
+          last_used: key === null ? null : (lastUsed.get(key)?.toISOString() ?? null),
+        };
+      });
       return {
-        ok: false,
-        errors: parsed.error.issues.map((i) => ({
-          path: ['response', ...i.path].join('.'),
-          message: i.message,
-        })),
-      };
-    }
-    const indices = parsed.data.selected_indices;
-    const errors: ErrorDetail[] = [];
-    indices.forEach((index, position) => {
-      if (index < 0 || index >= options.length) {
+        prompt: String(inputs['prompt']),
+        options: described,
+        multi,
+        min,
+        max,
+      } satisfies SelectRequest;
+    },
+    async respond(request, response, context) {
+      const { options, multi, min, max } = requestSchema.parse(request);
+      const parsed = responseSchema.safeParse(response);
+      if (!parsed.success) {
+        return {
+          ok: false,
+          errors: parsed.error.issues.map((i) => ({
+            path: ['response', ...i.path].join('.'),
+            message: i.message,
+          })),
+        };
+      }
+      const indices = parsed.data.selected_indices;
+      const errors: ErrorDetail[] = [];
+      indices.forEach((index, position) => {
+        if (index < 0 || index >= options.length) {
+          errors.push({
+            path: `response.selected_indices[${position}]`,
+            message: `index ${index} is out of range (0-${options.length - 1})`,
+          });
+        }
+      });
+      if (new Set(indices).size !== indices.length)
+        errors.push({ path: 'response.selected_indices', message: 'indices must not repeat' });
+      if (!multi && indices.length !== 1)
+        errors.push({ path: 'response.selected_indices', message: 'select exactly one option' });
+      if (multi && (indices.length < min || indices.length > max)) {
         errors.push({
-          path: `response.selected_indices[${position}]`,
-          message: `index ${index} is out of range (0-${options.length - 1})`,
+          path: 'response.selected_indices',
+          message: `select between ${min} and ${max} options`,
         });
       }
-    });
-    if (new Set(indices).size !== indices.length)
-      errors.push({ path: 'response.selected_indices', message: 'indices must not repeat' });
-    if (!multi && indices.length !== 1)
-      errors.push({ path: 'response.selected_indices', message: 'select exactly one option' });
-    if (multi && (indices.length < min || indices.length > max)) {
-      errors.push({
-        path: 'response.selected_indices',
-        message: `select between ${min} and ${max} options`,
-      });
-    }
-    if (errors.length > 0) return { ok: false, errors };
-    const values = indices.map((index) => options[index]?.value);
-    return {
-      ok: true,
-      outputs: { selected: multi ? values : values[0], selected_indices: indices },
-    };
-  },
-};
+      if (errors.length > 0) return { ok: false, errors };
+      const values = indices.map((index) => options[index]?.value);
+      const chosenKeys = indices
+        .map((index) => options[index]?.key)
+        .filter((key): key is string => typeof key === 'string');
+      await usage.record(scopeOf(context), chosenKeys);
+      return {
+        ok: true,
+        outputs: { selected: multi ? values : values[0], selected_indices: indices },
+      };
+    },
+  };
+}
+
+function scopeOf(context: ModuleRunContext) {
+  return {
+    workflow_template_id: context.run.workflow_template_id,
+    step_id: context.run.step_id,
+    module_name: context.run.module_name,
+  };
+}

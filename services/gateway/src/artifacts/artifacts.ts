@@ -1,0 +1,111 @@
+import type { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Connection } from 'mongoose';
+import { NotFoundError, type ArtifactRecord } from '@stepwise/shared';
+import { readBucketFile, type Models } from '@stepwise/shared/node';
+import { findRun } from '../runs/run-queries.js';
+
+function artifactView(artifact: ArtifactRecord) {
+  return {
+    artifact_id: artifact.artifact_id,
+    workflow_run_id: artifact.workflow_run_id,
+    branch_id: artifact.branch_id,
+    event_id: artifact.event_id,
+    step_id: artifact.step_id,
+    module_name: artifact.module_name,
+    kind: artifact.kind,
+    name: artifact.name,
+    content_type: artifact.content_type,
+    size: artifact.size,
+    sha256: artifact.sha256,
+    created_at: artifact.created_at.toISOString(),
+  };
+}
+
+export async function listArtifacts(models: Models, userId: string, runId: string) {
+  const run = await findRun(models, userId, runId);
+  const artifacts = await models.artifacts
+    .find({ workflow_run_id: run.workflow_run_id })
+    .sort({ created_at: 1 })
+    .lean();
+  return { items: artifacts.map(artifactView) };
+}
+
+export async function runUsage(models: Models, userId: string, runId: string) {
+  const run = await findRun(models, userId, runId);
+  const rows = await models.tokens
+    .find({ workflow_run_id: run.workflow_run_id })
+    .sort({ created_at: 1 })
+    .lean();
+  const totals = rows.reduce(
+    (sum, row) => ({
+      input_tokens: sum.input_tokens + row.input_tokens,
+      output_tokens: sum.output_tokens + row.output_tokens,
+      total_cost: sum.total_cost + row.total_cost,
+    }),
+    { input_tokens: 0, output_tokens: 0, total_cost: 0 },
+  );
+  return {
+    items: rows.map((row) => ({
+      step_id: row.step_id,
+      module_name: row.module_name,
+      branch_id: row.branch_id,
+      provider: row.provider,
+      model: row.model,
+      input_tokens: row.input_tokens,
+      output_tokens: row.output_tokens,
+      total_cost: row.total_cost,
+      created_at: row.created_at.toISOString(),
+    })),
+    totals: { ...totals, total_cost: Math.round(totals.total_cost * 1e8) / 1e8 },
+  };
+}
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((candidate) => {
+    const value = candidate.trim().replace(/^W\//, '');
+    return value === '*' || value === etag;
+  });
+}
+
+/**
+ * Streams an artifact's bytes from GridFS without holding them in memory, with its content type,
+ * length and a strong ETag (its sha256); a matching If-None-Match answers 304 without a body.
+ */
+export async function sendArtifactContent(
+  connection: Connection,
+  models: Models,
+  userId: string,
+  artifactId: string,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const artifact = await models.artifacts
+    .findOne({ artifact_id: artifactId, user_id: userId })
+    .lean();
+  if (!artifact) throw new NotFoundError('artifact', artifactId);
+  const etag = `"${artifact.sha256}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
+  if (etagMatches(req.get('if-none-match'), etag)) {
+    res.status(304).end();
+    return;
+  }
+  res.status(200);
+  res.setHeader('Content-Type', artifact.content_type);
+  res.setHeader('Content-Length', String(artifact.size));
+  res.setHeader(
+    'Content-Disposition',
+    `inline; filename*=UTF-8''${encodeURIComponent(artifact.name)}`,
+  );
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  await pipeline(
+    Readable.from(readBucketFile(connection, 'artifacts', artifact.file_id)),
+    res,
+  ).catch((error: unknown) => {
+    // A client that hangs up mid-download is not an error of ours.
+    if ((error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
+  });
+}
