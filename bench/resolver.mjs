@@ -19,6 +19,7 @@ import {
   startWorker,
 } from '@stepwise/shared/node';
 import { createGatewayApp } from '../services/gateway/dist/app.js';
+import { RunNotifications } from '../services/gateway/dist/runs/run-notifications.js';
 import { createResolveHandler } from '../services/resolver/dist/resolve-submission.js';
 
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 7;
@@ -103,13 +104,29 @@ const queues = {
   runCommand: new JobQueue('runCommand', redis, prefix),
 };
 const adminToken = randomBytes(16).toString('hex');
+const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
+  connection: connectRedis(REDIS_URL, 'worker'),
+  prefix,
+});
+const subscriber = connectRedis(REDIS_URL, 'worker');
 const server = createGatewayApp({
   mongo,
+  redis,
+  queuePrefix: prefix,
   models,
   logger: silent,
   queues,
   resolveEvents,
-  settings: { adminToken, maxJsonBodyBytes: 1024 * 1024, maxUploadBytes: 50 * 1024 * 1024 },
+  runEvents,
+  notifications: new RunNotifications(subscriber, prefix),
+  shutdown: new AbortController().signal,
+  settings: {
+    adminToken,
+    maxJsonBodyBytes: 1024 * 1024,
+    maxUploadBytes: 50 * 1024 * 1024,
+    sseHeartbeatMs: 15_000,
+    rateLimit: { limit: 0, windowMs: 60_000 },
+  },
   probes: [],
   isDraining: () => false,
 }).listen(0, '127.0.0.1');
@@ -168,6 +185,8 @@ server.closeAllConnections();
 server.close();
 await worker.close();
 await resolveEvents.close();
+await runEvents.close();
+subscriber.disconnect();
 await queues.resolve.close();
 await queues.runCommand.close();
 redis.disconnect();

@@ -62,6 +62,8 @@ export async function startTestGateway(
   const { settings, ...rest } = overrides;
   const deps: GatewayDependencies = {
     mongo: databases.mongo,
+    redis,
+    queuePrefix: databases.queuePrefix,
     models: databases.models,
     logger: silent,
     queues,
@@ -71,6 +73,7 @@ export async function startTestGateway(
     shutdown: shutdown.signal,
     settings: {
       adminToken: TEST_ADMIN_TOKEN,
+      rateLimit: { limit: 0, windowMs: 60_000 },
       maxJsonBodyBytes: 64 * 1024,
       maxUploadBytes: 20 * 1024 * 1024,
       sseHeartbeatMs: 1_000,

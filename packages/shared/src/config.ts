@@ -53,6 +53,13 @@ export const gatewayEnvSchema = z.object({
     .describe('Bearer token for /v1/admin routes and the queue dashboard'),
   MAX_JSON_BODY_BYTES: positiveInt(MiB).describe('Largest JSON request body accepted'),
   MAX_UPLOAD_BYTES: positiveInt(20 * MiB).describe('Largest workflow upload (zip or JSON)'),
+  RATE_LIMIT_PER_WINDOW: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1_200)
+    .describe('Requests one user may make per rate-limit window (0: no limit)'),
+  RATE_LIMIT_WINDOW_MS: positiveInt(60_000).describe('Length of the per-user rate-limit window'),
   SSE_HEARTBEAT_MS: positiveInt(15_000).describe(
     'Quiet time after which an event stream sends a heartbeat comment (and re-reads the log)',
   ),

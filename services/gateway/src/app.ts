@@ -6,7 +6,10 @@ import type { JobQueue, Logger, Models } from '@stepwise/shared/node';
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
 import { requestContextMiddleware, requestContextOf } from './http/request-context.js';
-import { mountRoutes, type RouteDefinition } from './http/route-builder.js';
+import type { Redis } from 'ioredis';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { createRateLimiter, RateLimitedError, type RateLimitSettings } from './http/rate-limit.js';
+import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
@@ -20,6 +23,7 @@ export interface GatewayQueues {
 
 export interface GatewaySettings {
   adminToken: string;
+  rateLimit: RateLimitSettings;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
   sseHeartbeatMs: number;
@@ -27,6 +31,9 @@ export interface GatewaySettings {
 
 export interface GatewayDependencies {
   mongo: Connection;
+  /** A non-blocking Redis connection for the gateway's own commands (rate limits, metrics). */
+  redis: Redis;
+  queuePrefix: string;
   models: Models;
   logger: Logger;
   queues: GatewayQueues;
@@ -41,7 +48,7 @@ export interface GatewayDependencies {
 }
 
 export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
-  return [
+  const routes: RouteDefinition[] = [
     ...healthRoutes({ probes: deps.probes, isDraining: deps.isDraining }),
     ...accountRoutes(deps.models),
     ...workflowRoutes({
@@ -66,7 +73,24 @@ export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
       maxUploadBytes: deps.settings.maxUploadBytes,
     }),
   ];
+  // The document describes every route, itself included: built on first request, once all exist.
+  let document: ReturnType<typeof buildOpenApiDocument> | undefined;
+  routes.push(
+    defineRoute(
+      {
+        method: 'get',
+        path: '/openapi.json',
+        summary: 'This API as an OpenAPI 3.1 document',
+        auth: 'none',
+        success: { status: 200 },
+      },
+      async () => (document ??= buildOpenApiDocument(routes, API_VERSION)),
+    ),
+  );
+  return routes;
 }
+
+const API_VERSION = '1.0.0';
 
 /** The HTTP API as an express app, over connections the caller owns (and closes). */
 export function createGatewayApp(deps: GatewayDependencies): express.Express {
@@ -77,7 +101,11 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
 
   const router = express.Router();
   mountRoutes(router, gatewayRoutes(deps), {
-    authenticate: createAuthenticator(deps.models, deps.settings.adminToken),
+    authenticate: createAuthenticator(
+      deps.models,
+      deps.settings.adminToken,
+      createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
+    ),
     maxJsonBodyBytes: deps.settings.maxJsonBodyBytes,
   });
   app.use(router);
@@ -92,6 +120,8 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
     const mapped = mapError(error);
     if (mapped.unexpected) context.logger.error({ err: error }, 'unhandled error');
     if (mapped.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (error instanceof RateLimitedError)
+      res.setHeader('Retry-After', String(error.retryAfterSeconds));
     if (res.headersSent) {
       res.end();
       return;

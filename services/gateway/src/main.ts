@@ -59,6 +59,8 @@ const shutdown = new AbortController();
 let draining = false;
 const app = createGatewayApp({
   mongo,
+  redis,
+  queuePrefix: config.QUEUE_PREFIX,
   models,
   logger,
   queues,
@@ -68,6 +70,7 @@ const app = createGatewayApp({
   shutdown: shutdown.signal,
   settings: {
     adminToken: config.ADMIN_TOKEN,
+    rateLimit: { limit: config.RATE_LIMIT_PER_WINDOW, windowMs: config.RATE_LIMIT_WINDOW_MS },
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     sseHeartbeatMs: config.SSE_HEARTBEAT_MS,

@@ -19,7 +19,10 @@ const fake = await startFakeServices();
 const gateway = await startTestGateway(db);
 await startTestResolver(db);
 // The default policy: no allow-list, so nothing private may be called.
-await startTestRunner(db, { llm: { baseUrl: `${fake.url}/v1`, apiKey: 'k', timeoutMs: 500 } });
+await startTestRunner(db, {
+  llm: { baseUrl: `${fake.url}/v1`, apiKey: 'k', timeoutMs: 500 },
+  maxArtifactBytes: 1024,
+});
 
 let client: RunsClient;
 beforeAll(async () => {
@@ -187,5 +190,42 @@ describe('api.llm against a provider that misbehaves', () => {
       'the model was asked for JSON and answered something else',
       expect.stringContaining('must be integer'),
     ]);
+  });
+});
+
+describe('artifact.save limits', () => {
+  it('refuses an artifact over the size limit and keeps nothing', async () => {
+    const versionId = await client.submitJson({
+      workflow_id: 'saver',
+      steps: [
+        {
+          step_id: 's',
+          modules: [
+            {
+              module_id: 'artifact.save',
+              name: 'keep',
+              inputs: { name: 'big.txt', content: '{{ state.text }}' },
+            },
+          ],
+        },
+      ],
+    });
+    const { run } = await client.start({
+      workflow_version_id: versionId,
+      initial_state: { text: 'x'.repeat(2_000) },
+    });
+    expect(run.error).toMatchObject({ code: 'ARTIFACT_TOO_LARGE' });
+    expect(await db.models.artifacts.countDocuments({ workflow_run_id: run.workflow_run_id })).toBe(
+      0,
+    );
+    const small = await client.start({
+      workflow_version_id: versionId,
+      initial_state: { text: 'fits' },
+    });
+    expect(small.run.status).toBe('completed');
+    const list = (await (
+      await client.request(`/v1/runs/${small.run.workflow_run_id}/artifacts`)
+    ).json()) as { items: { size: number }[] };
+    expect(list.items.map((a) => a.size)).toEqual([4]);
   });
 });

@@ -21,7 +21,11 @@ function unauthenticated(message: string): StepwiseError {
  * route is 403 (known, not allowed); anything unrecognised is 401. Keys are looked up on every
  * request, so a revoked key stops working at once on every gateway process.
  */
-export function createAuthenticator(models: Models, adminToken: string): Authenticator {
+export function createAuthenticator(
+  models: Models,
+  adminToken: string,
+  limitRate: (userId: string) => Promise<void> = async () => undefined,
+): Authenticator {
   return async (req, mode) => {
     const token = bearerToken(req);
     if (!token) throw unauthenticated('missing bearer token (Authorization: Bearer <api key>)');
@@ -29,6 +33,7 @@ export function createAuthenticator(models: Models, adminToken: string): Authent
     const found = await authenticateKey(models, token);
     if (!found) throw unauthenticated('unknown or revoked API key');
     if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
+    await limitRate(found.user.user_id);
     return { kind: 'user', user: found.user, keyId: found.keyId };
   };
 }
