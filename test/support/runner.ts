@@ -22,7 +22,7 @@ export async function startTestRunner(
   options: TestRunnerOptions = {},
 ): Promise<Worker> {
   const redis = connectRedis(databases.redisUrl, 'worker');
-  const { deps, runQueue } = createRunnerDependencies({
+  const { deps, runQueue, fairShare } = createRunnerDependencies({
     mongo: databases.mongo,
     models: databases.models,
     redis,
@@ -43,7 +43,7 @@ export async function startTestRunner(
     prefix: databases.queuePrefix,
     concurrency: options.concurrency ?? 8,
     logger: pino({ level: 'silent' }),
-    handler: createRunJobHandler(databases.models, deps),
+    handler: createRunJobHandler(databases.models, deps, fairShare),
   });
   afterAll(async () => {
     await worker.close();

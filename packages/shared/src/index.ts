@@ -15,3 +15,4 @@ export * from './run-api.js';
 export * from './workflow/module-api.js';
 export * from './runs/version-diff.js';
 export * from './canonical-json.js';
+export * from './metrics-keys.js';

@@ -10,3 +10,4 @@ export * from './hashing.js';
 export * from './models/workflow-storage.js';
 export * from './run-inbox.js';
 export * from './plugins.js';
+export * from './fair-share.js';

@@ -73,7 +73,17 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
   const worker = new Worker(
     contract.queue,
     async (job: Job) => {
-      const logger = options.logger.child({ job_id: job.id, queue: contract.queue });
+      // One line per job, carrying whatever ids its payload has (run, user, correlation).
+      const data = (typeof job.data === 'object' && job.data !== null ? job.data : {}) as Record<
+        string,
+        unknown
+      >;
+      const ids = Object.fromEntries(
+        (['workflow_run_id', 'user_id', 'correlation_id', 'command_id'] as const)
+          .filter((key) => typeof data[key] === 'string')
+          .map((key) => [key === 'workflow_run_id' ? 'run_id' : key, data[key]]),
+      );
+      const logger = options.logger.child({ job_id: job.id, queue: contract.queue, ...ids });
       const started = performance.now();
       const parsed = (contract.payload as z.ZodType).safeParse(job.data);
       if (!parsed.success) {

@@ -2,12 +2,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { QueueEvents } from 'bullmq';
 import type { Connection } from 'mongoose';
 import { StepwiseError } from '@stepwise/shared';
-import type { JobQueue, Logger, Models } from '@stepwise/shared/node';
+import { FairShare, type JobQueue, type Logger, type Models } from '@stepwise/shared/node';
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
 import { requestContextMiddleware, requestContextOf } from './http/request-context.js';
 import type { Redis } from 'ioredis';
 import { buildOpenApiDocument } from './http/openapi.js';
+import { createMetrics, type GatewayMetrics } from './http/metrics.js';
 import { createRateLimiter, RateLimitedError, type RateLimitSettings } from './http/rate-limit.js';
 import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -47,9 +48,26 @@ export interface GatewayDependencies {
   isDraining: () => boolean;
 }
 
-export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
+export function gatewayRoutes(
+  deps: GatewayDependencies,
+  metrics: GatewayMetrics,
+): RouteDefinition[] {
   const routes: RouteDefinition[] = [
     ...healthRoutes({ probes: deps.probes, isDraining: deps.isDraining }),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/metrics',
+        summary: 'Prometheus metrics: HTTP latency, queue depth, job durations, events, runs',
+        auth: 'none',
+        success: { status: 200 },
+      },
+      async ({ res }) => {
+        const text = await metrics.registry.metrics();
+        res.status(200).type(metrics.registry.contentType).send(text);
+        return undefined;
+      },
+    ),
     ...accountRoutes(deps.models),
     ...workflowRoutes({
       mongo: deps.mongo,
@@ -60,6 +78,7 @@ export function gatewayRoutes(deps: GatewayDependencies): RouteDefinition[] {
       maxUploadBytes: deps.settings.maxUploadBytes,
     }),
     ...runRoutes({
+      fairShare: new FairShare(deps.redis, deps.queuePrefix),
       mongo: deps.mongo,
       models: deps.models,
       logger: deps.logger,
@@ -97,10 +116,20 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(requestContextMiddleware(deps.logger));
+  const metrics = createMetrics({
+    models: deps.models,
+    redis: deps.redis,
+    queuePrefix: deps.queuePrefix,
+    queues: [deps.queues.resolve.queue, deps.queues.runCommand.queue],
+    queueEvents: [
+      { queue: deps.queues.resolve.queue, events: deps.resolveEvents },
+      { queue: deps.queues.runCommand.queue, events: deps.runEvents },
+    ],
+  });
+  app.use(requestContextMiddleware(deps.logger, metrics.observeRequest));
 
   const router = express.Router();
-  mountRoutes(router, gatewayRoutes(deps), {
+  mountRoutes(router, gatewayRoutes(deps, metrics), {
     authenticate: createAuthenticator(
       deps.models,
       deps.settings.adminToken,

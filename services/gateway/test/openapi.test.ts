@@ -3,7 +3,7 @@ import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import { startTestGateway } from '../../../test/support/gateway.js';
-import { createGatewayApp, gatewayRoutes } from '../src/app.js';
+import { createGatewayApp } from '../src/app.js';
 
 const db = await useTestDatabases('openapi');
 const gateway = await startTestGateway(db);
@@ -58,7 +58,6 @@ describe('the OpenAPI document', () => {
       .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method} ${path}`))
       .sort();
     expect(documented).toEqual(servedRoutes());
-    expect(documented.length).toBe(gatewayRoutes(gateway.deps).length);
     expect(documented).toContain('post /v1/runs/{id}/interactions/{interaction_id}');
   });
 

@@ -12,7 +12,7 @@ await runWorkerService({
   setup: async ({ config, mongo, models, redis, logger }) => {
     const plugins = await loadPluginModules(config.RUNNER_PLUGINS);
     if (plugins.length > 0) logger.info({ modules: plugins.map((m) => m.id) }, 'plugins loaded');
-    const { deps, runQueue } = createRunnerDependencies({
+    const { deps, runQueue, fairShare } = createRunnerDependencies({
       mongo,
       models,
       redis,
@@ -40,6 +40,7 @@ await runWorkerService({
       everyMs: config.KEYWORD_CLEANUP_INTERVAL_MS,
     });
     const stopSweeper = startSweeper({
+      fairShare,
       models,
       redis,
       runQueue,
@@ -49,7 +50,7 @@ await runWorkerService({
       staleAfterMs: config.RUNNER_STALE_AFTER_MS,
     });
     return {
-      handler: createRunJobHandler(models, deps),
+      handler: createRunJobHandler(models, deps, fairShare),
       workerOptions: {
         lockDuration: config.RUNNER_LOCK_MS,
         stalledInterval: config.RUNNER_LOCK_MS,

@@ -1,57 +1,79 @@
 import { NotFoundError, newId, type CommandOutcome, type RunJob } from '@stepwise/shared';
-import { acceptRunCommand, type JobContext, type Models } from '@stepwise/shared/node';
+import {
+  acceptRunCommand,
+  type FairShare,
+  type JobContext,
+  type Models,
+} from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from './engine/drain-run.js';
 
 /**
  * The `runs` queue's processor. A `drain` applies the run's pending commands and answers for its
  * own; a `wake` puts a `continue` in the run's inbox (so it takes its turn like any command) and
- * drains. A redelivered job finds its command already applied and answers the same.
+ * drains. A redelivered job finds its command already applied and answers the same. A job gives
+ * its user's place in line back when it is done for good (see FairShare).
  */
-export function createRunJobHandler(models: Models, deps: DrainDependencies) {
+export function createRunJobHandler(models: Models, deps: DrainDependencies, fairShare: FairShare) {
   return async (job: RunJob, context: JobContext): Promise<CommandOutcome> => {
-    if (job.kind === 'wake') {
-      try {
-        await acceptRunCommand(models, {
-          runId: job.workflow_run_id,
-          userId: job.user_id,
-          type: 'continue',
-          payload: { expected_last_seq: job.expected_last_seq },
-          correlationId: newId('correlation'),
-        });
-      } catch (error) {
-        if (error instanceof NotFoundError) return { status: 'applied' };
-        throw error;
-      }
-      await drainRun(job.workflow_run_id, deps);
-      return { status: 'applied' };
+    let done = context.isFinalAttempt;
+    try {
+      const outcome = await handleRunJob(models, deps, job, context);
+      done = true;
+      return outcome;
+    } finally {
+      if (done) await fairShare.release(job.user_id).catch(() => undefined);
     }
+  };
+}
 
-    await drainRun(job.workflow_run_id, deps);
-    const command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
-    if (!command)
-      return {
-        status: 'rejected',
-        error: { code: 'NOT_FOUND', message: `command ${job.command_id} not found` },
-      };
-    if (command.status === 'pending') {
-      // Only possible when its run vanished; retrying cannot help, so answer plainly.
-      const run = await models.runs.exists({ workflow_run_id: job.workflow_run_id });
-      if (!run)
-        return {
-          status: 'rejected',
-          error: { code: 'NOT_FOUND', message: `run ${job.workflow_run_id} not found` },
-        };
-      throw new Error(`command ${job.command_id} is still pending`);
+async function handleRunJob(
+  models: Models,
+  deps: DrainDependencies,
+  job: RunJob,
+  context: JobContext,
+): Promise<CommandOutcome> {
+  if (job.kind === 'wake') {
+    try {
+      await acceptRunCommand(models, {
+        runId: job.workflow_run_id,
+        userId: job.user_id,
+        type: 'continue',
+        payload: { expected_last_seq: job.expected_last_seq },
+        correlationId: newId('correlation'),
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError) return { status: 'applied' };
+      throw error;
     }
-    context.logger.debug(
-      { command_id: command.command_id, status: command.status },
-      'command settled',
-    );
-    if (command.status === 'applied') return { status: 'applied' };
-    const error = command.error ?? { code: 'CONFLICT', message: 'rejected', details: undefined };
+    await drainRun(job.workflow_run_id, deps);
+    return { status: 'applied' };
+  }
+
+  await drainRun(job.workflow_run_id, deps);
+  const command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
+  if (!command)
     return {
       status: 'rejected',
-      error: { code: error.code, message: error.message, details: error.details },
+      error: { code: 'NOT_FOUND', message: `command ${job.command_id} not found` },
     };
+  if (command.status === 'pending') {
+    // Only possible when its run vanished; retrying cannot help, so answer plainly.
+    const run = await models.runs.exists({ workflow_run_id: job.workflow_run_id });
+    if (!run)
+      return {
+        status: 'rejected',
+        error: { code: 'NOT_FOUND', message: `run ${job.workflow_run_id} not found` },
+      };
+    throw new Error(`command ${job.command_id} is still pending`);
+  }
+  context.logger.debug(
+    { command_id: command.command_id, status: command.status },
+    'command settled',
+  );
+  if (command.status === 'applied') return { status: 'applied' };
+  const error = command.error ?? { code: 'CONFLICT', message: 'rejected', details: undefined };
+  return {
+    status: 'rejected',
+    error: { code: error.code, message: error.message, details: error.details },
   };
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
-import { newId, type StepwiseModule } from '@stepwise/shared';
-import { JobQueue, runChannel, type Models } from '@stepwise/shared/node';
+import { eventsAppendedKey, newId, type StepwiseModule } from '@stepwise/shared';
+import { FairShare, JobQueue, runChannel, type Models } from '@stepwise/shared/node';
 import type { DrainDependencies } from './engine/drain-run.js';
 import { MongoRunRepository } from './engine/run-repository.js';
 import { TemplateEngine } from './engine/templating.js';
@@ -26,7 +26,9 @@ export interface RunnerOptions {
 export function createRunnerDependencies(options: RunnerOptions): {
   deps: DrainDependencies;
   runQueue: JobQueue<'runCommand'>;
+  fairShare: FairShare;
 } {
+  const fairShare = new FairShare(options.redis, options.queuePrefix);
   const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
   const repository = new MongoRunRepository(options.models, async (runId, lastSeq) => {
     await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
@@ -49,6 +51,9 @@ export function createRunnerDependencies(options: RunnerOptions): {
     now: () => new Date(),
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,
+    countCommitted: async (count) => {
+      await options.redis.incrby(eventsAppendedKey(options.queuePrefix), count);
+    },
     scheduleWake: async (runId, userId, expectedLastSeq, at) => {
       await runQueue.enqueue(
         {
@@ -60,9 +65,10 @@ export function createRunnerDependencies(options: RunnerOptions): {
         {
           delay: Math.max(0, at.getTime() - Date.now()),
           jobId: `wake-${runId}-${expectedLastSeq}`,
+          priority: await fairShare.priorityFor(userId),
         },
       );
     },
   };
-  return { deps, runQueue };
+  return { deps, runQueue, fairShare };
 }

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { JobQueue, Logger, Models } from '@stepwise/shared/node';
+import type { FairShare, JobQueue, Logger, Models } from '@stepwise/shared/node';
 
 export interface SweeperOptions {
+  fairShare: FairShare;
   models: Models;
   redis: Redis;
   runQueue: JobQueue<'runCommand'>;
@@ -39,7 +40,10 @@ export async function sweepOnce(
         user_id: command.user_id,
         command_id: command.command_id,
       },
-      { jobId: `sweep-${command.command_id}-${minute}` },
+      {
+        jobId: `sweep-${command.command_id}-${minute}`,
+        priority: await options.fairShare.priorityFor(command.user_id),
+      },
     );
   }
 
@@ -56,7 +60,10 @@ export async function sweepOnce(
         user_id: run.user_id,
         expected_last_seq: run.last_seq,
       },
-      { jobId: `sweep-wake-${run.workflow_run_id}-${run.last_seq}-${minute}` },
+      {
+        jobId: `sweep-wake-${run.workflow_run_id}-${run.last_seq}-${minute}`,
+        priority: await options.fairShare.priorityFor(run.user_id),
+      },
     );
   }
   if (commands.length + runs.length > 0) {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId, type RunCommandRecord } from '@stepwise/shared';
-import { acceptRunCommand, loadPluginModules } from '@stepwise/shared/node';
+import { FairShare, acceptRunCommand, loadPluginModules } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
 import { createRunJobHandler } from '../src/run-jobs.js';
 import { createRunnerDependencies } from '../src/runner.js';
@@ -99,7 +99,7 @@ describe('applying commands exactly once', () => {
     const after = await eventsOf(runId);
     await drainRun(runId, deps);
     expect(await eventsOf(runId)).toEqual(after);
-    const handler = createRunJobHandler(db.models, deps);
+    const handler = createRunJobHandler(db.models, deps, new FairShare(db.redis, db.queuePrefix));
     const context = {
       jobId: 'redelivered',
       attemptsMade: 1,
@@ -165,7 +165,7 @@ describe('applying commands exactly once', () => {
       correlationId: newId('correlation'),
     });
     const before = await eventsOf(runId);
-    const handler = createRunJobHandler(db.models, deps);
+    const handler = createRunJobHandler(db.models, deps, new FairShare(db.redis, db.queuePrefix));
     const context = {
       jobId: 'j',
       attemptsMade: 0,

@@ -23,7 +23,11 @@ export function requestContextOf(res: Response): RequestContext {
  * Assigns the request id (the client's `X-Request-Id` when well-formed), echoes it, and writes one
  * log line per request when the response ends.
  */
-export function requestContextMiddleware(logger: Logger) {
+export function requestContextMiddleware(
+  logger: Logger,
+  observe: (method: string, route: string, status: number, seconds: number) => void = () =>
+    undefined,
+) {
   return (req: Request, res: Response, next: NextFunction) => {
     const offered = req.get('x-request-id');
     const requestId = offered && clientIdPattern.test(offered) ? offered : randomUUID();
@@ -39,6 +43,8 @@ export function requestContextMiddleware(logger: Logger) {
     const started = performance.now();
     res.on('finish', () => {
       const caller = context.caller;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      observe(req.method, route, res.statusCode, (performance.now() - started) / 1000);
       context.logger.info(
         {
           method: req.method,

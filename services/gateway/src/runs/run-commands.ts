@@ -6,11 +6,18 @@ import {
   type RunCommandRecord,
   type RunCommandType,
 } from '@stepwise/shared';
-import { acceptRunCommand, type JobQueue, type Logger, type Models } from '@stepwise/shared/node';
+import {
+  acceptRunCommand,
+  type FairShare,
+  type JobQueue,
+  type Logger,
+  type Models,
+} from '@stepwise/shared/node';
 import { awaitJob } from '../jobs/await-job.js';
 
 export interface RunCommandDependencies {
   models: Models;
+  fairShare: FairShare;
   runQueue: JobQueue<'runCommand'>;
   runEvents: QueueEvents;
   logger: Logger;
@@ -33,7 +40,7 @@ export async function dispatchCommand(
         user_id: command.user_id,
         command_id: command.command_id,
       },
-      { jobId: command.command_id },
+      { jobId: command.command_id, priority: await deps.fairShare.priorityFor(command.user_id) },
     );
   } catch (error) {
     // The command is stored and the runners' sweep will carry it; the client must not send it again.

@@ -3,6 +3,8 @@ import { decideCommand, type EngineDependencies } from './decide-command.js';
 
 export interface DrainDependencies extends EngineDependencies {
   repository: RunRepository;
+  /** Counts committed events for the metrics (best effort). */
+  countCommitted?: (events: number) => Promise<void>;
   /** Asks for a `wake` of the run at `at`, if it still stands at `expectedLastSeq` then. */
   scheduleWake: (runId: string, userId: string, expectedLastSeq: number, at: Date) => Promise<void>;
 }
@@ -30,6 +32,7 @@ export async function drainRun(runId: string, deps: DrainDependencies): Promise<
       const events = await deps.repository.commit(run, command, decision, deps.now());
       won = events !== null;
       if (events) {
+        await deps.countCommitted?.(events.length).catch(() => undefined);
         await deps.repository.writeEvents(events);
         await deps.repository.finishCommand(command, 'applied', null);
       }
