@@ -102,6 +102,7 @@ await resolveEvents.waitUntilReady();
 const queues = {
   resolve: new JobQueue('resolve', redis, prefix),
   runCommand: new JobQueue('runCommand', redis, prefix),
+  maintenance: new JobQueue('maintenance', redis, prefix),
 };
 const adminToken = randomBytes(16).toString('hex');
 const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
@@ -189,6 +190,7 @@ await runEvents.close();
 subscriber.disconnect();
 await queues.resolve.close();
 await queues.runCommand.close();
+await queues.maintenance.close();
 redis.disconnect();
 await mongo.dropDatabase();
 await mongo.close();

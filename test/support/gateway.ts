@@ -47,6 +47,7 @@ export async function startTestGateway(
   const queues = {
     resolve: new JobQueue('resolve', redis, databases.queuePrefix),
     runCommand: new JobQueue('runCommand', redis, databases.queuePrefix),
+    maintenance: new JobQueue('maintenance', redis, databases.queuePrefix),
   };
   const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
     connection: connectRedis(databases.redisUrl, 'worker'),
@@ -100,6 +101,7 @@ export async function startTestGateway(
     await Promise.all([
       queues.resolve.close(),
       queues.runCommand.close(),
+      queues.maintenance.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);

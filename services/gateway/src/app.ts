@@ -9,6 +9,7 @@ import { requestContextMiddleware, requestContextOf } from './http/request-conte
 import type { Redis } from 'ioredis';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { createMetrics, type GatewayMetrics } from './http/metrics.js';
+import { createQueueDashboard, DASHBOARD_PATH } from './http/queue-dashboard.js';
 import { createRateLimiter, RateLimitedError, type RateLimitSettings } from './http/rate-limit.js';
 import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
@@ -20,6 +21,7 @@ import type { RunNotifications } from './runs/run-notifications.js';
 export interface GatewayQueues {
   resolve: JobQueue<'resolve'>;
   runCommand: JobQueue<'runCommand'>;
+  maintenance: JobQueue<'maintenance'>;
 }
 
 export interface GatewaySettings {
@@ -120,13 +122,25 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
     models: deps.models,
     redis: deps.redis,
     queuePrefix: deps.queuePrefix,
-    queues: [deps.queues.resolve.queue, deps.queues.runCommand.queue],
+    queues: [
+      deps.queues.resolve.queue,
+      deps.queues.runCommand.queue,
+      deps.queues.maintenance.queue,
+    ],
     queueEvents: [
       { queue: deps.queues.resolve.queue, events: deps.resolveEvents },
       { queue: deps.queues.runCommand.queue, events: deps.runEvents },
     ],
   });
   app.use(requestContextMiddleware(deps.logger, metrics.observeRequest));
+
+  app.use(
+    DASHBOARD_PATH,
+    createQueueDashboard(
+      [deps.queues.resolve.queue, deps.queues.runCommand.queue, deps.queues.maintenance.queue],
+      deps.settings.adminToken,
+    ),
+  );
 
   const router = express.Router();
   mountRoutes(router, gatewayRoutes(deps, metrics), {

@@ -42,6 +42,7 @@ const redis = connectRedis(config.REDIS_URL, 'client', logger);
 const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
+  maintenance: new JobQueue('maintenance', redis, config.QUEUE_PREFIX),
 };
 // Job completions and run announcements arrive on blocking connections of their own.
 const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
@@ -109,6 +110,7 @@ exitOnSignals({
     await Promise.all([
       queues.resolve.close(),
       queues.runCommand.close(),
+      queues.maintenance.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);
