@@ -279,3 +279,49 @@ describe('a runner killed with SIGKILL at random points', () => {
     expect(await runner.exited).toBe(0);
   }, 180_000);
 });
+
+describe('a runner told to stop (SIGTERM)', () => {
+  it('finishes the job it holds before exiting, or hands it back at the shutdown timeout', async () => {
+    const versionId = await client.submitJson({
+      workflow_id: 'long',
+      steps: [
+        {
+          step_id: 's',
+          modules: [
+            {
+              module_id: 'test.sleep',
+              name: 'nap',
+              inputs: { ms: 1_500, value: 'rested' },
+              outputs_to_state: { value: 'v' },
+            },
+          ],
+        },
+      ],
+    });
+
+    // Enough time: the job in hand completes, then the process exits 0.
+    const patient = await startRunner();
+    const { run: first } = await client.start({ workflow_version_id: versionId }, '?wait_ms=0');
+    await sleep(500);
+    patient.child.kill('SIGTERM');
+    expect(await patient.exited).toBe(0);
+    expect((await client.get(first.workflow_run_id)).status).toBe('completed');
+
+    // Too little time: the process gives up (exit 1) and the job goes back to the queue, where
+    // the next runner finds it.
+    const hasty = await startRunner({ SHUTDOWN_TIMEOUT_MS: '300' });
+    const { run: second } = await client.start({ workflow_version_id: versionId }, '?wait_ms=0');
+    await sleep(500);
+    hasty.child.kill('SIGTERM');
+    expect(await hasty.exited).toBe(1);
+    expect((await client.get(second.workflow_run_id)).status).toBe('running');
+    const next = await startRunner();
+    expect((await client.get(second.workflow_run_id, '?wait=true&wait_ms=20000')).status).toBe(
+      'completed',
+    );
+    const events = await expectConsistentLog(client, second.workflow_run_id);
+    expect(events.filter((e) => e.event_type === 'module_completed')).toHaveLength(1);
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+  }, 60_000);
+});
