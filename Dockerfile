@@ -6,6 +6,7 @@ FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
 COPY packages/shared/package.json packages/shared/
+COPY packages/cli/package.json packages/cli/
 COPY services/gateway/package.json services/gateway/
 COPY services/resolver/package.json services/resolver/
 COPY services/runner/package.json services/runner/

@@ -1,5 +1,12 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,12 +66,10 @@ describe('container build and compose file', () => {
   });
 
   it('copies every workspace package manifest before npm ci, and runs as a non-root user', () => {
-    const workspaces = [
-      'packages/shared',
-      'services/gateway',
-      'services/resolver',
-      'services/runner',
-    ];
+    const workspaces = ['packages', 'services']
+      .flatMap((folder) => readdirSync(join(root, folder)).map((name) => `${folder}/${name}`))
+      .filter((workspace) => existsSync(join(root, workspace, 'package.json')));
+    expect(workspaces).toContain('packages/cli');
     for (const workspace of workspaces)
       expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
     const rootManifest = JSON.parse(read('package.json')) as { workspaces: string[] };

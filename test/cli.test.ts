@@ -1,0 +1,120 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunView } from '@stepwise/shared';
+import { useTestDatabases } from './support/databases.js';
+import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
+import { startTestRunner } from './support/runner.js';
+import { RunsClient } from './support/runs.js';
+import { TestTerminal } from './support/terminal.js';
+
+/** The `stepwise` command line, driven in a real terminal against a running server. */
+const db = await useTestDatabases('cli');
+const gateway = await startTestGateway(db);
+await startTestResolver(db);
+await startTestRunner(db);
+
+const root = new URL('../', import.meta.url).pathname;
+const configDir = mkdtempSync(join(tmpdir(), 'stepwise-cli-'));
+const terminal = new TestTerminal(root, { STEPWISE_CONFIG_DIR: configDir, NO_COLOR: '1' });
+const stepwise = 'node packages/cli/dist/main.js';
+
+let client: RunsClient;
+let apiKey = '';
+beforeAll(async () => {
+  apiKey = (await createTestUser(gateway, 'terminal')).api_key;
+  client = new RunsClient(gateway, apiKey);
+});
+
+describe('the stepwise CLI in a terminal', () => {
+  it('logs in, submits a folder, runs it, and answers every question with the keyboard', async () => {
+    terminal.type(`${stepwise} login --server ${gateway.url} --key ${apiKey}`);
+    await terminal.waitFor(/Logged in to .* as terminal/);
+    expect(JSON.parse(readFileSync(join(configDir, 'config.json'), 'utf8'))).toEqual({
+      server: gateway.url,
+      api_key: apiKey,
+    });
+
+    terminal.type(`${stepwise} submit examples/pet-clips`);
+    await terminal.waitFor(/created: pet_clips ver_/);
+    terminal.type(`${stepwise} submit examples/pet-clips`);
+    await terminal.waitFor(/unchanged: pet_clips ver_/);
+
+    terminal.clear();
+    terminal.type(`${stepwise} run pet_clips --project demo --state topic=dogs`);
+    const runId =
+      (await terminal.waitFor(/(run_[0-9a-f]{24})\s+pet_clips\s+awaiting_input/))[1] ?? '';
+    await terminal.waitFor(/waiting for input: Which idea should we film\?/);
+
+    terminal.clear();
+    terminal.type(`${stepwise} answer ${runId}`);
+    await terminal.waitFor(/Which idea should we film\?/);
+    await terminal.waitFor(/dogs versus a cucumber/);
+    terminal.press('Down');
+    terminal.press('Enter');
+    await terminal.waitFor(/Caption for "dogs versus a cucumber"/);
+    terminal.type('Who wins?');
+    await terminal.waitFor(/duration_s/);
+    terminal.press('Enter'); // the default, 15
+    await terminal.waitFor(/mood/);
+    terminal.press('Down');
+    terminal.press('Enter'); // funny
+    await terminal.waitFor(/music/);
+    terminal.press('Enter'); // yes
+    await terminal.waitFor(/Publish "Who wins\?"/);
+    terminal.press('Enter');
+    await terminal.waitFor(new RegExp(`${runId}\\s+pet_clips\\s+completed`));
+
+    const state = await client.state(runId);
+    expect(state.state).toMatchObject({
+      topic: 'dogs',
+      idea: 'dogs versus a cucumber',
+      caption: 'Who wins?',
+      settings: { duration_s: 15, mood: 'funny', music: true },
+      approved: true,
+    });
+
+    terminal.clear();
+    terminal.type(`${stepwise} events ${runId}`);
+    await terminal.waitFor(/run_completed/);
+    terminal.type(`${stepwise} status ${runId}`);
+    await terminal.waitFor(new RegExp(`${runId}\\s+pet_clips\\s+completed`));
+  }, 60_000);
+
+  it('follows events as they happen', async () => {
+    const { run } = await client.start({ workflow_template_name: 'pet_clips' });
+    terminal.clear();
+    terminal.type(`${stepwise} events ${run.workflow_run_id} --follow`);
+    await terminal.waitFor(/interaction_requested\s+ideas\.choose_idea/);
+    await client.answerPending(run, { selected_indices: [0] });
+    await terminal.waitFor(/interaction_requested\s+caption\.write_caption/);
+    terminal.press('C-c');
+  });
+
+  it('walks a person through a changed workflow on resume', async () => {
+    const { run } = await client.start({ workflow_template_name: 'pet_clips' });
+    const changed = mkdtempSync(join(tmpdir(), 'pet-clips-v2-'));
+    cpSync(join(root, 'examples/pet-clips'), changed, { recursive: true });
+    writeFileSync(
+      join(changed, 'prompts/video.liquid'),
+      `${readFileSync(join(changed, 'prompts/video.liquid'), 'utf8')}Slow motion at the end.\n`,
+    );
+    terminal.clear();
+    terminal.type(`${stepwise} resume ${run.workflow_run_id} ${changed}`);
+    await terminal.waitFor(/The workflow changed/);
+    await terminal.waitFor(/changed\s+prompt\.render_prompt \(inputs\)\s+after the run's position/);
+    await terminal.waitFor(/How should the run go on\?/);
+    terminal.press('Enter');
+    await terminal.waitFor(/switched to the new version/);
+    const after = (await client.get(run.workflow_run_id)) as RunView;
+    expect(after.current_version_id).not.toBe(run.current_version_id);
+    expect(after.status).toBe('awaiting_input');
+  });
+
+  it('says plainly when something is wrong', async () => {
+    terminal.clear();
+    terminal.type(`${stepwise} status run_000000000000000000000000`);
+    await terminal.waitFor(/error NOT_FOUND: run 'run_000000000000000000000000' not found/);
+  });
+});
