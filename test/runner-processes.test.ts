@@ -122,6 +122,20 @@ describe('two runner processes on one queue', () => {
       expect(new Set(events.map((e) => e.event_id)).size).toBe(events.length);
       expect(comparable(events)).toEqual(reference);
     }
+    // One log line per job, naming the run and the user it worked for.
+    const jobLines = runners
+      .flatMap((runner) => runner.lines.map(logRecord))
+      .filter((record) => record?.['outcome'] === 'completed' && record['queue'] === 'runs');
+    expect(jobLines.length).toBeGreaterThanOrEqual(200);
+    expect(
+      jobLines.every(
+        (record) =>
+          typeof record?.['run_id'] === 'string' &&
+          typeof record['user_id'] === 'string' &&
+          typeof record['job_id'] === 'string',
+      ),
+    ).toBe(true);
+    expect(new Set(jobLines.map((record) => record?.['run_id']))).toEqual(new Set(runIds));
     // Both processes did part of the work.
     for (const runner of runners)
       expect(runner.lines.some((line) => logRecord(line)?.['outcome'] === 'completed')).toBe(true);
