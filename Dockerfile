@@ -7,6 +7,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/cli/package.json packages/cli/
+COPY packages/migrate/package.json packages/migrate/
 COPY services/gateway/package.json services/gateway/
 COPY services/resolver/package.json services/resolver/
 COPY services/runner/package.json services/runner/

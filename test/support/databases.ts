@@ -31,14 +31,17 @@ function withDatabase(url: string, name: string): string {
  * Gives the calling test file its own MongoDB database and queue prefix on the shared servers,
  * with every index built, and drops them after the file's tests.
  */
-export async function useTestDatabases(label: string): Promise<TestDatabases> {
+export async function useTestDatabases(
+  label: string,
+  options: { indexes?: boolean } = {},
+): Promise<TestDatabases> {
   const suffix = randomBytes(4).toString('hex');
   const databaseName = `t_${label.replace(/[^a-z0-9]/gi, '_').slice(0, 40)}_${suffix}`;
   const mongoUrl = withDatabase(inject('mongoUrl'), databaseName);
   const redisUrl = inject('redisUrl');
   const mongo = await connectMongo(mongoUrl);
   const models = createModels(mongo);
-  await ensureIndexes(models);
+  if (options.indexes !== false) await ensureIndexes(models);
   const redis = connectRedis(redisUrl, 'worker');
   afterAll(async () => {
     await mongo.dropDatabase().catch(() => undefined);

@@ -18,7 +18,16 @@ export function startServiceProcess(
   service: 'gateway' | 'resolver' | 'runner',
   env: Record<string, string>,
 ): ServiceProcess {
-  const child = spawn(process.execPath, [`services/${service}/dist/main.js`], {
+  return startProcess(`services/${service}/dist/main.js`, [], env);
+}
+
+/** Runs a built script of the repository (path relative to its root) as a real process. */
+export function startProcess(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+): ServiceProcess {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd: repoRoot,
     env: { PATH: process.env['PATH'] ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
