@@ -219,207 +219,241 @@ export async function migrateLegacyDatabase(
   const legacyRunIds = new Set<string>();
   const total = await legacyRuns.countDocuments();
   let done = 0;
-  const cursor = legacyRuns.find().sort({ workflow_id: 1 }).batchSize(options.batchSize);
-  for await (const document of cursor) {
-    const legacy = document as unknown as LegacyWorkflow;
-    legacyRunIds.add(legacy.workflow_id);
-    done++;
-    const runId = legacy.workflow_id;
-    const template = templateById.get(legacy.workflow_template_id);
-    if (!template) {
-      report.orphans.runs_without_template.push(runId);
-      continue;
+  // A page of runs at a time, with all their events and branches fetched in a few queries: per-run
+  // lookups would cost one scan of the log each on a server that cannot use an index for them.
+  const groupBy = <T extends { workflow_id?: string; workflow_run_id?: string }>(
+    documents: T[],
+  ) => {
+    const groups = new Map<string, T[]>();
+    for (const document of documents) {
+      const key = document.workflow_id ?? document.workflow_run_id ?? '';
+      groups.set(key, [...(groups.get(key) ?? []), document]);
     }
-    const versionId = versionOf(legacy);
-    if (!versionId) {
-      report.orphans.runs_without_version.push(runId);
-      continue;
-    }
-    if (await runsCollection.findOne({ workflow_run_id: runId }, { projection: { _id: 1 } })) {
-      report.counts.runs_already_migrated++;
-      continue;
-    }
-
-    // Two lookups rather than one $or: each uses its index (the old name, or the new one).
-    const events = [
-      ...((await eventsCollection
-        .find({ workflow_id: runId })
-        .toArray()) as unknown as LegacyEvent[]),
-      ...((await eventsCollection
-        .find({ workflow_run_id: runId, workflow_id: { $exists: false } })
-        .toArray()) as unknown as LegacyEvent[]),
-    ].sort(byTimeThenId);
-    const seqById = new Map(events.map((event, index) => [event.event_id, index + 1]));
-    const correlationId = derivedId('corr', 'migrated', runId);
-    const operations = events.map((event, index) => ({
-      updateOne: {
-        filter: { _id: event._id as never },
-        update: {
-          $set: {
-            workflow_run_id: runId,
-            workflow_version_id: versionId,
-            seq: index + 1,
-            step_id: stepOf(event),
-            module_name: moduleOf(event),
-            data: event.data ?? {},
-            correlation_id: correlationId,
-            command_id: null,
-          },
-          $unset: { workflow_id: '' },
-        },
-      },
-    }));
-    const alreadyDone = events.filter(
-      (event) => event.workflow_run_id === runId && event.workflow_id === undefined,
-    ).length;
-    report.counts.events_already_migrated += alreadyDone;
-    report.counts.events_migrated += events.length - alreadyDone;
-    if (write && operations.length > 0) {
-      for (let i = 0; i < operations.length; i += 1_000)
-        await eventsCollection.bulkWrite(operations.slice(i, i + 1_000), { ordered: false });
-    }
-
-    // Branches: the new names, and each one's lineage from its parent chain.
-    const legacyBranches = [
-      ...((await branchesCollection
-        .find({ workflow_id: runId })
-        .toArray()) as unknown as LegacyBranch[]),
-      ...((await branchesCollection
-        .find({ workflow_run_id: runId, workflow_id: { $exists: false } })
-        .toArray()) as unknown as LegacyBranch[]),
-    ];
-    const knownBranches = new Map(legacyBranches.map((branch) => [branch.branch_id, branch]));
-    for (const event of events) {
-      if (!knownBranches.has(event.branch_id)) {
-        // Events on a branch the old database never recorded: it becomes a root branch.
-        knownBranches.set(event.branch_id, {
-          _id: derivedObjectId('branch', runId, event.branch_id),
-          branch_id: event.branch_id,
-          workflow_run_id: runId,
-          parent_branch_id: null,
-          branch_point_event_id: null,
-          status: 'inactive',
-          created_at: event.timestamp,
-        });
-      }
-    }
-    const lineageOf = (
-      branchId: string,
-      seen = new Set<string>(),
-    ): { branch_id: string; until_seq: number }[] => {
-      const branch = knownBranches.get(branchId);
-      if (
-        !branch?.parent_branch_id ||
-        seen.has(branchId) ||
-        !knownBranches.has(branch.parent_branch_id)
-      )
-        return [];
-      seen.add(branchId);
-      const until = branch.branch_point_event_id
-        ? (seqById.get(branch.branch_point_event_id) ?? 0)
-        : 0;
-      return [
-        ...lineageOf(branch.parent_branch_id, seen),
-        { branch_id: branch.parent_branch_id, until_seq: until },
-      ];
-    };
-    const ordered = [...knownBranches.values()].sort(
-      (a, b) =>
-        (a.created_at?.getTime() ?? 0) - (b.created_at?.getTime() ?? 0) ||
-        (a.branch_id < b.branch_id ? -1 : 1),
+    return groups;
+  };
+  let lastRunId = '';
+  for (;;) {
+    const page = (await legacyRuns
+      .find({ workflow_id: { $gt: lastRunId } })
+      .sort({ workflow_id: 1 })
+      .limit(options.batchSize)
+      .toArray()) as unknown as LegacyWorkflow[];
+    if (page.length === 0) break;
+    lastRunId = page.at(-1)?.workflow_id ?? lastRunId;
+    const ids = page.map((run) => run.workflow_id);
+    const migrated = new Set(
+      (
+        await runsCollection
+          .find({ workflow_run_id: { $in: ids } }, { projection: { workflow_run_id: 1 } })
+          .toArray()
+      ).map((run) => String(run['workflow_run_id'])),
     );
-    const active =
-      [...ordered].reverse().find((branch) => branch.status === 'active') ?? ordered.at(-1) ?? null;
-    const activeBranchId = active?.branch_id ?? derivedId('br', 'root', runId);
-    for (const branch of ordered) {
-      if (write) {
-        await branchesCollection.updateOne(
-          { _id: branch._id as never },
-          {
+    const eventsByRun = groupBy([
+      ...((await eventsCollection
+        .find({ workflow_id: { $in: ids } })
+        .toArray()) as unknown as LegacyEvent[]),
+      ...((await eventsCollection
+        .find({ workflow_run_id: { $in: ids }, workflow_id: { $exists: false } })
+        .toArray()) as unknown as LegacyEvent[]),
+    ]);
+    const branchesByRun = groupBy([
+      ...((await branchesCollection
+        .find({ workflow_id: { $in: ids } })
+        .toArray()) as unknown as LegacyBranch[]),
+      ...((await branchesCollection
+        .find({ workflow_run_id: { $in: ids }, workflow_id: { $exists: false } })
+        .toArray()) as unknown as LegacyBranch[]),
+    ]);
+    for (const legacy of page) {
+      legacyRunIds.add(legacy.workflow_id);
+      done++;
+      const runId = legacy.workflow_id;
+      const template = templateById.get(legacy.workflow_template_id);
+      if (!template) {
+        report.orphans.runs_without_template.push(runId);
+        continue;
+      }
+      const versionId = versionOf(legacy);
+      if (!versionId) {
+        report.orphans.runs_without_version.push(runId);
+        continue;
+      }
+      if (migrated.has(runId)) {
+        report.counts.runs_already_migrated++;
+        continue;
+      }
+
+      const events = [...(eventsByRun.get(runId) ?? [])].sort(byTimeThenId);
+      const seqById = new Map(events.map((event, index) => [event.event_id, index + 1]));
+      const correlationId = derivedId('corr', 'migrated', runId);
+      const operations = events.map((event, index) => ({
+        updateOne: {
+          filter: { _id: event._id as never },
+          update: {
             $set: {
-              branch_id: branch.branch_id,
               workflow_run_id: runId,
-              parent_branch_id: branch.parent_branch_id ?? null,
-              branch_point_event_id: branch.branch_point_event_id ?? null,
-              lineage: lineageOf(branch.branch_id),
-              status: branch.branch_id === activeBranchId ? 'active' : 'inactive',
-              created_at: branch.created_at ?? legacy.created_at ?? new Date(0),
+              workflow_version_id: versionId,
+              seq: index + 1,
+              step_id: stepOf(event),
+              module_name: moduleOf(event),
+              data: event.data ?? {},
+              correlation_id: correlationId,
+              command_id: null,
             },
             $unset: { workflow_id: '' },
           },
-          { upsert: true },
-        );
-      }
-      report.counts.branches_migrated++;
-    }
-
-    // The run: its active branch's state folded from the events that branch sees.
-    const lineage = lineageOf(activeBranchId);
-    const visible = events
-      .filter(
-        (event) =>
-          event.branch_id === activeBranchId ||
-          lineage.some(
-            (ancestor) =>
-              ancestor.branch_id === event.branch_id &&
-              (seqById.get(event.event_id) ?? 0) <= ancestor.until_seq,
-          ),
-      )
-      .filter((event) => knownTypes.has(event.event_type))
-      .map((event) => ({
-        event_type: event.event_type as EventType,
-        step_id: stepOf(event),
-        module_name: moduleOf(event),
-        data: event.data ?? {},
-        seq: seqById.get(event.event_id) ?? 0,
+        },
       }));
-    const snapshot =
-      visible.length > 0
-        ? { ...replayEvents(activeBranchId, visible, versionId), version_id: versionId }
-        : emptySnapshot(activeBranchId, versionId);
-    const fields = runFieldsOf(snapshot);
-    const created = legacy.created_at ?? events[0]?.timestamp ?? new Date(0);
-    const initialState = events.find((event) => event.event_type === 'run_created')?.data?.[
-      'initial_state'
-    ];
-    const status = statusMap[legacy.status] ?? 'error';
-    if (write) {
-      await runsCollection.insertOne({
-        _id: derivedObjectId('run', runId),
-        workflow_run_id: runId,
-        workflow_template_id: template.workflow_template_id,
-        workflow_template_name: template.workflow_template_name,
-        user_id: userId,
-        initial_version_id: versionId,
-        current_version_id: versionId,
-        project_name: lastSegment(legacy.project_folder, runId),
-        initial_state:
-          typeof initialState === 'object' && initialState !== null ? initialState : {},
-        // The old status is the record of what users saw; `processing` and `created` are `running`.
-        status,
-        current_step: fields.current_step ?? legacy.current_step ?? null,
-        current_module: fields.current_module,
-        pending_interaction: status === 'awaiting_input' ? fields.pending_interaction : null,
-        error:
-          status === 'error'
-            ? (fields.error ?? { code: 'LEGACY_ERROR', message: 'the run failed before migration' })
-            : null,
-        active_branch_id: activeBranchId,
-        last_seq: events.length,
-        command_seq: 0,
-        applied_command_seq: 0,
-        last_rejection: null,
-        snapshot: { ...snapshot, status },
-        outbox: [],
-        created_at: created,
-        updated_at: legacy.updated_at ?? created,
-      });
-    }
-    report.counts.runs_created++;
-    if (done % options.batchSize === 0 || done === total)
-      options.progress(
-        `runs ${done}/${total}, events ${report.counts.events_migrated + report.counts.events_already_migrated}`,
+      const alreadyDone = events.filter(
+        (event) => event.workflow_run_id === runId && event.workflow_id === undefined,
+      ).length;
+      report.counts.events_already_migrated += alreadyDone;
+      report.counts.events_migrated += events.length - alreadyDone;
+      if (write && operations.length > 0) {
+        for (let i = 0; i < operations.length; i += 1_000)
+          await eventsCollection.bulkWrite(operations.slice(i, i + 1_000), { ordered: false });
+      }
+
+      // Branches: the new names, and each one's lineage from its parent chain.
+      const legacyBranches = branchesByRun.get(runId) ?? [];
+      const knownBranches = new Map(legacyBranches.map((branch) => [branch.branch_id, branch]));
+      for (const event of events) {
+        if (!knownBranches.has(event.branch_id)) {
+          // Events on a branch the old database never recorded: it becomes a root branch.
+          knownBranches.set(event.branch_id, {
+            _id: derivedObjectId('branch', runId, event.branch_id),
+            branch_id: event.branch_id,
+            workflow_run_id: runId,
+            parent_branch_id: null,
+            branch_point_event_id: null,
+            status: 'inactive',
+            created_at: event.timestamp,
+          });
+        }
+      }
+      const lineageOf = (
+        branchId: string,
+        seen = new Set<string>(),
+      ): { branch_id: string; until_seq: number }[] => {
+        const branch = knownBranches.get(branchId);
+        if (
+          !branch?.parent_branch_id ||
+          seen.has(branchId) ||
+          !knownBranches.has(branch.parent_branch_id)
+        )
+          return [];
+        seen.add(branchId);
+        const until = branch.branch_point_event_id
+          ? (seqById.get(branch.branch_point_event_id) ?? 0)
+          : 0;
+        return [
+          ...lineageOf(branch.parent_branch_id, seen),
+          { branch_id: branch.parent_branch_id, until_seq: until },
+        ];
+      };
+      const ordered = [...knownBranches.values()].sort(
+        (a, b) =>
+          (a.created_at?.getTime() ?? 0) - (b.created_at?.getTime() ?? 0) ||
+          (a.branch_id < b.branch_id ? -1 : 1),
       );
+      const active =
+        [...ordered].reverse().find((branch) => branch.status === 'active') ??
+        ordered.at(-1) ??
+        null;
+      const activeBranchId = active?.branch_id ?? derivedId('br', 'root', runId);
+      for (const branch of ordered) {
+        if (write) {
+          await branchesCollection.updateOne(
+            { _id: branch._id as never },
+            {
+              $set: {
+                branch_id: branch.branch_id,
+                workflow_run_id: runId,
+                parent_branch_id: branch.parent_branch_id ?? null,
+                branch_point_event_id: branch.branch_point_event_id ?? null,
+                lineage: lineageOf(branch.branch_id),
+                status: branch.branch_id === activeBranchId ? 'active' : 'inactive',
+                created_at: branch.created_at ?? legacy.created_at ?? new Date(0),
+              },
+              $unset: { workflow_id: '' },
+            },
+            { upsert: true },
+          );
+        }
+        report.counts.branches_migrated++;
+      }
+
+      // The run: its active branch's state folded from the events that branch sees.
+      const lineage = lineageOf(activeBranchId);
+      const visible = events
+        .filter(
+          (event) =>
+            event.branch_id === activeBranchId ||
+            lineage.some(
+              (ancestor) =>
+                ancestor.branch_id === event.branch_id &&
+                (seqById.get(event.event_id) ?? 0) <= ancestor.until_seq,
+            ),
+        )
+        .filter((event) => knownTypes.has(event.event_type))
+        .map((event) => ({
+          event_type: event.event_type as EventType,
+          step_id: stepOf(event),
+          module_name: moduleOf(event),
+          data: event.data ?? {},
+          seq: seqById.get(event.event_id) ?? 0,
+        }));
+      const snapshot =
+        visible.length > 0
+          ? { ...replayEvents(activeBranchId, visible, versionId), version_id: versionId }
+          : emptySnapshot(activeBranchId, versionId);
+      const fields = runFieldsOf(snapshot);
+      const created = legacy.created_at ?? events[0]?.timestamp ?? new Date(0);
+      const initialState = events.find((event) => event.event_type === 'run_created')?.data?.[
+        'initial_state'
+      ];
+      const status = statusMap[legacy.status] ?? 'error';
+      if (write) {
+        await runsCollection.insertOne({
+          _id: derivedObjectId('run', runId),
+          workflow_run_id: runId,
+          workflow_template_id: template.workflow_template_id,
+          workflow_template_name: template.workflow_template_name,
+          user_id: userId,
+          initial_version_id: versionId,
+          current_version_id: versionId,
+          project_name: lastSegment(legacy.project_folder, runId),
+          initial_state:
+            typeof initialState === 'object' && initialState !== null ? initialState : {},
+          // The old status is the record of what users saw; `processing` and `created` are `running`.
+          status,
+          current_step: fields.current_step ?? legacy.current_step ?? null,
+          current_module: fields.current_module,
+          pending_interaction: status === 'awaiting_input' ? fields.pending_interaction : null,
+          error:
+            status === 'error'
+              ? (fields.error ?? {
+                  code: 'LEGACY_ERROR',
+                  message: 'the run failed before migration',
+                })
+              : null,
+          active_branch_id: activeBranchId,
+          last_seq: events.length,
+          command_seq: 0,
+          applied_command_seq: 0,
+          last_rejection: null,
+          snapshot: { ...snapshot, status },
+          outbox: [],
+          created_at: created,
+          updated_at: legacy.updated_at ?? created,
+        });
+      }
+      report.counts.runs_created++;
+      if (done % options.batchSize === 0 || done === total)
+        options.progress(
+          `runs ${done}/${total}, events ${report.counts.events_migrated + report.counts.events_already_migrated}`,
+        );
+    }
   }
 
   // Events whose run does not exist: reported, left as they are.
