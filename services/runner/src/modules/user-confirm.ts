@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { builtInModuleDeclarations, type InteractiveModule } from '@stepwise/shared';
+import { responseErrors } from './response-errors.js';
 
 const responseSchema = z.strictObject({ confirmed: z.boolean() });
 
@@ -16,10 +17,7 @@ export const userConfirm: InteractiveModule = {
     if (!parsed.success) {
       return {
         ok: false,
-        errors: parsed.error.issues.map((i) => ({
-          path: ['response', ...i.path].join('.'),
-          message: i.message,
-        })),
+        errors: responseErrors(parsed.error),
       };
     }
     return { ok: true, outputs: { confirmed: parsed.data.confirmed } };

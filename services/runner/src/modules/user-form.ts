@@ -4,6 +4,7 @@ import {
   type ErrorDetail,
   type InteractiveModule,
 } from '@stepwise/shared';
+import { responseErrors } from './response-errors.js';
 
 const fieldsSchema = builtInModuleDeclarations['user.form'].inputs.shape.fields;
 type FormField = z.infer<typeof fieldsSchema>[number];
@@ -59,10 +60,7 @@ export const userForm: InteractiveModule = {
     if (!parsed.success) {
       return {
         ok: false,
-        errors: parsed.error.issues.map((i) => ({
-          path: ['response', ...i.path].join('.'),
-          message: i.message,
-        })),
+        errors: responseErrors(parsed.error),
       };
     }
     const given = parsed.data.values;

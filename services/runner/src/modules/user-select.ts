@@ -6,6 +6,7 @@ import {
   type ErrorDetail,
   type InteractiveModule,
 } from '@stepwise/shared';
+import { responseErrors } from './response-errors.js';
 
 const requestSchema = z.object({
   prompt: z.string(),
@@ -73,10 +74,7 @@ export function createUserSelect(usage: OptionUsageStore): InteractiveModule {
       if (!parsed.success) {
         return {
           ok: false,
-          errors: parsed.error.issues.map((i) => ({
-            path: ['response', ...i.path].join('.'),
-            message: i.message,
-          })),
+          errors: responseErrors(parsed.error),
         };
       }
       const indices = parsed.data.selected_indices;

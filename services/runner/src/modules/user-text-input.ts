@@ -4,6 +4,7 @@ import {
   type ErrorDetail,
   type InteractiveModule,
 } from '@stepwise/shared';
+import { responseErrors } from './response-errors.js';
 
 /** Longest text a person may send; also bounds the work of an author's `pattern`. */
 const MAX_TEXT_LENGTH = 100_000;
@@ -45,10 +46,7 @@ export const userTextInput: InteractiveModule = {
     if (!parsed.success) {
       return {
         ok: false,
-        errors: parsed.error.issues.map((i) => ({
-          path: ['response', ...i.path].join('.'),
-          message: i.message,
-        })),
+        errors: responseErrors(parsed.error),
       };
     }
     const { value } = parsed.data;
