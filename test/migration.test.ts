@@ -26,11 +26,14 @@ async function dump(connection: Connection): Promise<Record<string, unknown[]>> 
   return result;
 }
 
-const migrate = (connection: Connection, options: { dryRun?: boolean } = {}) =>
+const migrate = (
+  connection: Connection,
+  options: { dryRun?: boolean; dropLegacy?: boolean } = {},
+) =>
   migrateLegacyDatabase(connection, {
     dryRun: options.dryRun ?? false,
     defaultUsername: 'admin',
-    dropLegacy: false,
+    dropLegacy: options.dropLegacy ?? false,
     batchSize: 50,
     progress: () => undefined,
   });
@@ -195,4 +198,25 @@ describe('migration from the single-user schema', () => {
     expect(await dump(killed.mongo)).toEqual(await dump(calm.mongo));
     expect(generated.runs).toHaveLength(120);
   }, 120_000);
+
+  it('drops the old runs collection only with --drop-legacy, after every run is migrated', async () => {
+    const db = await useTestDatabases('migration_drop', { indexes: false });
+    await generateLegacyDatabase(db.mongo.db as never, { seed: 5, runs: 10 });
+    const kept = await migrate(db.mongo);
+    expect(kept.legacy_dropped).toBe(false);
+    const names = async () =>
+      (await db.mongo.db?.listCollections().toArray())?.map((c) => c.name) ?? [];
+    expect(await names()).toContain('workflows');
+    // Not while a run that could not be mapped lives only there.
+    const refused = await migrate(db.mongo, { dropLegacy: true });
+    expect(refused.legacy_dropped).toBe(false);
+    expect(await names()).toContain('workflows');
+    await db.mongo.db
+      ?.collection('workflows')
+      .deleteMany({ workflow_id: { $in: refused.orphans.runs_without_template } });
+    const dropped = await migrate(db.mongo, { dropLegacy: true });
+    expect(dropped.legacy_dropped).toBe(true);
+    expect(await names()).not.toContain('workflows');
+    expect(await db.models.runs.countDocuments()).toBe(10);
+  });
 });

@@ -497,6 +497,15 @@ export async function migrateLegacyDatabase(
       report.orphans.runs_without_version.length;
   if (options.dropLegacy && write) {
     if (!verified) throw new Error('not every run was migrated; the legacy collection is kept');
+    // Runs it could not map exist only in the old collection: dropping it would lose them.
+    const unmapped =
+      report.orphans.runs_without_template.length + report.orphans.runs_without_version.length;
+    if (unmapped > 0) {
+      options.progress(
+        `--drop-legacy: ${unmapped} unmapped runs live only in \`workflows\`; it is kept until they are dealt with`,
+      );
+      return report;
+    }
     await db
       .collection('workflows')
       .drop()
