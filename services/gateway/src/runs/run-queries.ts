@@ -95,6 +95,9 @@ async function findBranch(
 
 /** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
 export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {
+  // A root branch sees only its own events: a plain filter the (run, branch, seq) index serves.
+  if (branch.lineage.length === 0)
+    return { workflow_run_id: branch.workflow_run_id, branch_id: branch.branch_id };
   return {
     workflow_run_id: branch.workflow_run_id,
     $or: [
