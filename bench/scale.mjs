@@ -9,7 +9,6 @@ import { QueueEvents } from 'bullmq';
 import { pino } from 'pino';
 import { createModuleCatalog, jobCatalog, newId } from '@stepwise/shared';
 import {
-  FairShare,
   JobQueue,
   connectMongo,
   connectRedis,
