@@ -3,133 +3,15 @@
 // times; prints medians, p99s and the ratio big/small, which should stay near 1 (nothing a run does
 // grows with its history). Needs MONGO_URL, REDIS_URL and a build.
 //   node bench/scale.mjs [--events N] [--samples N]
-import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
-import { QueueEvents } from 'bullmq';
-import { pino } from 'pino';
-import { createModuleCatalog, jobCatalog, newId } from '@stepwise/shared';
-import {
-  JobQueue,
-  connectMongo,
-  connectRedis,
-  createModels,
-  ensureIndexes,
-  startWorker,
-} from '@stepwise/shared/node';
-import { createGatewayApp } from '../services/gateway/dist/app.js';
-import { RunNotifications } from '../services/gateway/dist/runs/run-notifications.js';
-import { createResolveHandler } from '../services/resolver/dist/resolve-submission.js';
-import { createRunJobHandler } from '../services/runner/dist/run-jobs.js';
-import { createRunnerDependencies } from '../services/runner/dist/runner.js';
+import { newId } from '@stepwise/shared';
+import { startBenchStack } from './support/in-process-stack.mjs';
 
 const arg = (name, fallback) =>
   process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback;
 const bigEvents = arg('--events', 100_000);
 const samples = arg('--samples', 200);
-const { MONGO_URL, REDIS_URL } = process.env;
-if (!MONGO_URL || !REDIS_URL) throw new Error('set MONGO_URL and REDIS_URL');
-const silent = pino({ level: 'silent' });
-const url = new URL(MONGO_URL);
-url.pathname = `/bench_scale_${randomBytes(3).toString('hex')}`;
-const mongo = await connectMongo(url.toString());
-const models = createModels(mongo);
-await ensureIndexes(models);
-const prefix = `{bench_${randomBytes(3).toString('hex')}}`;
-const redis = connectRedis(REDIS_URL, 'worker');
-const client = connectRedis(REDIS_URL, 'client');
-
-const resolver = startWorker({
-  kind: 'resolve',
-  connection: connectRedis(REDIS_URL, 'worker'),
-  prefix,
-  concurrency: 2,
-  logger: silent,
-  handler: createResolveHandler({
-    mongo,
-    models,
-    catalog: createModuleCatalog(),
-    inlineLimitBytes: 4 * 2 ** 20,
-    limits: { maxEntries: 100, maxUncompressedBytes: 2 ** 26, maxCompressionRatio: 100 },
-  }),
-});
-const { deps, runQueue, fairShare } = createRunnerDependencies({
-  mongo,
-  models,
-  redis,
-  queuePrefix: prefix,
-  plugins: [],
-  moduleTimeoutMs: 10_000,
-  fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1000 },
-  llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1000 },
-  maxArtifactBytes: 1024,
-});
-const runner = startWorker({
-  kind: 'runCommand',
-  connection: connectRedis(REDIS_URL, 'worker'),
-  prefix,
-  concurrency: 4,
-  logger: silent,
-  handler: createRunJobHandler(models, deps, fairShare),
-});
-const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
-  connection: connectRedis(REDIS_URL, 'worker'),
-  prefix,
-});
-const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
-  connection: connectRedis(REDIS_URL, 'worker'),
-  prefix,
-});
-await Promise.all([resolveEvents.waitUntilReady(), runEvents.waitUntilReady()]);
-const queues = {
-  resolve: new JobQueue('resolve', client, prefix),
-  runCommand: new JobQueue('runCommand', client, prefix),
-  maintenance: new JobQueue('maintenance', client, prefix),
-};
-const adminToken = randomBytes(16).toString('hex');
-const server = createGatewayApp({
-  mongo,
-  redis: client,
-  queuePrefix: prefix,
-  models,
-  logger: silent,
-  queues,
-  resolveEvents,
-  runEvents,
-  notifications: new RunNotifications(connectRedis(REDIS_URL, 'worker'), prefix),
-  shutdown: new AbortController().signal,
-  settings: {
-    adminToken,
-    maxJsonBodyBytes: 2 ** 20,
-    maxUploadBytes: 2 ** 24,
-    sseHeartbeatMs: 15_000,
-    rateLimit: { limit: 0, windowMs: 60_000 },
-  },
-  probes: [],
-  isDraining: () => false,
-}).listen(0, '127.0.0.1');
-await once(server, 'listening');
-const base = `http://127.0.0.1:${server.address().port}`;
-const call = async (path, init = {}) => {
-  const response = await fetch(`${base}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Bearer ${key}`,
-      'content-type': 'application/json',
-      ...init.headers,
-    },
-  });
-  const body = await response.json();
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-  return body;
-};
-const user = await (
-  await fetch(`${base}/v1/admin/users`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'bench', email: 'bench@example.com' }),
-  })
-).json();
-const key = user.api_key;
+const stack = await startBenchStack({ label: 'scale' });
+const { models, call } = stack;
 const workflow = {
   workflow_id: 'scale',
   steps: [
@@ -242,18 +124,5 @@ for (const [name, operation] of Object.entries(operations)) {
 }
 console.log(JSON.stringify({ scenario: 'scale', big_events: seq, samples, results }));
 
-server.closeAllConnections();
-server.close();
-await Promise.all([
-  runner.close(),
-  resolver.close(),
-  resolveEvents.close(),
-  runEvents.close(),
-  runQueue.close(),
-  queues.resolve.close(),
-  queues.runCommand.close(),
-  queues.maintenance.close(),
-]);
-await mongo.dropDatabase();
-await mongo.close();
+await stack.close();
 process.exit(0);
