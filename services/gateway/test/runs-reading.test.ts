@@ -247,10 +247,11 @@ describe('listing and reading runs', () => {
 });
 
 describe('tenant isolation', () => {
-  it("answers 404 to another user's run id on every run route, and changes nothing", async () => {
+  it("answers 404 to another user's ids on every run and template route, and changes nothing", async () => {
     const { run } = await alice.start({ workflow_version_id: exampleVersion });
     const id = run.workflow_run_id;
     const interaction = run.pending_interaction?.interaction_id ?? '';
+    const firstEvent = (await alice.events(id))[0]?.event_id ?? '';
     const before = await snapshotDatabase(db.mongo);
     const attempts: [string, { method?: string; json?: unknown }][] = [
       [`/v1/runs/${id}`, {}],
@@ -263,6 +264,21 @@ describe('tenant isolation', () => {
         { method: 'POST', json: { response: { selected_indices: [0] } } },
       ],
       [`/v1/runs/${id}/cancel`, { method: 'POST' }],
+      [`/v1/runs/${id}/retry`, { method: 'POST', json: { step_id: 'ideas' } }],
+      [`/v1/runs/${id}/branches`, { method: 'POST', json: { from_event_id: firstEvent } }],
+      [`/v1/runs/${id}/branches`, {}],
+      [`/v1/runs/${id}/resume`, { method: 'POST' }],
+      [`/v1/runs/${id}/resume`, { method: 'POST', json: { workflow_id: 'pet_clips', steps: [] } }],
+      [
+        `/v1/runs/${id}/resume/confirm`,
+        { method: 'POST', json: { choice: 'start_fresh', submitted_version_id: exampleVersion } },
+      ],
+      [`/v1/runs/${id}/artifacts`, {}],
+      [`/v1/runs/${id}/usage`, {}],
+      [`/v1/versions/${exampleVersion}`, {}],
+      ['/v1/templates/pet_clips', {}],
+      ['/v1/templates/pet_clips/keywords', {}],
+      ['/v1/templates/pet_clips/option-usage', {}],
     ];
     for (const [path, init] of attempts) {
       const response = await bob.request(path, init);
