@@ -1,16 +1,16 @@
-// Resolver timing: submission → version through the real HTTP API and a real resolver worker, for
-// the example bundle and a ~10 MB bundle, next to a baseline measured in the same run (sha256 plus
-// unzip of the same bytes in one process). Needs MONGO_URL and REDIS_URL and a build (npm run build).
-//   node bench/resolver.mjs [--runs N]
+// Resolver timing: submission → version through the real HTTP API and real gateway and resolver
+// processes, for the example bundle and a ~10 MB bundle, next to a baseline measured in the same run
+// (sha256 plus unzip of the same bytes in one process). Needs MONGO_URL, REDIS_URL and a build.
+//   node bench/resolver.mjs [--quick] [--runs N]
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import JSZip from 'jszip';
-import { medianOf, startBenchStack } from './support/in-process-stack.mjs';
+import { startProcessStack } from './support/process-stack.mjs';
+import { emitResult, figure, latency, option, quick } from './support/report.mjs';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 7;
+const runs = option('runs', { quick: 5, full: 21 });
 const root = new URL('..', import.meta.url).pathname;
-const median = medianOf;
 
 function readTree(dir) {
   const files = new Map();
@@ -54,7 +54,7 @@ async function baseline(bytes) {
   return performance.now() - started;
 }
 
-const stack = await startBenchStack({ label: 'resolver', withRunner: false });
+const stack = await startProcessStack({ label: 'resolver', services: ['gateway', 'resolver'] });
 
 async function submitTimed(bytes) {
   const started = performance.now();
@@ -68,7 +68,7 @@ async function submitTimed(bytes) {
   return performance.now() - started;
 }
 
-const results = {};
+const figures = [];
 for (const [name, extra] of [
   ['example bundle', 0],
   ['10 MB bundle', 13.4 * 1024 * 1024],
@@ -83,19 +83,30 @@ for (const [name, extra] of [
     baselines.push(await baseline(bytes));
     stepwise.push(await submitTimed(bytes));
   }
-  results[name] = {
-    bytes: size,
-    stepwise_median_ms: median(stepwise),
-    baseline_median_ms: median(baselines),
-    ratio: median(stepwise) / median(baselines),
-  };
-}
-console.log(JSON.stringify({ runs, results }, null, 2));
-for (const [name, r] of Object.entries(results)) {
+  const s = latency(stepwise);
+  const b = latency(baselines);
   console.log(
-    `${name} (${(r.bytes / 1024).toFixed(1)} KiB zip): submission→version median ${r.stepwise_median_ms.toFixed(1)} ms; sha256+unzip baseline ${r.baseline_median_ms.toFixed(1)} ms; ratio ${r.ratio.toFixed(1)}x`,
+    `${name} (${(size / 1024).toFixed(1)} KiB zip): submission→version median ${s.median_ms} ms; sha256+unzip baseline ${b.median_ms} ms`,
+  );
+  figures.push(
+    figure({
+      measure: `${name} (${(size / 2 ** 20).toFixed(2)} MiB zip), median`,
+      unit: 'ms',
+      stepwise: s.median_ms,
+      baseline: b.median_ms,
+      baselineLabel: 'sha256 + unzip',
+      better: 'lower',
+      target: { ratioAtMost: 3, text: '≤ 3×' },
+      extra: { stepwise: s, baseline: b, bytes: size },
+    }),
   );
 }
+emitResult({
+  scenario: 'resolver',
+  title: 'Resolver: submission to version',
+  params: { runs, quick },
+  figures,
+});
 
 await stack.close();
 process.exit(0);

@@ -1,15 +1,15 @@
 // Scale: a run with 100,000 events against one with 10, on the same stack in the same run. Reads
-// the state, reads a page of events from the middle, and advances one module (a retry), each many
-// times; prints medians, p99s and the ratio big/small, which should stay near 1 (nothing a run does
-// grows with its history). Needs MONGO_URL, REDIS_URL and a build.
-//   node bench/scale.mjs [--events N] [--samples N]
+// the state, reads a page of events (the same number of events from each), and advances one module
+// (a retry), each many times; prints medians, p99s and the ratio big/small, which should stay near
+// 1 (nothing a run does grows with its history). Needs MONGO_URL, REDIS_URL and a build.
+//   node bench/scale.mjs [--quick] [--events N] [--samples N]
 import { newId } from '@stepwise/shared';
 import { startBenchStack } from './support/in-process-stack.mjs';
+import { emitResult, figure, latency, option, quick } from './support/report.mjs';
 
-const arg = (name, fallback) =>
-  process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback;
-const bigEvents = arg('--events', 100_000);
-const samples = arg('--samples', 200);
+const bigEvents = option('events', { quick: 10_000, full: 100_000 });
+const samples = option('samples', { quick: 30, full: 100 });
+const pageSize = 5;
 const stack = await startBenchStack({ label: 'scale' });
 const { models, call } = stack;
 const workflow = {
@@ -80,13 +80,6 @@ await models.runs.collection.updateOne(
 );
 console.log(`small run: ${small.last_seq} events; big run: ${seq} events`);
 
-const stats = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    median_ms: sorted[Math.floor(sorted.length / 2)],
-    p99_ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))],
-  };
-};
 async function measure(runId, operation) {
   const times = [];
   for (let i = 0; i < samples; i++) {
@@ -94,35 +87,47 @@ async function measure(runId, operation) {
     await operation(runId, i);
     times.push(performance.now() - started);
   }
-  return stats(times);
+  return latency(times);
 }
+// From the middle of the big run's log; from the start of the small one's (it has only ~6 events).
+const pageAfter = new Map([
+  [small.workflow_run_id, 0],
+  [big.workflow_run_id, Math.floor(seq / 2)],
+]);
 const operations = {
   'read state': (runId) => call(`/v1/runs/${runId}/state`),
-  'read a page of 100 events': async (runId) => {
-    const run = await call(`/v1/runs/${runId}`);
-    return call(`/v1/runs/${runId}/events?after_seq=${Math.floor(run.last_seq / 2)}&limit=100`);
-  },
+  [`read a page of ${pageSize} events`]: (runId) =>
+    call(`/v1/runs/${runId}/events?after_seq=${pageAfter.get(runId)}&limit=${pageSize}`),
   'advance one module (retry)': (runId) =>
     call(`/v1/runs/${runId}/retry`, {
       method: 'POST',
       body: JSON.stringify({ step_id: 's', module_name: 'set' }),
     }),
 };
-const results = {};
+const figures = [];
 for (const [name, operation] of Object.entries(operations)) {
   await measure(small.workflow_run_id, operation); // warm-up
   const smallStats = await measure(small.workflow_run_id, operation);
   const bigStats = await measure(big.workflow_run_id, operation);
-  results[name] = {
-    small: smallStats,
-    big: bigStats,
-    median_ratio: Math.round((bigStats.median_ms / smallStats.median_ms) * 100) / 100,
-  };
-  console.log(
-    `${name}: 10 events ${smallStats.median_ms.toFixed(2)} ms (p99 ${smallStats.p99_ms.toFixed(2)}), ${seq} events ${bigStats.median_ms.toFixed(2)} ms (p99 ${bigStats.p99_ms.toFixed(2)}), ratio ${results[name].median_ratio}`,
+  figures.push(
+    figure({
+      measure: `${name}, median`,
+      unit: 'ms',
+      stepwise: bigStats.median_ms,
+      baseline: smallStats.median_ms,
+      baselineLabel: `run of ${small.last_seq} events`,
+      better: 'lower',
+      target: { ratioAtMost: 1.5, text: '≤ 1.5' },
+      extra: { big: bigStats, small: smallStats },
+    }),
   );
 }
-console.log(JSON.stringify({ scenario: 'scale', big_events: seq, samples, results }));
+emitResult({
+  scenario: 'scale',
+  title: `Scale: a run of ${seq} events against one of ${small.last_seq}`,
+  params: { big_events: seq, small_events: small.last_seq, samples, page_size: pageSize, quick },
+  figures,
+});
 
 await stack.close();
 process.exit(0);

@@ -40,7 +40,7 @@ export async function acceptRunCommand(
     accepted_at: input.now ?? new Date(),
     finished_at: null,
   };
-  await models.runCommands.create(command);
+  await models.runCommands.collection.insertOne({ ...command });
   return command;
 }
 

@@ -184,6 +184,53 @@ describe('applying commands exactly once', () => {
     expect(await eventsOf(runId)).toEqual(before);
   });
 
+  it('steps past a number whose command was never stored (its gateway died mid-acceptance)', async () => {
+    const { runId } = await startedRun();
+    await drainRun(runId, deps);
+    // The acceptance took seq 2 and died before storing the command.
+    await db.models.runs.updateOne({ workflow_run_id: runId }, { $inc: { command_seq: 1 } });
+    const cancel = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+    expect(cancel.seq).toBe(3);
+    await drainRun(runId, deps);
+    const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
+    expect(run).toMatchObject({ status: 'cancelled', applied_command_seq: 3 });
+    const stored = await db.models.runCommands.findOne({ command_id: cancel.command_id }).lean();
+    expect(stored?.status).toBe('applied');
+  });
+
+  it('settles a command whose finisher died after its commit, and applies the next', async () => {
+    const { runId, command } = await startedRun();
+    await drainRun(runId, deps);
+    // As if the drain had died between the commit and marking its command applied.
+    await db.models.runCommands.updateOne(
+      { command_id: command.command_id },
+      { $set: { status: 'pending', finished_at: null } },
+    );
+    const cancel = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+    await drainRun(runId, deps);
+    const stored = await db.models.runCommands
+      .find({ workflow_run_id: runId })
+      .sort({ seq: 1 })
+      .lean();
+    expect(stored.map((c) => [c.command_id, c.status])).toEqual([
+      [command.command_id, 'applied'],
+      [cancel.command_id, 'applied'],
+    ]);
+    const events = await eventsOf(runId);
+    expect(events.filter((e) => e.event_type === 'run_created')).toHaveLength(1);
+    expect(events.at(-1)?.event_type).toBe('run_cancelled');
+  });
+
   it('finishes writing a commit whose writer died before the log had all its events', async () => {
     const { runId } = await startedRun();
     await drainRun(runId, deps);
@@ -194,7 +241,7 @@ describe('applying commands exactly once', () => {
       seq: { $gt: committed.length - 2 },
     });
     const loaded = await deps.repository.load(runId);
-    expect(loaded?.last_seq).toBe(committed.length);
+    expect(loaded?.run.last_seq).toBe(committed.length);
     const healed = await eventsOf(runId);
     expect(healed.map(({ _id: _ignored, ...event }) => event)).toEqual(
       committed.map(({ _id: _ignored, ...event }) => event),

@@ -27,8 +27,24 @@ export async function ensureIndexes(models: Models): Promise<void> {
 export const gridFsBuckets = ['submissions', 'resolved_workflows', 'artifacts'] as const;
 export type GridFsBucketName = (typeof gridFsBuckets)[number];
 
+const openBuckets = new WeakMap<object, Map<GridFsBucketName, mongo.GridFSBucket>>();
+
+/**
+ * The connection's bucket of this name. One bucket object per connection and name: a new one
+ * checks its indexes with an extra query on its first upload, which would be every upload.
+ */
 export function openBucket(connection: Connection, bucketName: GridFsBucketName) {
   const db = connection.db;
   if (!db) throw new Error('MongoDB connection is not open');
-  return new mongo.GridFSBucket(db, { bucketName });
+  let buckets = openBuckets.get(db);
+  if (!buckets) {
+    buckets = new Map();
+    openBuckets.set(db, buckets);
+  }
+  let bucket = buckets.get(bucketName);
+  if (!bucket) {
+    bucket = new mongo.GridFSBucket(db, { bucketName });
+    buckets.set(bucketName, bucket);
+  }
+  return bucket;
 }

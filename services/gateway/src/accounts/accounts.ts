@@ -101,17 +101,41 @@ export async function revokeKey(
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+export type UserReader = (userId: string) => Promise<UserRecord | null>;
+
+/**
+ * Reads users by id, keeping the most recently used ones. A user record never changes once
+ * created, so a kept copy cannot go stale; keys, which can be revoked, are never kept.
+ */
+export function createUserReader(models: AccountModels, capacity = 10_000): UserReader {
+  const kept = new Map<string, UserRecord>();
+  return async (userId) => {
+    const hit = kept.get(userId);
+    if (hit) {
+      kept.delete(userId);
+      kept.set(userId, hit);
+      return hit;
+    }
+    const user = await models.users.findOne({ user_id: userId }).lean<UserRecord>();
+    if (!user) return null;
+    kept.set(userId, user);
+    if (kept.size > capacity) kept.delete(kept.keys().next().value as string);
+    return user;
+  };
+}
+
 /** The user a secret belongs to, or null when the key is unknown or revoked. */
 export async function authenticateKey(
   models: AccountModels,
   secret: string,
+  readUser: UserReader = createUserReader(models, 0),
   now = new Date(),
 ): Promise<{ user: UserRecord; keyId: string } | null> {
-  const key = await models.accessKeys
-    .findOne({ key_hash: hashKeySecret(secret), revoked_at: null })
-    .lean();
-  if (!key) return null;
-  const user = await models.users.findOne({ user_id: key.user_id }).lean();
+  // By the unique hash alone (checked for revocation here): a filter on `revoked_at: null` as well
+  // makes the MongoDB stand-in scan every key instead of using the index.
+  const key = await models.accessKeys.findOne({ key_hash: hashKeySecret(secret) }).lean();
+  if (!key || key.revoked_at) return null;
+  const user = await readUser(key.user_id);
   if (!user) return null;
   // At most one write a minute per key, not one per request.
   if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {

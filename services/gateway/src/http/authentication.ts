@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { StepwiseError } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
-import { authenticateKey } from '../accounts/accounts.js';
+import { authenticateKey, createUserReader } from '../accounts/accounts.js';
 import { secretsEqual } from '../accounts/keys.js';
 import type { Authenticator } from './route-builder.js';
 
@@ -26,11 +26,12 @@ export function createAuthenticator(
   adminToken: string,
   limitRate: (userId: string) => Promise<void> = async () => undefined,
 ): Authenticator {
+  const readUser = createUserReader(models);
   return async (req, mode) => {
     const token = bearerToken(req);
     if (!token) throw unauthenticated('missing bearer token (Authorization: Bearer <api key>)');
     if (mode === 'admin' && secretsEqual(token, adminToken)) return { kind: 'admin' };
-    const found = await authenticateKey(models, token);
+    const found = await authenticateKey(models, token, readUser);
     if (!found) throw unauthenticated('unknown or revoked API key');
     if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
     await limitRate(found.user.user_id);

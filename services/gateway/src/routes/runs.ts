@@ -109,6 +109,11 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
         });
         const state = await dispatchCommand(deps, command, query.wait_ms);
+        // Not applied yet: the run as just created is the run as accepted (no need to read it back).
+        if (state === 'pending') {
+          res.status(202).json(runView(run));
+          return undefined;
+        }
         return answerRun(caller.user.user_id, run.workflow_run_id, res, state, 201);
       },
     ),

@@ -52,7 +52,9 @@ export async function createRun(
   const runId = newId('run');
   const branchId = newId('branch');
 
-  await models.branches.create({
+  // Records are inserted as built (typed and complete already): on this hot path mongoose's
+  // document machinery cost more CPU than the writes themselves (see docs/performance.md).
+  await models.branches.collection.insertOne({
     branch_id: branchId,
     workflow_run_id: runId,
     parent_branch_id: null,
@@ -85,7 +87,7 @@ export async function createRun(
     created_at: now,
     updated_at: now,
   };
-  await models.runs.create(run);
+  await models.runs.collection.insertOne({ ...run });
   const command: RunCommandRecord = {
     command_id: newId('command'),
     workflow_run_id: runId,
@@ -99,6 +101,6 @@ export async function createRun(
     accepted_at: now,
     finished_at: null,
   };
-  await models.runCommands.create(command);
+  await models.runCommands.collection.insertOne({ ...command });
   return { run, command };
 }

@@ -118,11 +118,25 @@ export async function listEvents(
 ) {
   const run = await findRun(models, userId, runId);
   const branch = await findBranch(models, run, query.branch_id);
-  const events = await models.events
-    .find({ ...visibleEventsFilter(branch), seq: { $gt: query.after_seq } })
-    .sort({ seq: 1 })
-    .limit(query.limit)
-    .lean<EventRecord[]>();
+  // Read in bounded seq windows, so the work follows the page and not the length of the log. The
+  // first window is as wide as the page: a branch alone in its run fills it exactly (seq has no
+  // gaps). Where other branches' events share the range, wider windows follow until the page is
+  // full or the log ends.
+  const filter = visibleEventsFilter(branch);
+  const events: EventRecord[] = [];
+  let from = query.after_seq;
+  let width = query.limit;
+  while (events.length < query.limit && from < run.last_seq) {
+    const to = Math.min(from + width, run.last_seq);
+    const window = await models.events
+      .find({ ...filter, seq: { $gt: from, $lte: to } })
+      .sort({ seq: 1 })
+      .limit(query.limit - events.length)
+      .lean<EventRecord[]>();
+    events.push(...window);
+    from = to;
+    width *= 2;
+  }
   const last = events.at(-1);
   return {
     items: events.map(eventView),

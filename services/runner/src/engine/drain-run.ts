@@ -19,22 +19,29 @@ const MAX_CONFLICTS = 50;
  */
 export async function drainRun(runId: string, deps: DrainDependencies): Promise<void> {
   let conflicts = 0;
+  let caughtUp = false;
   for (;;) {
-    const run = await deps.repository.load(runId);
-    if (!run) return;
-    await deps.repository.settleCommands(run);
-    const command = await deps.repository.nextPendingCommand(run);
+    const loaded = await deps.repository.load(runId);
+    if (!loaded) return;
+    const { run, applied, next: command } = loaded;
+    await deps.repository.settleCommands(run, applied);
     if (!command) return;
 
     const decision = await decideCommand(run, command, deps);
     let won: boolean;
     if (decision.kind === 'commit') {
-      const events = await deps.repository.commit(run, command, decision, deps.now());
-      won = events !== null;
-      if (events) {
-        await deps.countCommitted?.(events.length).catch(() => undefined);
-        await deps.repository.writeEvents(events);
-        await deps.repository.finishCommand(command, 'applied', null);
+      const outcome = await deps.repository.commit(run, command, decision, deps.now());
+      won = outcome !== null;
+      if (outcome) {
+        await deps.repository.writeEvents(outcome.events);
+        // The metric is best effort, so it waits for nothing and nothing waits for it in turn.
+        await Promise.all([
+          deps.repository.finishCommand(command, 'applied', null),
+          deps.countCommitted?.(outcome.events.length).catch(() => undefined),
+        ]);
+        // Nothing was accepted after this command, so another read would find nothing to do. A
+        // command accepted from here on brings its own job (acceptance enqueues after it stores).
+        caughtUp = outcome.acceptedCommandSeq <= command.seq;
       }
     } else if (decision.kind === 'reject') {
       won = await deps.repository.reject(run, command, decision.error);
@@ -53,5 +60,6 @@ export async function drainRun(runId: string, deps: DrainDependencies): Promise<
       const lastSeq = run.last_seq + (decision.kind === 'commit' ? decision.events.length : 0);
       await deps.scheduleWake(run.workflow_run_id, run.user_id, lastSeq, decision.wakeAt);
     }
+    if (caughtUp) return;
   }
 }

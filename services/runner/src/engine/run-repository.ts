@@ -11,20 +11,35 @@ import type { CommandError, Decision } from './decision.js';
 
 type CommitDecision = Extract<Decision, { kind: 'commit' }>;
 
+/** A won commit: the events it wrote, and how many commands the run had accepted by then. */
+export interface CommitOutcome {
+  events: EventRecord[];
+  acceptedCommandSeq: number;
+}
+
+export interface LoadedRun {
+  run: WorkflowRunRecord;
+  /** Commands the run has applied whose records still say pending (their finisher died). */
+  applied: RunCommandRecord[];
+  next: RunCommandRecord | null;
+}
+
 /** The storage the drain loop needs; MongoRunRepository is the real one. */
 export interface RunRepository {
-  /** The run as committed, with its latest commit's events written to the log. */
-  load(runId: string): Promise<WorkflowRunRecord | null>;
+  /**
+   * The run as committed, with its latest commit's events written to the log, and its commands
+   * still marked pending: those it has already applied (`settled`), and the next it has not.
+   */
+  load(runId: string): Promise<LoadedRun | null>;
   /** Brings command records in line with the run: those it has applied are no longer pending. */
-  settleCommands(run: WorkflowRunRecord): Promise<void>;
-  nextPendingCommand(run: WorkflowRunRecord): Promise<RunCommandRecord | null>;
-  /** Commits events, the snapshot and the run's fields in one conditional write; false on a lost race. */
+  settleCommands(run: WorkflowRunRecord, applied: readonly RunCommandRecord[]): Promise<void>;
+  /** Commits events, the snapshot and the run's fields in one conditional write; null on a lost race. */
   commit(
     run: WorkflowRunRecord,
     command: RunCommandRecord,
     decision: CommitDecision,
     now: Date,
-  ): Promise<EventRecord[] | null>;
+  ): Promise<CommitOutcome | null>;
   /** Records a refusal in the run's command order; false on a lost race. */
   reject(run: WorkflowRunRecord, command: RunCommandRecord, error: CommandError): Promise<boolean>;
   /** Records a command that changed nothing; false on a lost race. */
@@ -61,43 +76,64 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
     private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
   ) {}
 
-  async load(runId: string): Promise<WorkflowRunRecord | null> {
+  async load(runId: string): Promise<LoadedRun | null> {
     const run = await this.models.runs
       .findOne({ workflow_run_id: runId })
       .lean<WorkflowRunRecord>();
     if (!run) return null;
-    const last = run.outbox.at(-1);
-    // A commit whose events did not all reach the log (the writer died): finish writing them.
-    if (last && !(await this.models.events.exists({ workflow_run_id: runId, seq: last.seq }))) {
-      await this.writeEvents(run.outbox);
-    }
-    return run;
+    const applied = run.applied_command_seq;
+    // Exact (run, seq) lookups on the unique index, all at once: the work stays the same however
+    // many commands the run has had. Only the last applied command can still say pending (every
+    // drain settles it before it commits another), and the next is the one right after it.
+    const [, last, next] = await Promise.all([
+      this.flushOutbox(run),
+      applied > 0 ? this.commandAt(runId, applied) : null,
+      run.command_seq > applied ? this.commandAt(runId, applied + 1) : null,
+    ]);
+    return {
+      run,
+      applied: last?.status === 'pending' ? [last] : [],
+      next:
+        next?.status === 'pending'
+          ? next
+          : run.command_seq > applied + 1
+            ? await this.firstPendingAfter(runId, applied)
+            : null,
+    };
   }
 
-  async settleCommands(run: WorkflowRunRecord): Promise<void> {
-    const stale = await this.models.runCommands
-      .find({
-        workflow_run_id: run.workflow_run_id,
-        status: 'pending',
-        seq: { $lte: run.applied_command_seq },
-      })
-      .lean();
-    for (const command of stale) {
+  private commandAt(runId: string, seq: number): Promise<RunCommandRecord | null> {
+    return this.models.runCommands
+      .findOne({ workflow_run_id: runId, seq })
+      .lean<RunCommandRecord>();
+  }
+
+  /** The way past a gap: a command whose acceptance took a number but never stored the command. */
+  private firstPendingAfter(runId: string, seq: number): Promise<RunCommandRecord | null> {
+    return this.models.runCommands
+      .findOne({ workflow_run_id: runId, status: 'pending', seq: { $gt: seq } })
+      .sort({ seq: 1 })
+      .lean<RunCommandRecord>();
+  }
+
+  /** A commit whose events did not all reach the log (the writer died): finish writing them. */
+  private async flushOutbox(run: WorkflowRunRecord): Promise<void> {
+    const last = run.outbox.at(-1);
+    if (!last) return;
+    if (await this.models.events.exists({ workflow_run_id: run.workflow_run_id, seq: last.seq }))
+      return;
+    await this.writeEvents(run.outbox);
+  }
+
+  async settleCommands(
+    run: WorkflowRunRecord,
+    applied: readonly RunCommandRecord[],
+  ): Promise<void> {
+    for (const command of applied) {
       const rejection =
         run.last_rejection?.command_seq === command.seq ? run.last_rejection.error : null;
       await this.finishCommand(command, rejection ? 'rejected' : 'applied', rejection);
     }
-  }
-
-  async nextPendingCommand(run: WorkflowRunRecord): Promise<RunCommandRecord | null> {
-    return this.models.runCommands
-      .findOne({
-        workflow_run_id: run.workflow_run_id,
-        status: 'pending',
-        seq: { $gt: run.applied_command_seq },
-      })
-      .sort({ seq: 1 })
-      .lean();
   }
 
   async commit(
@@ -105,7 +141,7 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
     command: RunCommandRecord,
     decision: CommitDecision,
     now: Date,
-  ): Promise<EventRecord[] | null> {
+  ): Promise<CommitOutcome | null> {
     const events: EventRecord[] = decision.events.map((event, index) => ({
       event_id: newId('event'),
       workflow_run_id: run.workflow_run_id,
@@ -121,7 +157,9 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       command_id: command.command_id,
     }));
     const lastSeq = run.last_seq + events.length;
-    const result = await this.models.runs.collection.updateOne(
+    // The answer carries command_seq, so the drain knows without another read whether commands
+    // arrived meanwhile.
+    const committed = await this.models.runs.collection.findOneAndUpdate(
       { workflow_run_id: run.workflow_run_id, last_seq: run.last_seq },
       {
         $set: {
@@ -135,8 +173,9 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
           updated_at: now,
         },
       },
+      { returnDocument: 'after', projection: { command_seq: 1 } },
     );
-    return result.matchedCount === 1 ? events : null;
+    return committed ? { events, acceptedCommandSeq: Number(committed['command_seq']) } : null;
   }
 
   async reject(
