@@ -49,7 +49,10 @@ async function handleRunJob(
     return { status: 'applied' };
   }
 
-  await drainRun(job.workflow_run_id, deps);
+  const outcomes = await drainRun(job.workflow_run_id, deps);
+  // Usually this drain applied the job's command itself and knows how that went.
+  const known = outcomes.get(job.command_id);
+  if (known) return known;
   const command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
   if (!command)
     return {

@@ -51,8 +51,8 @@ export function createRunnerDependencies(options: RunnerOptions): {
     now: () => new Date(),
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,
-    countCommitted: async (count) => {
-      await options.redis.incrby(eventsAppendedKey(options.queuePrefix), count);
+    countCommitted: (count) => {
+      void options.redis.incrby(eventsAppendedKey(options.queuePrefix), count).catch(() => 0);
     },
     scheduleWake: async (runId, userId, expectedLastSeq, at) => {
       await runQueue.enqueue(

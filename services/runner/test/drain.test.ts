@@ -235,11 +235,16 @@ describe('applying commands exactly once', () => {
     const { runId } = await startedRun();
     await drainRun(runId, deps);
     const committed = await eventsOf(runId);
-    // As if the process had died between the commit and writing the last two events.
+    // As if the process had died between the commit and writing the last two events (so before
+    // it could mark its command applied).
     await db.models.events.deleteMany({
       workflow_run_id: runId,
       seq: { $gt: committed.length - 2 },
     });
+    await db.models.runCommands.updateOne(
+      { workflow_run_id: runId, seq: 1 },
+      { $set: { status: 'pending', finished_at: null } },
+    );
     const loaded = await deps.repository.load(runId);
     expect(loaded?.run.last_seq).toBe(committed.length);
     const healed = await eventsOf(runId);

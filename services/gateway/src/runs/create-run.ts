@@ -7,17 +7,73 @@ import {
   type CreateRunBody,
   type RunCommandRecord,
   type WorkflowRunRecord,
+  type WorkflowVersionRecord,
 } from '@stepwise/shared';
 import { readResolvedWorkflow, type Models } from '@stepwise/shared/node';
 
+/** What a run needs of the version it starts on. */
+interface StartingPoint {
+  user_id: string;
+  workflow_version_id: string;
+  workflow_template_id: string;
+  workflow_template_name: string;
+  initial_state: Record<string, unknown>;
+}
+
+const MAX_KEPT_STARTING_POINTS = 1_000;
+const keptStartingPoints = new WeakMap<Models, Map<string, StartingPoint>>();
+
+/**
+ * A version's starting point, read once per process: versions never change once stored, nor do a
+ * template's id and name, so the kept copy cannot go stale (least recently used out first).
+ */
+async function startingPointOf(
+  mongo: Connection,
+  models: Models,
+  version: WorkflowVersionRecord,
+): Promise<StartingPoint> {
+  let kept = keptStartingPoints.get(models);
+  if (!kept) {
+    kept = new Map();
+    keptStartingPoints.set(models, kept);
+  }
+  const hit = kept.get(version.workflow_version_id);
+  if (hit) return hit;
+  const template = await models.templates
+    .findOne({ workflow_template_id: version.workflow_template_id })
+    .lean();
+  if (!template) throw new NotFoundError('template', version.workflow_template_id);
+  const workflow = workflowDefinitionSchema.parse(await readResolvedWorkflow(mongo, version));
+  const point = {
+    user_id: version.user_id,
+    workflow_version_id: version.workflow_version_id,
+    workflow_template_id: template.workflow_template_id,
+    workflow_template_name: template.workflow_template_name,
+    initial_state: workflow.initial_state,
+  };
+  kept.set(version.workflow_version_id, point);
+  if (kept.size > MAX_KEPT_STARTING_POINTS) kept.delete(kept.keys().next().value as string);
+  return point;
+}
+
 /** The version a new run starts on: the one named, or the template's newest. */
-async function chooseVersion(models: Models, userId: string, body: CreateRunBody) {
+async function chooseVersion(
+  mongo: Connection,
+  models: Models,
+  userId: string,
+  body: CreateRunBody,
+): Promise<StartingPoint> {
   if (body.workflow_version_id) {
+    const kept = keptStartingPoints.get(models)?.get(body.workflow_version_id);
+    if (kept) {
+      if (kept.user_id !== userId) throw new NotFoundError('version', body.workflow_version_id);
+      return kept;
+    }
     const version = await models.versions
       .findOne({ workflow_version_id: body.workflow_version_id, user_id: userId })
       .lean();
     if (!version) throw new NotFoundError('version', body.workflow_version_id);
-    return version;
+    return startingPointOf(mongo, models, version);
   }
   const name = body.workflow_template_name ?? '';
   const template = await models.templates
@@ -30,7 +86,7 @@ async function chooseVersion(models: Models, userId: string, body: CreateRunBody
     .sort({ workflow_version_id: -1 })
     .lean();
   if (!version) throw new NotFoundError('template', name);
-  return version;
+  return startingPointOf(mongo, models, version);
 }
 
 /**
@@ -42,12 +98,7 @@ export async function createRun(
   models: Models,
   input: { userId: string; body: CreateRunBody; correlationId: string; now?: Date },
 ): Promise<{ run: WorkflowRunRecord; command: RunCommandRecord }> {
-  const version = await chooseVersion(models, input.userId, input.body);
-  const template = await models.templates
-    .findOne({ workflow_template_id: version.workflow_template_id })
-    .lean();
-  if (!template) throw new NotFoundError('template', version.workflow_template_id);
-  const workflow = workflowDefinitionSchema.parse(await readResolvedWorkflow(mongo, version));
+  const start = await chooseVersion(mongo, models, input.userId, input.body);
   const now = input.now ?? new Date();
   const runId = newId('run');
   const branchId = newId('branch');
@@ -65,13 +116,13 @@ export async function createRun(
   });
   const run: WorkflowRunRecord = {
     workflow_run_id: runId,
-    workflow_template_id: template.workflow_template_id,
-    workflow_template_name: template.workflow_template_name,
+    workflow_template_id: start.workflow_template_id,
+    workflow_template_name: start.workflow_template_name,
     user_id: input.userId,
-    initial_version_id: version.workflow_version_id,
-    current_version_id: version.workflow_version_id,
+    initial_version_id: start.workflow_version_id,
+    current_version_id: start.workflow_version_id,
     project_name: input.body.project_name,
-    initial_state: { ...workflow.initial_state, ...input.body.initial_state },
+    initial_state: { ...start.initial_state, ...input.body.initial_state },
     status: 'running',
     current_step: null,
     current_module: null,
@@ -82,7 +133,7 @@ export async function createRun(
     command_seq: 1,
     applied_command_seq: 0,
     last_rejection: null,
-    snapshot: emptySnapshot(branchId, version.workflow_version_id),
+    snapshot: emptySnapshot(branchId, start.workflow_version_id),
     outbox: [],
     created_at: now,
     updated_at: now,

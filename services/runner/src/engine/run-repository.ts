@@ -82,14 +82,17 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       .lean<WorkflowRunRecord>();
     if (!run) return null;
     const applied = run.applied_command_seq;
-    // Exact (run, seq) lookups on the unique index, all at once: the work stays the same however
+    // Exact (run, seq) lookups on the unique index, both at once: the work stays the same however
     // many commands the run has had. Only the last applied command can still say pending (every
     // drain settles it before it commits another), and the next is the one right after it.
-    const [, last, next] = await Promise.all([
-      this.flushOutbox(run),
+    const [last, next] = await Promise.all([
       applied > 0 ? this.commandAt(runId, applied) : null,
       run.command_seq > applied ? this.commandAt(runId, applied + 1) : null,
     ]);
+    // A command is marked finished only after its commit's events are in the log, and a drain
+    // flushes the outbox before it commits anything else; so a finished last command means the
+    // outbox is written, and only otherwise is it checked (a read, and the writes if missing).
+    if (!last || last.status === 'pending') await this.flushOutbox(run);
     return {
       run,
       applied: last?.status === 'pending' ? [last] : [],

@@ -1,4 +1,4 @@
-import { Liquid } from 'liquidjs';
+import { Liquid, type Template } from 'liquidjs';
 
 /**
  * Liquid rendering for workflow inputs, safe for untrusted authors: only own properties are
@@ -31,8 +31,15 @@ export class TemplateError extends Error {
 
 const loneExpression = /^\s*\{\{-?\s*([\s\S]*?)\s*-?\}\}\s*$/;
 
+const MAX_PARSED_TEMPLATES = 500;
+
 export class TemplateEngine {
   private readonly liquid: Liquid;
+  /**
+   * Parsed templates by source. Liquid's own `cache` covers templates loaded from files only, and a
+   * workflow renders the same few sources for every run.
+   */
+  private readonly parsed = new Map<string, Template[]>();
 
   constructor(private readonly limits: TemplateLimits = defaultTemplateLimits) {
     this.liquid = new Liquid({
@@ -75,7 +82,7 @@ export class TemplateEngine {
     }
     let text: string;
     try {
-      text = await this.liquid.parseAndRender(template, context);
+      text = String(await this.liquid.render(this.parse(template), context));
     } catch (error) {
       this.fail(template, error);
     }
@@ -83,6 +90,19 @@ export class TemplateEngine {
       this.fail(template, new Error(`renders more than ${this.limits.maxOutputLength} characters`));
     }
     return text;
+  }
+
+  private parse(template: string): Template[] {
+    let parsed = this.parsed.get(template);
+    if (parsed) {
+      this.parsed.delete(template);
+    } else {
+      parsed = this.liquid.parse(template);
+      if (this.parsed.size >= MAX_PARSED_TEMPLATES)
+        this.parsed.delete(this.parsed.keys().next().value as string);
+    }
+    this.parsed.set(template, parsed);
+    return parsed;
   }
 
   /** A `when` condition: a Liquid expression, true when it evaluates truthy in Liquid's sense. */
