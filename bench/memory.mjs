@@ -76,15 +76,24 @@ const sampler = setInterval(() => {
   peak.gateway = Math.max(peak.gateway, rssOf(pids.gateway));
   peak.runner = Math.max(peak.runner, rssOf(pids.runner));
 }, 100);
+// In two halves, so the figures also say whether memory follows the number of waiting runs (a
+// process holding something per run) or only the load of creating them (heap sized up once).
 const started = performance.now();
-await createRuns(runCount, 'waiting');
+const half = Math.floor(runCount / 2);
+await createRuns(half, 'first-half');
+await untilWaiting(half + 20);
+await sleep(3_000);
+const halfway = { gateway: rssOf(pids.gateway), runner: rssOf(pids.runner) };
+await createRuns(runCount - half, 'second-half');
 await untilWaiting(runCount + 20);
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 await sleep(3_000);
 const waiting = { gateway: rssOf(pids.gateway), runner: rssOf(pids.runner) };
+const perThousand = (name) =>
+  Math.round((((waiting[name] - halfway[name]) / (runCount - half)) * 1000 * 10) / MiB) / 10;
 console.log(
-  `${runCount} runs waiting for input after ${seconds.toFixed(1)} s; RSS MiB idle ${JSON.stringify(mib(idle))}, peak ${JSON.stringify(mib(peak))}, settled ${JSON.stringify(mib(waiting))}`,
+  `${runCount} runs waiting for input after ${seconds.toFixed(1)} s; RSS MiB idle ${JSON.stringify(mib(idle))}, halfway ${JSON.stringify(mib(halfway))}, peak ${JSON.stringify(mib(peak))}, settled ${JSON.stringify(mib(waiting))}; second half MiB per 1,000 runs: gateway ${perThousand('gateway')}, runner ${perThousand('runner')}`,
 );
 
 // A 50 MB artifact, stored as artifact.save stores one, then downloaded over HTTP.
@@ -163,7 +172,11 @@ emitResult({
       baseline: inMiB(idle.gateway),
       baselineLabel: 'gateway idle',
       better: 'lower',
-      extra: { peak_while_creating_mib: inMiB(peak.gateway) },
+      extra: {
+        peak_while_creating_mib: inMiB(peak.gateway),
+        halfway_mib: inMiB(halfway.gateway),
+        second_half_mib_per_1000_runs: perThousand('gateway'),
+      },
     }),
     figure({
       measure: `runner RSS, ${runCount} runs waiting for input`,
@@ -172,7 +185,11 @@ emitResult({
       baseline: inMiB(idle.runner),
       baselineLabel: 'runner idle',
       better: 'lower',
-      extra: { peak_while_creating_mib: inMiB(peak.runner) },
+      extra: {
+        peak_while_creating_mib: inMiB(peak.runner),
+        halfway_mib: inMiB(halfway.runner),
+        second_half_mib_per_1000_runs: perThousand('runner'),
+      },
     }),
     figure({
       measure: `gateway peak RSS while streaming a ${artifactMiB} MiB artifact`,
