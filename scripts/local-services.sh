@@ -4,7 +4,7 @@
 #   - a MongoDB wire-protocol stand-in (mongo-java-server, in memory) built from tools/mongo-stand-in.
 # Both listen on loopback only. State (pids, logs) lives in .local/ (or $STEPWISE_LOCAL_DIR).
 #
-# usage: scripts/local-services.sh start|stop|status|env
+# usage: scripts/local-services.sh start|stop|status|env|stand-in-command
 # env:   REDIS_PORT (6379), MONGO_PORT (27017), STEPWISE_LOCAL_DIR (.local)
 set -euo pipefail
 
@@ -109,6 +109,11 @@ print_env() {
 mkdir -p "$state_dir"
 case "${1:-}" in
   start) start_redis; start_mongo; print_env ;;
+  # Builds the MongoDB stand-in if needed and prints the java command line that runs it (for the
+  # soak harness, which runs and pauses its own instance).
+  stand-in-command)
+    ensure_stand_in_built
+    echo "java -Xmx4g -cp $stand_in/target/mongo-stand-in-1.0.0.jar:$stand_in/target/lib/* dev.stepwise.mongo.MongoStandIn" ;;
   stop) stop_one mongo; stop_one redis ;;
   status)
     for name in redis mongo; do
@@ -119,5 +124,5 @@ case "${1:-}" in
       fi
     done ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|stand-in-command" >&2; exit 2 ;;
 esac

@@ -11,6 +11,13 @@ import { queuePrefixSchema } from './queues.js';
 
 const MiB = 1024 * 1024;
 
+/**
+ * High enough that a person mistyping a key, or a test suite making deliberate 401s from one
+ * address, never meets it; low enough that guessing the admin token from one address is hopeless.
+ * Exported because the gateway app falls back to them when embedded without configuration.
+ */
+export const authFailureDefaults = { limit: 30, windowMs: 60_000 } as const;
+
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const mongoUrl = z
@@ -60,6 +67,17 @@ export const gatewayEnvSchema = z.object({
     .default(1_200)
     .describe('Requests one user may make per rate-limit window (0: no limit)'),
   RATE_LIMIT_WINDOW_MS: positiveInt(60_000).describe('Length of the per-user rate-limit window'),
+  AUTH_FAILURES_PER_WINDOW: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(authFailureDefaults.limit)
+    .describe(
+      'Failed authentications per client address, or key prefix, and window; then 429 (0: no limit)',
+    ),
+  AUTH_FAILURE_WINDOW_MS: positiveInt(authFailureDefaults.windowMs).describe(
+    'Length of the failed-authentication window',
+  ),
   SSE_HEARTBEAT_MS: positiveInt(15_000).describe(
     'Quiet time after which an event stream sends a heartbeat comment (and re-reads the log)',
   ),

@@ -2,20 +2,34 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
 
-/**
- * Paths that may hold credentials. pino removes them before a line is written, so a secret that
- * slips into a log object still never reaches the output.
- */
-export const redactedLogPaths = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
+/** Header and field names that carry credentials, wherever a log object puts them. */
+const credentialHeaders = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+];
+const credentialFields = [
   'authorization',
   'api_key',
-  '*.api_key',
   'admin_token',
-  '*.admin_token',
+  'adminToken',
+  'password',
+  'ADMIN_TOKEN',
+  'LLM_API_KEY',
+];
+
+/**
+ * Paths that may hold credentials. pino removes them before a line is written, so a secret that
+ * slips into a log object still never reaches the output. Headers are covered at the top level
+ * and one level down (`req.headers`, `request.headers`, `res.headers`…), fields named for
+ * credentials likewise. pino cannot see into message strings: secrets are never interpolated into
+ * messages, and the gateway's request line logs the path, never the URL with its query.
+ */
+export const redactedLogPaths = [
+  ...credentialHeaders.flatMap((name) => [`headers["${name}"]`, `*.headers["${name}"]`]),
+  ...credentialFields.flatMap((name) => [name, `*.${name}`]),
 ];
 
 export function createLogger(options: {

@@ -2,7 +2,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { QueueEvents } from 'bullmq';
 import type { Connection } from 'mongoose';
 import { StepwiseError } from '@stepwise/shared';
-import { FairShare, type JobQueue, type Logger, type Models } from '@stepwise/shared/node';
+import {
+  FairShare,
+  authFailureDefaults,
+  type JobQueue,
+  type Logger,
+  type Models,
+} from '@stepwise/shared/node';
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
 import { requestContextMiddleware, requestContextOf } from './http/request-context.js';
@@ -10,7 +16,13 @@ import type { Redis } from 'ioredis';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { createMetrics, type GatewayMetrics } from './http/metrics.js';
 import { createQueueDashboard, DASHBOARD_PATH } from './http/queue-dashboard.js';
-import { createRateLimiter, RateLimitedError, type RateLimitSettings } from './http/rate-limit.js';
+import {
+  createAuthFailureLimiter,
+  createRateLimiter,
+  RateLimitedError,
+  type RateLimitSettings,
+} from './http/rate-limit.js';
+import { apiSecurityHeaders } from './http/security-headers.js';
 import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
@@ -27,6 +39,8 @@ export interface GatewayQueues {
 export interface GatewaySettings {
   adminToken: string;
   rateLimit: RateLimitSettings;
+  /** Failed authentications per client address or key prefix; AUTH_FAILURES_* when absent. */
+  authFailureLimit?: RateLimitSettings;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
   sseHeartbeatMs: number;
@@ -133,12 +147,23 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
     ],
   });
   app.use(requestContextMiddleware(deps.logger, metrics.observeRequest));
+  app.use(apiSecurityHeaders());
 
+  const authFailures = createAuthFailureLimiter(
+    deps.redis,
+    deps.queuePrefix,
+    deps.settings.authFailureLimit ?? {
+      limit: authFailureDefaults.limit,
+      windowMs: authFailureDefaults.windowMs,
+    },
+    deps.logger,
+  );
   app.use(
     DASHBOARD_PATH,
     createQueueDashboard(
       [deps.queues.resolve.queue, deps.queues.runCommand.queue, deps.queues.maintenance.queue],
       deps.settings.adminToken,
+      authFailures,
     ),
   );
 
@@ -148,6 +173,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
       deps.models,
       deps.settings.adminToken,
       createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
+      authFailures,
     ),
     maxJsonBodyBytes: deps.settings.maxJsonBodyBytes,
   });

@@ -72,6 +72,10 @@ const app = createGatewayApp({
   settings: {
     adminToken: config.ADMIN_TOKEN,
     rateLimit: { limit: config.RATE_LIMIT_PER_WINDOW, windowMs: config.RATE_LIMIT_WINDOW_MS },
+    authFailureLimit: {
+      limit: config.AUTH_FAILURES_PER_WINDOW,
+      windowMs: config.AUTH_FAILURE_WINDOW_MS,
+    },
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     sseHeartbeatMs: config.SSE_HEARTBEAT_MS,

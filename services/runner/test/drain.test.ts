@@ -231,6 +231,39 @@ describe('applying commands exactly once', () => {
     expect(events.at(-1)?.event_type).toBe('run_cancelled');
   });
 
+  it("restores a branch's record when its writer died after the events, before the record", async () => {
+    const { runId } = await startedRun();
+    await drainRun(runId, deps);
+    const asked = await db.models.events
+      .findOne({ workflow_run_id: runId, event_type: 'interaction_requested' })
+      .lean();
+    const branchId = newId('branch');
+    const branch = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'branch',
+      payload: { from_event_id: asked?.event_id, branch_id: branchId },
+      correlationId: newId('correlation'),
+    });
+    await drainRun(runId, deps);
+    expect(await db.models.branches.exists({ branch_id: branchId })).toBeTruthy();
+    // As if the process had died after inserting the events but before the branch record and
+    // marking the command applied.
+    await db.models.branches.deleteOne({ branch_id: branchId });
+    await db.models.runCommands.updateOne(
+      { command_id: branch.command_id },
+      { $set: { status: 'pending', finished_at: null } },
+    );
+    await drainRun(runId, deps);
+    expect(await db.models.branches.findOne({ branch_id: branchId }).lean()).toMatchObject({
+      workflow_run_id: runId,
+      status: 'active',
+    });
+    expect(
+      (await db.models.runCommands.findOne({ command_id: branch.command_id }).lean())?.status,
+    ).toBe('applied');
+  });
+
   it('finishes writing a commit whose writer died before the log had all its events', async () => {
     const { runId } = await startedRun();
     await drainRun(runId, deps);

@@ -3,6 +3,8 @@ import { StepwiseError } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 import { authenticateKey, createUserReader } from '../accounts/accounts.js';
 import { secretsEqual } from '../accounts/keys.js';
+import { clientAddressKey, type AuthAttempt, type AuthFailureLimiter } from './rate-limit.js';
+import type { Caller } from './request-context.js';
 import type { Authenticator } from './route-builder.js';
 
 function bearerToken(req: Request): string | null {
@@ -16,25 +18,56 @@ function unauthenticated(message: string): StepwiseError {
   return new StepwiseError('UNAUTHENTICATED', message);
 }
 
+export const noAuthFailureLimit: AuthFailureLimiter = {
+  check: async () => undefined,
+  recordFailure: async () => undefined,
+};
+
+/** The attempt as the failure limiter counts it: by the socket's address and the credential. */
+export function authAttemptOf(req: Request, credential: string): AuthAttempt {
+  return { address: clientAddressKey(req.socket.remoteAddress), credential };
+}
+
 /**
  * User routes take an API key; admin routes take the admin token. A valid user key on an admin
  * route is 403 (known, not allowed); anything unrecognised is 401. Keys are looked up on every
  * request, so a revoked key stops working at once on every gateway process.
+ *
+ * Only a presented credential that matches nothing counts as a failed authentication: a request
+ * without one guesses nothing. The failure limiter is asked alongside the lookup rather than
+ * before it, so that it costs no extra round trip; when it refuses, the lookup's answer is
+ * dropped, whatever it was (a right key's `last_used_at` may still move: it was presented).
  */
 export function createAuthenticator(
   models: Models,
   adminToken: string,
   limitRate: (userId: string) => Promise<void> = async () => undefined,
+  failures: AuthFailureLimiter = noAuthFailureLimit,
 ): Authenticator {
   const readUser = createUserReader(models);
+  const identify = async (token: string, mode: 'user' | 'admin'): Promise<Caller | null> => {
+    if (mode === 'admin' && secretsEqual(token, adminToken)) return { kind: 'admin' };
+    const found = await authenticateKey(models, token, readUser);
+    if (!found) return null;
+    if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
+    return { kind: 'user', user: found.user, keyId: found.keyId };
+  };
   return async (req, mode) => {
     const token = bearerToken(req);
     if (!token) throw unauthenticated('missing bearer token (Authorization: Bearer <api key>)');
-    if (mode === 'admin' && secretsEqual(token, adminToken)) return { kind: 'admin' };
-    const found = await authenticateKey(models, token, readUser);
-    if (!found) throw unauthenticated('unknown or revoked API key');
-    if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
-    await limitRate(found.user.user_id);
-    return { kind: 'user', user: found.user, keyId: found.keyId };
+    const attempt = authAttemptOf(req, token);
+    const [allowed, identified] = await Promise.allSettled([
+      failures.check(attempt),
+      identify(token, mode),
+    ]);
+    if (allowed.status === 'rejected') throw allowed.reason;
+    if (identified.status === 'rejected') throw identified.reason;
+    const caller = identified.value;
+    if (!caller) {
+      await failures.recordFailure(attempt);
+      throw unauthenticated('unknown or revoked API key');
+    }
+    if (caller.kind === 'user') await limitRate(caller.user.user_id);
+    return caller;
   };
 }

@@ -7,6 +7,7 @@ import {
   summarizeDetails,
   type UserRecord,
 } from '@stepwise/shared';
+import { refuseDeclaredOversize } from './body-limits.js';
 import { requestContextOf, type Caller, type RequestContext } from './request-context.js';
 
 export type AuthMode = 'none' | 'user' | 'admin';
@@ -84,6 +85,25 @@ function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: str
   throw new BadRequestError(`invalid ${where}: ${summarizeDetails(details)}`, details);
 }
 
+/**
+ * Deepest nesting a JSON body may have. Bodies end up inside stored documents (a run's state, a
+ * refused command's payload, an event's data) and MongoDB stores at most 100 levels: deeper input
+ * must be refused here, not fail there (or overflow a recursive step on the way) as a 500.
+ */
+const MAX_JSON_BODY_DEPTH = 32;
+
+/** True when objects or arrays in `value` nest deeper than `max`; iterative, so it cannot overflow. */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: { value: unknown; depth: number }[] = [{ value, depth: 1 }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (typeof next.value !== 'object' || next.value === null) continue;
+    if (next.depth > max) return true;
+    for (const child of Object.values(next.value))
+      pending.push({ value: child, depth: next.depth + 1 });
+  }
+  return false;
+}
+
 function readUpload(req: Request, mediaTypes: readonly string[]): Upload {
   const declared = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (!mediaTypes.includes(declared)) {
@@ -138,6 +158,11 @@ export function defineRoute<
       }
       const params = parseOrThrow(paramsSchema, req.params, 'params');
       const query = parseOrThrow(querySchema, { ...req.query }, 'query');
+      if (!spec.upload && nestsDeeperThan(req.body, MAX_JSON_BODY_DEPTH)) {
+        throw new BadRequestError(`the body nests deeper than ${MAX_JSON_BODY_DEPTH} levels`, [
+          { path: 'body', message: `nested deeper than ${MAX_JSON_BODY_DEPTH} levels` },
+        ]);
+      }
       const body = spec.upload
         ? (undefined as z.infer<B>)
         : parseOrThrow(bodySchema, req.body, 'body');
@@ -173,6 +198,8 @@ export function mountRoutes(
     const parser = upload
       ? express.raw({ type: [...upload.mediaTypes], limit: upload.maxBytes })
       : jsonParser;
+    // Every route, bodiless ones included: a body of any media type over the limit is 413.
+    const refuseOversize = refuseDeclaredOversize(upload?.maxBytes ?? options.maxJsonBodyBytes);
     // Authenticate before reading a body, so that an anonymous client cannot make us read one.
     const authenticate = (req: Request, res: Response, next: NextFunction) => {
       const { auth } = route.spec;
@@ -188,6 +215,7 @@ export function mountRoutes(
     router[route.spec.method](
       route.spec.path,
       authenticate,
+      refuseOversize,
       parser,
       (req: Request, res: Response, next: NextFunction) => {
         route.handle(req, res).catch(next);

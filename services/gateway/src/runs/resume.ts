@@ -93,6 +93,8 @@ export async function resumeRun(
     bytes: input.upload.bytes,
     sourceType: input.upload.sourceType,
     entryPoint: input.entryPoint,
+    // A workflow of another template is refused by the resolver before it stores anything.
+    expectedTemplateName: run.workflow_template_name,
     correlationId: input.correlationId,
     waitMs: input.waitMs,
   });

@@ -50,7 +50,7 @@ export async function dispatchCommand(
     );
     return 'pending';
   }
-  const awaited = await awaitJob(job, deps.runEvents, waitMs);
+  const awaited = await awaitJob(deps.runQueue.queue, job, deps.runEvents, waitMs);
   if (!awaited.finished) return 'pending';
   const outcome = commandOutcomeSchema.parse(awaited.value);
   if (outcome.status === 'applied') return 'applied';

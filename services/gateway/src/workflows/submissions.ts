@@ -21,6 +21,8 @@ export interface SubmitWorkflowInput {
   bytes: Buffer;
   sourceType: SourceType;
   entryPoint?: string | undefined;
+  /** Refuse (CONFLICT, storing nothing) a workflow of any other template. */
+  expectedTemplateName?: string | undefined;
   correlationId: string;
   waitMs: number;
 }
@@ -59,6 +61,9 @@ export async function submitWorkflow(
         submission_file_id: fileId,
         source_type: input.sourceType,
         ...(input.entryPoint === undefined ? {} : { entry_point: input.entryPoint }),
+        ...(input.expectedTemplateName === undefined
+          ? {}
+          : { expected_template_name: input.expectedTemplateName }),
         raw_sha256: rawSha256,
         size: input.bytes.length,
         correlation_id: input.correlationId,
@@ -69,7 +74,7 @@ export async function submitWorkflow(
     await deleteFromBucket(deps.mongo, 'submissions', fileId).catch(() => undefined);
     throw error;
   }
-  const awaited = await awaitJob(job, deps.resolveEvents, input.waitMs);
+  const awaited = await awaitJob(deps.resolveQueue.queue, job, deps.resolveEvents, input.waitMs);
   if (!awaited.finished) return { state: 'pending', jobId };
   const result = resolveJobResultSchema.parse(awaited.value);
   if (!result.ok)

@@ -89,10 +89,12 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       applied > 0 ? this.commandAt(runId, applied) : null,
       run.command_seq > applied ? this.commandAt(runId, applied + 1) : null,
     ]);
-    // A command is marked finished only after its commit's events are in the log, and a drain
-    // flushes the outbox before it commits anything else; so a finished last command means the
-    // outbox is written, and only otherwise is it checked (a read, and the writes if missing).
-    if (!last || last.status === 'pending') await this.flushOutbox(run);
+    // A command is marked finished only after its commit's events, and the records that mirror
+    // them (branches, artifact links), are written; and a drain writes the outbox again before it
+    // commits anything else. So a finished last command means the outbox is fully written.
+    // Otherwise its writer may have died anywhere between the commit and finishing: write it all
+    // again (every write is idempotent).
+    if (!last || last.status === 'pending') await this.writeEvents(run.outbox);
     return {
       run,
       applied: last?.status === 'pending' ? [last] : [],
@@ -117,15 +119,6 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       .findOne({ workflow_run_id: runId, status: 'pending', seq: { $gt: seq } })
       .sort({ seq: 1 })
       .lean<RunCommandRecord>();
-  }
-
-  /** A commit whose events did not all reach the log (the writer died): finish writing them. */
-  private async flushOutbox(run: WorkflowRunRecord): Promise<void> {
-    const last = run.outbox.at(-1);
-    if (!last) return;
-    if (await this.models.events.exists({ workflow_run_id: run.workflow_run_id, seq: last.seq }))
-      return;
-    await this.writeEvents(run.outbox);
   }
 
   async settleCommands(
@@ -241,20 +234,26 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       branch_point_event_id: string;
       lineage: { branch_id: string; until_seq: number }[];
     };
-    await this.models.branches.updateOne(
-      { branch_id: data.branch_id },
-      {
-        $setOnInsert: {
-          branch_id: data.branch_id,
-          workflow_run_id: event.workflow_run_id,
-          parent_branch_id: data.parent_branch_id,
-          branch_point_event_id: data.branch_point_event_id,
-          lineage: data.lineage,
-          created_at: event.timestamp,
+    await this.models.branches
+      .updateOne(
+        { branch_id: data.branch_id },
+        {
+          $setOnInsert: {
+            branch_id: data.branch_id,
+            workflow_run_id: event.workflow_run_id,
+            parent_branch_id: data.parent_branch_id,
+            branch_point_event_id: data.branch_point_event_id,
+            lineage: data.lineage,
+            created_at: event.timestamp,
+          },
         },
-      },
-      { upsert: true },
-    );
+        { upsert: true },
+      )
+      // Two writers of the same outbox (one finishing, one recovering) race on the upsert; the
+      // loser's duplicate-key error means the record is there.
+      .catch((error: unknown) => {
+        if (!isDuplicateOnly(error)) throw error;
+      });
     // One active branch per run: the newest. Done after the insert, so a crash in between leaves
     // two marked active rather than none; the run document's active_branch_id is the truth.
     await this.models.branches.updateMany(

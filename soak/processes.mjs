@@ -1,0 +1,175 @@
+// The processes a soak run owns and hurts: its own Redis (append-only file, fsync every second, as
+// in docker-compose.yml) and MongoDB stand-in, and the Stepwise services as real processes (built
+// `dist/main.js`), each restartable on the same port and environment.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, openSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+
+const root = new URL('..', import.meta.url).pathname;
+
+export async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+async function waitForPort(port, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A long-lived child process that can be killed, paused and started again the same way. */
+class ManagedProcess {
+  constructor(name, command, args, { env = {}, port, logFile }) {
+    Object.assign(this, { name, command, args, env, port, logFile });
+    this.child = null;
+    this.starts = 0;
+    /** Exits nobody asked for (a crash), each restarted at once as a supervisor would. */
+    this.crashes = [];
+    this.stopping = false;
+    this.supervised = true;
+  }
+
+  async start() {
+    const log = openSync(this.logFile, 'a');
+    const child = spawn(this.command, this.args, {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', ...this.env },
+      stdio: ['ignore', log, log],
+    });
+    this.child = child;
+    this.exited = once(child, 'exit');
+    this.starts += 1;
+    child.on('exit', (code, signal) => {
+      if (this.stopping || !this.supervised || this.child !== child) return;
+      this.crashes.push({ code, signal, at: new Date().toISOString() });
+      setTimeout(() => void this.start().catch(() => undefined), 1_000);
+    });
+    if (this.port) await waitForPort(this.port);
+  }
+
+  get running() {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(name) {
+    if (this.running) this.child.kill(name);
+  }
+
+  /** Sends `signal`, waits for the exit (SIGKILL after `graceMs`). */
+  async stop(signal = 'SIGTERM', graceMs = 15_000) {
+    if (!this.running) return;
+    const exited = this.exited;
+    this.stopping = true;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+    this.stopping = false;
+  }
+}
+
+/** Redis and the MongoDB stand-in, on free loopback ports, state in `dir`. */
+export async function startStores(dir) {
+  mkdirSync(dir, { recursive: true });
+  const [redisPort, mongoPort] = [await freePort(), await freePort()];
+  const redis = new ManagedProcess(
+    'redis',
+    'redis-server',
+    [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
+    { port: redisPort, logFile: `${dir}/redis.log` },
+  );
+  const [java, ...javaArgs] = execFileSync(
+    'bash',
+    ['scripts/local-services.sh', 'stand-in-command'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, STEPWISE_LOCAL_DIR: dir },
+    },
+  )
+    .trim()
+    .split('\n')
+    .at(-1)
+    .split(' ');
+  const mongo = new ManagedProcess(
+    'mongo',
+    java,
+    [...javaArgs, '--host', '127.0.0.1', '--port', String(mongoPort)],
+    { port: mongoPort, logFile: `${dir}/mongo.log` },
+  );
+  await Promise.all([redis.start(), mongo.start()]);
+  return {
+    redis,
+    mongo,
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    mongoUrl: `mongodb://127.0.0.1:${mongoPort}/stepwise_soak`,
+  };
+}
+
+/** Gateway, resolver and `runners` runner processes over the given stores. */
+export async function startServices({ dir, mongoUrl, redisUrl, adminToken, runners = 2 }) {
+  const port = await freePort();
+  const common = {
+    MONGO_URL: mongoUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: '{soak}',
+    LOG_LEVEL: 'info',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+  };
+  const service = (name, file, env = {}, servicePort) =>
+    new ManagedProcess(name, process.execPath, [`services/${file}/dist/main.js`], {
+      env: { ...common, ...env },
+      port: servicePort,
+      logFile: `${dir}/${name}.log`,
+    });
+  const gateway = service(
+    'gateway',
+    'gateway',
+    {
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ADMIN_TOKEN: adminToken,
+      RATE_LIMIT_PER_WINDOW: '0',
+    },
+    port,
+  );
+  const resolver = service('resolver', 'resolver');
+  // Short locks and sweeps, so the work of a killed runner or a lost queue comes back within
+  // seconds rather than a minute (the defaults suit production, not a 20-second fault cycle).
+  const runnerEnv = {
+    RUNNER_LOCK_MS: '8000',
+    RUNNER_SWEEP_INTERVAL_MS: '4000',
+    RUNNER_STALE_AFTER_MS: '8000',
+  };
+  const runnerProcesses = Array.from({ length: runners }, (_, i) =>
+    service(`runner-${i + 1}`, 'runner', runnerEnv),
+  );
+  await Promise.all([gateway, resolver, ...runnerProcesses].map((p) => p.start()));
+  return { gateway, resolver, runners: runnerProcesses, base: `http://127.0.0.1:${port}` };
+}
