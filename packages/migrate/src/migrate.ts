@@ -441,6 +441,7 @@ export async function migrateLegacyDatabase(
           last_seq: events.length,
           command_seq: 0,
           applied_command_seq: 0,
+          command_accepted_at: null,
           last_rejection: null,
           snapshot: { ...snapshot, status },
           outbox: [],

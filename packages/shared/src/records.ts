@@ -164,6 +164,12 @@ export const workflowRunRecordSchema = z.object({
   /** Commands accepted (`$inc` by whoever accepts one) and applied, in acceptance order. */
   command_seq: z.number().int().nonnegative(),
   applied_command_seq: z.number().int().nonnegative(),
+  /**
+   * When the latest command number was taken. A number above `applied_command_seq` whose command
+   * is not stored yet is in flight while this is recent, and lost (its acceptor died) once it is
+   * old; null for runs that never took one (migrated).
+   */
+  command_accepted_at: z.date().nullable().optional(),
   /** The latest command refused without events, kept until its command record says so. */
   last_rejection: z
     .object({

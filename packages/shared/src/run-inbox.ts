@@ -22,7 +22,7 @@ export async function acceptRunCommand(
   const run = await models.runs
     .findOneAndUpdate(
       { workflow_run_id: input.runId, user_id: input.userId },
-      { $inc: { command_seq: 1 } },
+      { $inc: { command_seq: 1 }, $set: { command_accepted_at: input.now ?? new Date() } },
       { returnDocument: 'after', projection: { command_seq: 1 } },
     )
     .lean();

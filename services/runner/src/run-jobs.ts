@@ -60,13 +60,30 @@ async function handleRunJob(
       error: { code: 'NOT_FOUND', message: `command ${job.command_id} not found` },
     };
   if (command.status === 'pending') {
-    // Only possible when its run vanished; retrying cannot help, so answer plainly.
-    const run = await models.runs.exists({ workflow_run_id: job.workflow_run_id });
+    const run = await models.runs
+      .findOne({ workflow_run_id: job.workflow_run_id })
+      .select({ applied_command_seq: 1 })
+      .lean<{ applied_command_seq: number }>();
+    // Its run vanished; retrying cannot help, so answer plainly.
     if (!run)
       return {
         status: 'rejected',
         error: { code: 'NOT_FOUND', message: `run ${job.workflow_run_id} not found` },
       };
+    // Stored so late that its number had been given up as lost and later commands applied: it
+    // cannot apply in its place any more, so it is refused rather than applied out of order.
+    if (command.seq <= run.applied_command_seq) {
+      const error = {
+        code: 'CONFLICT',
+        message: 'the command arrived after later commands were applied; send it again',
+      };
+      await models.runCommands.updateOne(
+        { command_id: command.command_id, status: 'pending' },
+        { $set: { status: 'rejected', error, finished_at: new Date() } },
+      );
+      return { status: 'rejected', error };
+    }
+    // Still waiting for an earlier command in flight: the queue retries this job.
     throw new Error(`command ${job.command_id} is still pending`);
   }
   context.logger.debug(

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { newId, type RunCommandRecord } from '@stepwise/shared';
 import { FairShare, acceptRunCommand, loadPluginModules } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
+import { MongoRunRepository } from '../src/engine/run-repository.js';
 import { createRunJobHandler } from '../src/run-jobs.js';
 import { createRunnerDependencies } from '../src/runner.js';
 import { createRun } from '../../gateway/src/runs/create-run.js';
@@ -184,11 +185,14 @@ describe('applying commands exactly once', () => {
     expect(await eventsOf(runId)).toEqual(before);
   });
 
-  it('steps past a number whose command was never stored (its gateway died mid-acceptance)', async () => {
+  it('waits for a number taken but not stored yet, then applies both in acceptance order', async () => {
     const { runId } = await startedRun();
     await drainRun(runId, deps);
-    // The acceptance took seq 2 and died before storing the command.
-    await db.models.runs.updateOne({ workflow_run_id: runId }, { $inc: { command_seq: 1 } });
+    // An acceptance has taken seq 2 and is about to store its command; seq 3 is stored first.
+    await db.models.runs.updateOne(
+      { workflow_run_id: runId },
+      { $inc: { command_seq: 1 }, $set: { command_accepted_at: new Date() } },
+    );
     const cancel = await acceptRunCommand(db.models, {
       runId,
       userId,
@@ -197,10 +201,107 @@ describe('applying commands exactly once', () => {
     });
     expect(cancel.seq).toBe(3);
     await drainRun(runId, deps);
+    expect(await db.models.runs.findOne({ workflow_run_id: runId }).lean()).toMatchObject({
+      status: 'awaiting_input',
+      applied_command_seq: 1,
+    });
+    // The answer with seq 2 lands; a drain then applies it and the cancel, in that order.
+    const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
+    const answer: RunCommandRecord = {
+      command_id: newId('command'),
+      workflow_run_id: runId,
+      user_id: userId,
+      seq: 2,
+      type: 'respond',
+      payload: {
+        interaction_id: run?.pending_interaction?.interaction_id,
+        response: { confirmed: true },
+      },
+      correlation_id: newId('correlation'),
+      status: 'pending',
+      error: null,
+      accepted_at: new Date(),
+      finished_at: null,
+    };
+    await db.models.runCommands.collection.insertOne({ ...answer });
+    await drainRun(runId, deps);
+    // In acceptance order: the answer finishes the run, so the cancel after it is refused. Out of
+    // order, the run would be cancelled and the answer refused.
+    const events = await eventsOf(runId);
+    expect(events.map((e) => e.event_type)).toContain('interaction_responded');
+    expect(events.at(-1)?.event_type).toBe('run_completed');
+    const settled = await db.models.runCommands
+      .find({ workflow_run_id: runId })
+      .sort({ seq: 1 })
+      .lean();
+    expect(settled.map((c) => [c.seq, c.status])).toEqual([
+      [1, 'applied'],
+      [2, 'applied'],
+      [3, 'rejected'],
+    ]);
+  });
+
+  it('steps past a number lost with its acceptor, and refuses the command if it turns up late', async () => {
+    const { runId } = await startedRun();
+    await drainRun(runId, deps);
+    // The acceptance took seq 2 and died before storing the command, long enough ago.
+    await db.models.runs.updateOne({ workflow_run_id: runId }, { $inc: { command_seq: 1 } });
+    const cancel = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+    expect(cancel.seq).toBe(3);
+    const patient = {
+      ...deps,
+      repository: new MongoRunRepository(db.models, async () => undefined, 0),
+    };
+    await drainRun(runId, patient);
     const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
     expect(run).toMatchObject({ status: 'cancelled', applied_command_seq: 3 });
     const stored = await db.models.runCommands.findOne({ command_id: cancel.command_id }).lean();
     expect(stored?.status).toBe('applied');
+
+    // Its command turns up after all: refused (CONFLICT), never applied out of order.
+    const late: RunCommandRecord = {
+      command_id: newId('command'),
+      workflow_run_id: runId,
+      user_id: userId,
+      seq: 2,
+      type: 'cancel',
+      payload: {},
+      correlation_id: newId('correlation'),
+      status: 'pending',
+      error: null,
+      accepted_at: new Date(),
+      finished_at: null,
+    };
+    await db.models.runCommands.collection.insertOne({ ...late });
+    const handler = createRunJobHandler(
+      db.models,
+      patient,
+      new FairShare(db.redis, db.queuePrefix),
+    );
+    const context = {
+      jobId: 'late',
+      attemptsMade: 0,
+      isFinalAttempt: false,
+      logger: pino({ level: 'silent' }),
+    };
+    const job = {
+      kind: 'drain' as const,
+      workflow_run_id: runId,
+      user_id: userId,
+      command_id: late.command_id,
+    };
+    expect(await handler(job, context)).toMatchObject({
+      status: 'rejected',
+      error: { code: 'CONFLICT' },
+    });
+    expect(
+      (await db.models.runCommands.findOne({ command_id: late.command_id }).lean())?.status,
+    ).toBe('rejected');
   });
 
   it('settles a command whose finisher died after its commit, and applies the next', async () => {

@@ -26,6 +26,7 @@ const runSchema = new Schema<WorkflowRunRecord>(
     last_seq: { type: Number, required: true, default: 0 },
     command_seq: { type: Number, required: true, default: 0 },
     applied_command_seq: { type: Number, required: true, default: 0 },
+    command_accepted_at: { type: Date, default: null },
     last_rejection: { type: Mixed, default: null },
     snapshot: { type: Mixed, required: true },
     outbox: { type: Mixed, default: [] },

@@ -132,6 +132,7 @@ export async function createRun(
     last_seq: 0,
     command_seq: 1,
     applied_command_seq: 0,
+    command_accepted_at: now,
     last_rejection: null,
     snapshot: emptySnapshot(branchId, start.workflow_version_id),
     outbox: [],

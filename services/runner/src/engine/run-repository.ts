@@ -70,10 +70,18 @@ function isDuplicateOnly(error: unknown): boolean {
   );
 }
 
+/**
+ * How long after a run last took a command number a missing number counts as lost (its acceptor
+ * died between taking it and storing the command) rather than in flight. Until then later commands
+ * wait for it, so that commands apply in the order they were accepted.
+ */
+export const LOST_COMMAND_NUMBER_AFTER_MS = 30_000;
+
 export class MongoRunRepository implements RunRepository, RunHistoryReader {
   constructor(
     private readonly models: Models,
     private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
+    private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
   ) {}
 
   async load(runId: string): Promise<LoadedRun | null> {
@@ -101,10 +109,16 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       next:
         next?.status === 'pending'
           ? next
-          : run.command_seq > applied + 1
+          : run.command_seq > applied + 1 && this.numberLost(run)
             ? await this.firstPendingAfter(runId, applied)
             : null,
     };
+  }
+
+  /** True once the run has taken no command number for `lostNumberAfterMs`. */
+  private numberLost(run: WorkflowRunRecord): boolean {
+    const taken = run.command_accepted_at;
+    return !taken || Date.now() - new Date(taken).getTime() >= this.lostNumberAfterMs;
   }
 
   private commandAt(runId: string, seq: number): Promise<RunCommandRecord | null> {
@@ -113,7 +127,7 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       .lean<RunCommandRecord>();
   }
 
-  /** The way past a gap: a command whose acceptance took a number but never stored the command. */
+  /** The way past a lost number: the first command stored after it. */
   private firstPendingAfter(runId: string, seq: number): Promise<RunCommandRecord | null> {
     return this.models.runCommands
       .findOne({ workflow_run_id: runId, status: 'pending', seq: { $gt: seq } })
