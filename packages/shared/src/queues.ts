@@ -16,6 +16,11 @@ export const resolveJobSchema = z.strictObject({
   raw_sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().nonnegative(),
   correlation_id: idSchema('correlation'),
+  /**
+   * The template the workflow must belong to (a resume submits the run's own workflow): another
+   * one is refused with CONFLICT before anything is stored.
+   */
+  expected_template_name: z.string().min(1).max(64).optional(),
 });
 export type ResolveJob = z.infer<typeof resolveJobSchema>;
 

@@ -47,6 +47,22 @@ function parseJsonSubmission(bytes: Uint8Array): unknown {
 }
 
 /**
+ * The hash of a JSON submission. RFC 8785 has no form for what JSON.parse makes of some valid
+ * JSON text (1e999 becomes Infinity; "\ud800" a lone surrogate): the submitter must fix those.
+ */
+function hashJsonSubmission(parsed: unknown): ContentHash {
+  try {
+    return contentHashOfJson(parsed);
+  } catch (error) {
+    throw new StepwiseError(
+      'BAD_REQUEST',
+      `the workflow cannot be canonicalised: ${(error as Error).message}`,
+      [{ path: 'body', message: (error as Error).message }],
+    );
+  }
+}
+
+/**
  * Turns the bytes of a submission into a validated workflow and its content hash. Pure apart from
  * CPU: no database, no queue. Throws a StepwiseError (4xx) for anything the submitter must fix.
  */
@@ -59,10 +75,11 @@ export async function buildVersion(
   let document: unknown;
   if (submission.sourceType === 'json') {
     const parsed = parseJsonSubmission(submission.bytes);
-    contentHash = contentHashOfJson(parsed);
+    // Resolved first: it refuses nesting too deep for the (recursive) canonical hash.
     document = new ReferenceResolver(new Map(), limits.maxUncompressedBytes).resolveDocument(
       parsed,
     );
+    contentHash = hashJsonSubmission(parsed);
   } else {
     const entryPoint = normalizeEntryPoint(submission.entryPoint);
     const files = await readZipBundle(submission.bytes, entryPoint, limits);

@@ -1,4 +1,5 @@
 import {
+  StepwiseError,
   isStepwiseError,
   type ModuleCatalog,
   type ResolveJob,
@@ -61,6 +62,14 @@ export function createResolveHandler(deps: ResolverDependencies) {
           .lean();
         if (!version || !template) throw new Error('submission vanished without a version');
         return { ok: true, version: summary(template, version, true) };
+      }
+      const expected = job.expected_template_name;
+      if (expected !== undefined && built.workflow.workflow_id !== expected) {
+        throw new StepwiseError(
+          'CONFLICT',
+          `that workflow is another template than the run's (${expected})`,
+          [{ path: 'workflow_id', message: `must be '${expected}'` }],
+        );
       }
       const stored = await storeVersion(deps.mongo, deps.models, {
         userId: job.user_id,

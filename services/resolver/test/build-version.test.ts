@@ -247,6 +247,22 @@ describe('buildVersion', () => {
     expect(error.message).toMatch(/UTF-8/);
   });
 
+  it('refuses numbers JSON.parse cannot keep finite, in a zip and as JSON', async () => {
+    const workflow =
+      '{"workflow_id":"w","initial_state":{"n":1e999},"steps":[{"step_id":"s","modules":[{"module_id":"user.confirm","name":"ok","inputs":{"message":"ok?"}}]}]}';
+    for (const submission of [
+      {
+        sourceType: 'zip' as const,
+        bytes: await zipFiles(new Map([['workflow.json', Buffer.from(workflow)]])),
+      },
+      { sourceType: 'json' as const, bytes: Buffer.from(workflow) },
+    ]) {
+      const error = await refusal(submission);
+      expect(error.code).toBe('WORKFLOW_INVALID');
+      expect(error.message).toMatch(/finite/);
+    }
+  });
+
   it('stops unpacking at the byte limit, whatever the headers claim', async () => {
     const error = await refusal({
       sourceType: 'zip',

@@ -1,6 +1,8 @@
 import {
   StepwiseError,
   diffVersions,
+  idPattern,
+  newId,
   workflowDefinitionSchema,
   type RunView,
   type WorkflowRunRecord,
@@ -95,7 +97,11 @@ export async function resumeRun(
     entryPoint: input.entryPoint,
     // A workflow of another template is refused by the resolver before it stores anything.
     expectedTemplateName: run.workflow_template_name,
-    correlationId: input.correlationId,
+    // A resolve job carries one of our own correlation ids; a client's X-Correlation-Id (any
+    // short token) stays with the run's command and events.
+    correlationId: idPattern('correlation').test(input.correlationId)
+      ? input.correlationId
+      : newId('correlation'),
     waitMs: input.waitMs,
   });
   if (submitted.state === 'pending') return { kind: 'submission_pending', jobId: submitted.jobId };

@@ -4,6 +4,13 @@ import { StepwiseError, formatIssuePath, type ErrorDetail } from '@stepwise/shar
 /** Most `$ref` expansions one workflow may make; a guard against exponential fan-out. */
 const MAX_EXPANSIONS = 10_000;
 
+/**
+ * Deepest nesting of a resolved workflow. Far beyond any real one, and within the 100 levels
+ * MongoDB stores; deeper input would otherwise overflow the stack of every recursive step after
+ * this one (hashing, validation, storage) and fail the job instead of refusing the submission.
+ */
+const MAX_DEPTH = 64;
+
 type JsonPath = readonly (string | number)[];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -77,6 +84,12 @@ export class ReferenceResolver {
   }
 
   private walk(value: unknown, file: string, path: JsonPath, stack: readonly string[]): unknown {
+    if (path.length >= MAX_DEPTH && typeof value === 'object' && value !== null)
+      return this.fail(path, `nested more than ${MAX_DEPTH} levels deep`);
+    // JSON.parse turns 1e999 into Infinity, which no later step (hashing, diffing, MongoDB's
+    // documents as JSON) can represent faithfully.
+    if (typeof value === 'number' && !Number.isFinite(value))
+      return this.fail(path, 'is not a finite number');
     if (Array.isArray(value))
       return value.map((item, index) => this.walk(item, file, [...path, index], stack));
     if (typeof value !== 'object' || value === null) return value;
