@@ -19,6 +19,7 @@ import { RunNotifications } from '../../services/gateway/dist/runs/run-notificat
 import { createResolveHandler } from '../../services/resolver/dist/resolve-submission.js';
 import { createRunJobHandler } from '../../services/runner/dist/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/dist/runner.js';
+import { jsonCaller } from './json-caller.mjs';
 
 export async function startBenchStack({ label, withRunner = true, resolverConcurrency = 1 }) {
   const { MONGO_URL, REDIS_URL } = process.env;
@@ -132,19 +133,7 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
     models,
     apiKey: user.api_key,
     /** A JSON call as the bench user; throws on an error status. */
-    async call(path, init = {}) {
-      const response = await fetch(`${base}${path}`, {
-        ...init,
-        headers: {
-          authorization: `Bearer ${user.api_key}`,
-          'content-type': 'application/json',
-          ...init.headers,
-        },
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-      return body;
-    },
+    call: jsonCaller(base, user.api_key),
     async close() {
       server.closeAllConnections();
       server.close();

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { connectMongo, createModels, ensureIndexes } from '@stepwise/shared/node';
+import { jsonCaller } from './json-caller.mjs';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
 
@@ -167,19 +168,7 @@ export async function startProcessStack({
     userId: user.user.user_id,
     pids,
     /** A JSON call as the bench user; throws on an error status. */
-    async call(path, init = {}) {
-      const response = await fetch(`${base}${path}`, {
-        ...init,
-        headers: {
-          authorization: `Bearer ${user.api_key}`,
-          'content-type': 'application/json',
-          ...init.headers,
-        },
-      });
-      const body = await response.json();
-      if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(body)}`);
-      return body;
-    },
+    call: jsonCaller(base, user.api_key),
     async close() {
       await Promise.all(
         processes.map(async (p) => {
