@@ -53,7 +53,7 @@ async function handleRunJob(
   // Usually this drain applied the job's command itself and knows how that went.
   const known = outcomes.get(job.command_id);
   if (known) return known;
-  const command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
+  let command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
   if (!command)
     return {
       status: 'rejected',
@@ -70,9 +70,14 @@ async function handleRunJob(
         status: 'rejected',
         error: { code: 'NOT_FOUND', message: `run ${job.workflow_run_id} not found` },
       };
-    // Stored so late that its number had been given up as lost and later commands applied: it
-    // cannot apply in its place any more, so it is refused rather than applied out of order.
-    if (command.seq <= run.applied_command_seq) {
+    // Read again after the run: another drain may have applied and finished it meanwhile.
+    command = (await models.runCommands.findOne({ command_id: job.command_id }).lean()) ?? command;
+    // Below the run's applied number and still pending, read after the run: no drain saw it when
+    // it passed its number (each settles the last applied command before committing another), so
+    // it was stored after its number had been given up as lost. It cannot apply in its place any
+    // more, and is refused rather than applied out of order. (At the applied number itself it is
+    // only waiting for its finisher, and the next drain settles it.)
+    if (command.status === 'pending' && command.seq < run.applied_command_seq) {
       const error = {
         code: 'CONFLICT',
         message: 'the command arrived after later commands were applied; send it again',
@@ -83,8 +88,8 @@ async function handleRunJob(
       );
       return { status: 'rejected', error };
     }
-    // Still waiting for an earlier command in flight: the queue retries this job.
-    throw new Error(`command ${job.command_id} is still pending`);
+    // Still waiting for an earlier command in flight, or for its finisher: the queue retries.
+    if (command.status === 'pending') throw new Error(`command ${job.command_id} is still pending`);
   }
   context.logger.debug(
     { command_id: command.command_id, status: command.status },
