@@ -509,6 +509,12 @@ describe('branches', () => {
     expect(await client.events(original.workflow_run_id, `branch_id=${rootBranch}`)).toEqual(
       rootEvents,
     );
+    // Small pages cross ranges of seq where the other branch's events lie (and, for the root,
+    // end in a stretch holding none of its own): the same events, in the same order.
+    for (const branchId of [rootBranch, body.branch?.branch_id ?? '']) {
+      const whole = await client.events(original.workflow_run_id, `branch_id=${branchId}`);
+      expect(await eventsInPagesOf(original.workflow_run_id, branchId, 2)).toEqual(whole);
+    }
     const rootState = await client.state(original.workflow_run_id, `?branch_id=${rootBranch}`);
     expect(rootState.state).toEqual({
       q1_prepared: 'asked q1',
@@ -602,6 +608,24 @@ describe('branches', () => {
 });
 
 /** The branch's events are gap-free in its own view and fold to the state the API reports. */
+/** A branch's events read `limit` at a time, following `next_after_seq` to the end. */
+async function eventsInPagesOf(runId: string, branchId: string, limit: number) {
+  const all: EventView[] = [];
+  let after = 0;
+  for (let pages = 0; pages < 1_000; pages++) {
+    const response = await client.request(
+      `/v1/runs/${runId}/events?branch_id=${branchId}&after_seq=${after}&limit=${limit}`,
+    );
+    expect(response.status).toBe(200);
+    const page = (await response.json()) as { items: EventView[]; next_after_seq: number | null };
+    expect(page.items.length).toBeLessThanOrEqual(limit);
+    all.push(...page.items);
+    if (page.next_after_seq === null) return all;
+    after = page.next_after_seq;
+  }
+  throw new Error('paging did not end');
+}
+
 async function expectConsistentBranch(runId: string, branchId: string): Promise<EventView[]> {
   const events = await client.events(runId, `branch_id=${branchId}`);
   const seqs = events.map((e) => e.seq);
