@@ -60,6 +60,7 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
       fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1000 },
       llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1000 },
       maxArtifactBytes: 1024,
+      leaseMs: 30_000,
     });
     const runner = startWorker({
       kind: 'runCommand',

@@ -15,6 +15,7 @@ export interface TestRunnerOptions {
   allowedHosts?: string[];
   llm?: Partial<LlmSettings>;
   maxArtifactBytes?: number;
+  leaseMs?: number;
 }
 
 export async function startTestRunner(
@@ -36,6 +37,7 @@ export async function startTestRunner(
     },
     llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 5_000, ...options.llm },
     maxArtifactBytes: options.maxArtifactBytes ?? 64 * 1024 * 1024,
+    leaseMs: options.leaseMs ?? 30_000,
   });
   const worker = startWorker({
     kind: 'runCommand',

@@ -124,6 +124,12 @@ export const runnerEnvSchema = z.object({
   RUNNER_STALE_AFTER_MS: positiveInt(60_000).describe(
     'Age after which a pending command or a running run without a job is picked up by the sweep',
   ),
+  RUN_LEASE_MS: positiveInt(30_000).describe(
+    "How long a runner's lease on a run lasts without renewal; a killed runner's runs are recovered after it",
+  ),
+  ARTIFACT_ORPHAN_GRACE_MS: positiveInt(3_600_000).describe(
+    'Age after which an artifact no committed event refers to (its attempt never committed) is deleted',
+  ),
   MODULE_TIMEOUT_MS: positiveInt(120_000).describe(
     'Longest a non-interactive module may run before it counts as failed',
   ),

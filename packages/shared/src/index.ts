@@ -16,3 +16,5 @@ export * from './workflow/module-api.js';
 export * from './runs/version-diff.js';
 export * from './canonical-json.js';
 export * from './metrics-keys.js';
+export * from './runs/event-data.js';
+export * from './runs/commands.js';

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ModuleDeclaration } from './workflow/module-declarations.js';
+import { moduleEffectsSchema, type ModuleDeclaration } from './workflow/module-declarations.js';
 import type { StepwiseModule } from './workflow/module-api.js';
 
 function isModuleShape(value: unknown): value is StepwiseModule {
@@ -13,6 +13,7 @@ function isModuleShape(value: unknown): value is StepwiseModule {
       : candidate['interactive'] === false && typeof candidate['execute'] === 'function';
   return (
     typeof candidate['id'] === 'string' &&
+    moduleEffectsSchema.safeParse(candidate['effects']).success &&
     /^[a-z0-9_-]+\.[a-z0-9_.-]+$/.test(candidate['id']) &&
     typeof inputs?.safeParse === 'function' &&
     typeof inputs.shape === 'object' &&
@@ -41,7 +42,7 @@ export async function loadPluginModules(specifiers: readonly string[]): Promise<
     const list = (exported as { modules?: unknown } | undefined)?.modules;
     if (!Array.isArray(list) || !list.every(isModuleShape)) {
       throw new Error(
-        `plugin '${specifier}' must export default { modules: [...] } of valid modules`,
+        `plugin '${specifier}' must export default { modules: [...] } of valid modules (each with an id, inputs, effects 'none' or 'external', and execute or request/respond)`,
       );
     }
     modules.push(...list);

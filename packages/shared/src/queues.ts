@@ -27,7 +27,8 @@ export type ResolveJob = z.infer<typeof resolveJobSchema>;
 /**
  * A job on the `runs` queue. Commands themselves live in `run_commands` (the run's inbox, in
  * acceptance order); a job only says which run has work: `drain` applies its pending commands,
- * `wake` re-enters a run whose module waits out a retry backoff, if the run is still where it was.
+ * `wake` re-enters a run whose module waits out a retry backoff, if the run is still where it was;
+ * `recover` looks at a run once the lease of a drain that may have died has expired.
  */
 export const runJobSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -42,12 +43,21 @@ export const runJobSchema = z.discriminatedUnion('kind', [
     user_id: idSchema('user'),
     expected_last_seq: z.number().int().nonnegative(),
   }),
+  z.strictObject({
+    kind: z.literal('recover'),
+    workflow_run_id: idSchema('run'),
+    user_id: idSchema('user'),
+  }),
 ]);
 export type RunJob = z.infer<typeof runJobSchema>;
 
-/** What a `drain` job answers about its command. */
+/**
+ * What a `drain` job answers about its command. `deferred`: another drain holds the run's lease and
+ * will apply it; the command's settlement is then read from its record (see effects.md, rule 1).
+ */
 export const commandOutcomeSchema = z.discriminatedUnion('status', [
   z.object({ status: z.literal('applied') }),
+  z.object({ status: z.literal('deferred') }),
   z.object({
     status: z.literal('rejected'),
     error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
@@ -56,7 +66,11 @@ export const commandOutcomeSchema = z.discriminatedUnion('status', [
 export type CommandOutcome = z.infer<typeof commandOutcomeSchema>;
 
 /** Housekeeping, run by a BullMQ job scheduler (one schedule however many runners start). */
-export const maintenanceJobSchema = z.strictObject({ kind: z.literal('expire_keywords') });
+export const maintenanceJobSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('expire_keywords') }),
+  /** Removes artifacts of attempts that never committed, after a grace period. */
+  z.strictObject({ kind: z.literal('sweep_artifacts') }),
+]);
 export type MaintenanceJob = z.infer<typeof maintenanceJobSchema>;
 
 export interface JobContract<Payload extends z.ZodType> {

@@ -123,8 +123,24 @@ export const branchSnapshotSchema = z.object({
   error: runErrorSchema.nullable(),
   /** Feedback given with a retry, readable by the retried module as `run.feedback`. */
   feedback: z.object({ step_id: z.string(), module_name: z.string(), text: z.string() }).nullable(),
+  /**
+   * The idempotency key of the attempt at the cursor while its phase is `started` (null once it
+   * ended, or when its log predates keys); absent in snapshots stored before keys existed.
+   */
+  attempt_key: z.string().nullable().optional(),
 });
 export type BranchSnapshot = z.infer<typeof branchSnapshotSchema>;
+
+/**
+ * Who caused an event or sent a command: the user, and the key (or, for people in a browser, the
+ * session) they used.
+ */
+export const actorSchema = z.object({
+  user_id: z.string(),
+  key_id: z.string().nullable(),
+  session_id: z.string().nullable().optional(),
+});
+export type Actor = z.infer<typeof actorSchema>;
 
 export const eventRecordSchema = z.object({
   event_id: z.string(),
@@ -140,6 +156,8 @@ export const eventRecordSchema = z.object({
   correlation_id: z.string(),
   /** The command whose application appended this event (null for events not caused by one). */
   command_id: z.string().nullable(),
+  /** Who sent that command (absent in logs written before actors were recorded). */
+  actor: actorSchema.nullable().optional(),
 });
 export type EventRecord = z.infer<typeof eventRecordSchema>;
 
@@ -184,6 +202,15 @@ export const workflowRunRecordSchema = z.object({
    * events collection is then filled from here (idempotently), so a batch is all or nothing.
    */
   outbox: z.array(eventRecordSchema),
+  /**
+   * The run's lease (effects.md, rule 1): the one drain that may apply commands and execute
+   * modules. `lease_fence` grows with every new holder and every commit is conditional on it, so
+   * a holder whose lease lapsed and was taken over can never commit. Absent on runs never drained
+   * since leases were introduced.
+   */
+  lease_holder: z.string().nullable().optional(),
+  lease_expires_at: z.date().nullable().optional(),
+  lease_fence: z.number().int().nonnegative().optional(),
   ...timestamps,
 });
 export type WorkflowRunRecord = z.infer<typeof workflowRunRecordSchema>;
@@ -213,6 +240,8 @@ export const keywordHistoryRecordSchema = z.object({
   expires: z.date(),
   source: keywordSourceSchema,
   category: z.string().nullable(),
+  /** Idempotency keys of the latest attempts that added weight (each counts once). */
+  counted_keys: z.array(z.string()).optional(),
 });
 export type KeywordHistoryRecord = z.infer<typeof keywordHistoryRecordSchema>;
 
@@ -239,11 +268,26 @@ export const artifactRecordSchema = z.object({
   size: z.number().int().nonnegative(),
   sha256: z.string(),
   file_id: z.string(),
+  /** The attempt that saved it; absent on artifacts saved before attempts had keys. */
+  idempotency_key: z.string().nullable().optional(),
   created_at: z.date(),
 });
 export type ArtifactRecord = z.infer<typeof artifactRecordSchema>;
 
+export const tokenCallStatusSchema = z.enum(['pending', 'completed', 'failed', 'lost']);
+export type TokenCallStatus = z.infer<typeof tokenCallStatusSchema>;
+
+/**
+ * One provider call. Written `pending` before the call and completed with the usage when the
+ * answer comes (`failed`: the provider answered an error). A call whose answer never came (the
+ * process died, the attempt timed out) is `lost`: it may have been billed.
+ */
 export const tokenUsageRecordSchema = z.object({
+  /** The attempt's idempotency key (sent to the provider); with call_index, unique. */
+  idempotency_key: z.string(),
+  call_index: z.number().int().nonnegative(),
+  attempt: z.number().int().nonnegative(),
+  status: tokenCallStatusSchema,
   workflow_run_id: z.string(),
   user_id: z.string(),
   branch_id: z.string(),
@@ -255,6 +299,7 @@ export const tokenUsageRecordSchema = z.object({
   output_tokens: z.number().int().nonnegative(),
   total_cost: z.number().nonnegative(),
   created_at: z.date(),
+  completed_at: z.date().nullable(),
 });
 export type TokenUsageRecord = z.infer<typeof tokenUsageRecordSchema>;
 
@@ -279,9 +324,22 @@ export const runCommandRecordSchema = z.object({
   type: runCommandTypeSchema,
   payload: z.record(z.string(), z.unknown()),
   correlation_id: z.string(),
+  /** Who sent it (absent on commands accepted before actors were recorded). */
+  actor: actorSchema.nullable().optional(),
+  /**
+   * `<user id>:<the client's Idempotency-Key>`, unique: a repeat of the request gets this
+   * command's outcome. Absent (not null) when no key was sent, so the index skips it.
+   */
+  client_request_key: z.string().optional(),
   status: z.enum(['pending', 'applied', 'rejected']),
   error: runErrorSchema.extend({ details: z.unknown() }).nullable(),
   accepted_at: z.date(),
   finished_at: z.date().nullable(),
+  /**
+   * The run's last_seq once the events of this command's latest commit (and what mirrors them)
+   * are in the log. A command applied over several commits (a chain of effectful modules) moves it
+   * on with each; a drain that finds it behind the run writes the run's outbox again.
+   */
+  written_seq: z.number().int().nonnegative().optional(),
 });
 export type RunCommandRecord = z.infer<typeof runCommandRecordSchema>;

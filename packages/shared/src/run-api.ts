@@ -1,6 +1,11 @@
 import { z } from 'zod';
 import { idSchema } from './ids.js';
-import { pendingInteractionSchema, runErrorSchema, runStatusSchema } from './records.js';
+import {
+  pendingInteractionSchema,
+  runErrorSchema,
+  runStatusSchema,
+  tokenCallStatusSchema,
+} from './records.js';
 import { waitMsSchema } from './workflow-api.js';
 
 /** Request and response bodies of the "Runs" routes (api.md). */
@@ -162,3 +167,38 @@ export const confirmResumeBodySchema = z
     message: 'restart_at goes with continue_with_new only',
     path: ['restart_at'],
   });
+
+/** One provider call a run made; `lost`: no answer came (it may have been billed). */
+export const providerCallViewSchema = z.object({
+  status: tokenCallStatusSchema,
+  /** The attempt's key, as sent to the provider (null for calls recorded before keys). */
+  idempotency_key: z.string().nullable(),
+  call_index: z.number().int(),
+  attempt: z.number().int().nullable(),
+  step_id: z.string(),
+  module_name: z.string(),
+  branch_id: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  total_cost: z.number(),
+  created_at: z.string(),
+  completed_at: z.string().nullable(),
+});
+
+export const runUsageSchema = z.object({
+  items: z.array(providerCallViewSchema),
+  /** Over answered (`completed`) calls. */
+  totals: z.object({
+    calls: z.number().int(),
+    input_tokens: z.number(),
+    output_tokens: z.number(),
+    total_cost: z.number(),
+  }),
+  /** Calls whose answer never came (and any still in flight). */
+  lost: z.object({ calls: z.number().int() }),
+  /** Calls the provider answered with an error. */
+  failed: z.object({ calls: z.number().int() }),
+});
+export type RunUsage = z.infer<typeof runUsageSchema>;

@@ -1,5 +1,17 @@
-import { NotFoundError, newId, type RunCommandRecord, type RunCommandType } from './index.js';
+import {
+  NotFoundError,
+  newId,
+  type Actor,
+  type BranchRecord,
+  type RunCommandRecord,
+  type RunCommandType,
+} from './index.js';
 import type { Models } from './models/index.js';
+
+/**
+ * The run inbox: the one place that builds, accepts, settles and refuses command records, so the
+ * gateway (which accepts) and the runner (which applies and settles) cannot disagree on them.
+ */
 
 export interface AcceptCommandInput {
   runId: string;
@@ -7,18 +19,85 @@ export interface AcceptCommandInput {
   type: RunCommandType;
   payload?: Record<string, unknown>;
   correlationId: string;
+  actor?: Actor | null;
+  /** The client's Idempotency-Key, if it sent one. */
+  idempotencyKey?: string | undefined;
   now?: Date;
+}
+
+export type CommandSettlement = 'applied' | 'rejected';
+/** A refusal as a command record keeps it. */
+export interface CommandError {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** The key under which a client's Idempotency-Key is stored: scoped to its user. */
+export function clientRequestKey(userId: string, idempotencyKey: string): string {
+  return `${userId}:${idempotencyKey}`;
+}
+
+/** A new pending command record, numbered `seq` in its run's acceptance order. */
+export function newCommandRecord(input: AcceptCommandInput, seq: number): RunCommandRecord {
+  return {
+    command_id: newId('command'),
+    workflow_run_id: input.runId,
+    user_id: input.userId,
+    seq,
+    type: input.type,
+    payload: input.payload ?? {},
+    correlation_id: input.correlationId,
+    actor: input.actor ?? null,
+    ...(input.idempotencyKey === undefined
+      ? {}
+      : { client_request_key: clientRequestKey(input.userId, input.idempotencyKey) }),
+    status: 'pending',
+    error: null,
+    accepted_at: input.now ?? new Date(),
+    finished_at: null,
+  };
+}
+
+/** Thrown when a client's Idempotency-Key already names a command: `existing` is that one. */
+export class DuplicateRequestKeyError extends Error {
+  constructor(readonly existing: RunCommandRecord) {
+    super(`the Idempotency-Key was used for command ${existing.command_id}`);
+  }
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 11000;
+}
+
+type InboxModels = Pick<Models, 'runs' | 'runCommands'>;
+
+/** The command a client's Idempotency-Key names, if any. */
+export function findCommandByRequestKey(
+  models: InboxModels,
+  userId: string,
+  idempotencyKey: string,
+): Promise<RunCommandRecord | null> {
+  return models.runCommands
+    .findOne({ client_request_key: clientRequestKey(userId, idempotencyKey) })
+    .lean<RunCommandRecord>();
 }
 
 /**
  * Puts a command in the run's inbox. Its place in line is taken with one `$inc` on the run
  * document, which also scopes the command to the run's owner: another user's run is not found.
- * Runners apply commands in this order.
+ * Runners apply commands in this order. A repeated Idempotency-Key throws
+ * DuplicateRequestKeyError with the first command (the number taken for the repeat is stepped
+ * over by the runners once it counts as lost).
  */
 export async function acceptRunCommand(
-  models: Pick<Models, 'runs' | 'runCommands'>,
+  models: InboxModels,
   input: AcceptCommandInput,
 ): Promise<RunCommandRecord> {
+  if (input.idempotencyKey !== undefined) {
+    const existing = await findCommandByRequestKey(models, input.userId, input.idempotencyKey);
+    if (existing) throw new DuplicateRequestKeyError(existing);
+  }
   const run = await models.runs
     .findOneAndUpdate(
       { workflow_run_id: input.runId, user_id: input.userId },
@@ -27,24 +106,107 @@ export async function acceptRunCommand(
     )
     .lean();
   if (!run) throw new NotFoundError('run', input.runId);
-  const command: RunCommandRecord = {
-    command_id: newId('command'),
-    workflow_run_id: input.runId,
-    user_id: input.userId,
-    seq: run.command_seq,
-    type: input.type,
-    payload: input.payload ?? {},
-    correlation_id: input.correlationId,
-    status: 'pending',
-    error: null,
-    accepted_at: input.now ?? new Date(),
-    finished_at: null,
-  };
-  await models.runCommands.collection.insertOne({ ...command });
+  const command = newCommandRecord(input, run.command_seq);
+  try {
+    await models.runCommands.collection.insertOne({ ...command });
+  } catch (error) {
+    if (!isDuplicateKey(error) || input.idempotencyKey === undefined) throw error;
+    // Two requests with one key raced; the loser answers with the winner's command. The number it
+    // took must not stay a gap (later commands would wait for it until it counts as lost): it is
+    // filled with a command that changes nothing.
+    const existing = await findCommandByRequestKey(models, input.userId, input.idempotencyKey);
+    if (!existing) throw error;
+    const filler = newCommandRecord(
+      { ...input, type: 'continue', payload: { expected_last_seq: -1 }, idempotencyKey: undefined },
+      run.command_seq,
+    );
+    await models.runCommands.collection.insertOne({ ...filler });
+    throw new DuplicateRequestKeyError(existing);
+  }
   return command;
 }
 
-/** The Redis channel on which a run's commits are announced (payload: the new last_seq). */
+/** The command at `seq` in a run's acceptance order (an exact lookup on the unique index). */
+export function commandAt(
+  models: InboxModels,
+  runId: string,
+  seq: number,
+): Promise<RunCommandRecord | null> {
+  return models.runCommands.findOne({ workflow_run_id: runId, seq }).lean<RunCommandRecord>();
+}
+
+/** The way past a lost number: the first command stored after it. */
+export function firstPendingAfter(
+  models: InboxModels,
+  runId: string,
+  seq: number,
+): Promise<RunCommandRecord | null> {
+  return models.runCommands
+    .findOne({ workflow_run_id: runId, status: 'pending', seq: { $gt: seq } })
+    .sort({ seq: 1 })
+    .lean<RunCommandRecord>();
+}
+
+/**
+ * Settles a pending command. `writtenSeq`: the run's last_seq once this command's latest commit
+ * is in the log (see RunCommandRecord.written_seq).
+ */
+export async function settleCommand(
+  models: InboxModels,
+  command: Pick<RunCommandRecord, 'command_id'>,
+  status: CommandSettlement,
+  error: CommandError | null,
+  writtenSeq?: number,
+): Promise<void> {
+  await models.runCommands.updateOne(
+    { command_id: command.command_id, status: 'pending' },
+    {
+      $set: {
+        status,
+        error,
+        finished_at: new Date(),
+        ...(writtenSeq === undefined ? {} : { written_seq: writtenSeq }),
+      },
+    },
+  );
+}
+
+/** Records that a later commit of an already settled command is in the log. */
+export async function markCommandWritten(
+  models: InboxModels,
+  commandId: string,
+  writtenSeq: number,
+): Promise<void> {
+  await models.runCommands.updateOne(
+    { command_id: commandId },
+    { $max: { written_seq: writtenSeq } },
+  );
+}
+
+/** The refusal given to a command stored after its number had been given up as lost. */
+export const lateCommandError: CommandError = {
+  code: 'CONFLICT',
+  message: 'the command arrived after later commands were applied; send it again',
+};
+
+/** The Redis channel on which a run's commits and settlements are announced. */
 export function runChannel(queuePrefix: string, runId: string): string {
   return `${queuePrefix}:run:${runId}`;
+}
+
+/** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
+export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {
+  // A root branch sees only its own events: a plain filter the (run, branch, seq) index serves.
+  if (branch.lineage.length === 0)
+    return { workflow_run_id: branch.workflow_run_id, branch_id: branch.branch_id };
+  return {
+    workflow_run_id: branch.workflow_run_id,
+    $or: [
+      { branch_id: branch.branch_id },
+      ...branch.lineage.map((ancestor) => ({
+        branch_id: ancestor.branch_id,
+        seq: { $lte: ancestor.until_seq },
+      })),
+    ],
+  };
 }

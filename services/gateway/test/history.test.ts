@@ -11,6 +11,7 @@ import {
 import { startTestRunner } from '../../../test/support/runner.js';
 import { RunsClient } from '../../../test/support/runs.js';
 import { startMaintenance } from '../../runner/src/maintenance.js';
+import { ArtifactStore } from '../../runner/src/artifacts/artifact-store.js';
 import { pino } from 'pino';
 
 const db = await useTestDatabases('history');
@@ -141,27 +142,38 @@ describe('keyword history', () => {
     }[];
     expect(recent.map((k) => k.keyword)).toEqual(['shared', 'glow']);
 
+    const isExpired = async () =>
+      (await db.models.keywordHistory.countDocuments({ keyword: 'fleeting' })) === 0;
     const maintenance = await startMaintenance({
       models: db.models,
       redis: connectRedis(db.redisUrl, 'worker'),
       queuePrefix: db.queuePrefix,
       logger: pino({ level: 'silent' }),
       everyMs: 200,
+      artifacts: new ArtifactStore(db.mongo, db.models),
+      artifactGraceMs: 3_600_000,
     });
     const events = new QueueEvents(jobCatalog.maintenance.queue, {
       connection: connectRedis(db.redisUrl, 'worker'),
       prefix: db.queuePrefix,
     });
     await events.waitUntilReady();
-    await new Promise<void>((resolve) => events.on('completed', () => resolve()));
+    // Two schedules share the queue: wait for the keyword job's completion, not the sweep's.
+    await new Promise<void>((resolve) =>
+      events.on('completed', ({ returnvalue }) => {
+        if (JSON.stringify(returnvalue).includes('deleted'))
+          void isExpired().then((done) => done && resolve());
+      }),
+    );
     expect(await db.models.keywordHistory.countDocuments({ keyword: 'fleeting' })).toBe(0);
     expect(await db.models.keywordHistory.countDocuments({ keyword: 'shared' })).toBe(1);
     const maintenanceQueue = new Queue(jobCatalog.maintenance.queue, {
       connection: connectRedis(db.redisUrl, 'client'),
       prefix: db.queuePrefix,
     });
-    expect((await maintenanceQueue.getJobSchedulers()).map((s) => s.key)).toEqual([
+    expect((await maintenanceQueue.getJobSchedulers()).map((s) => s.key).sort()).toEqual([
       'expire-keywords',
+      'sweep-artifacts',
     ]);
     await maintenanceQueue.close();
     await maintenance.stop();

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { RunView } from '@stepwise/shared';
+import type { RunUsage, RunView } from '@stepwise/shared';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import { completion, startFakeServices } from '../../../test/support/fake-services.js';
 import {
@@ -128,7 +128,7 @@ describe('api.llm against a provider that misbehaves', () => {
     return client.get(run.workflow_run_id, '?wait=true&wait_ms=15000');
   }
 
-  it('retries a 500 and a timeout, then succeeds; records usage for every answered call', async () => {
+  it('retries a 500 and a timeout, then succeeds; records every call, the lost one apart', async () => {
     fake.script.push(
       { status: 500, body: { error: 'overloaded' } },
       { delayMs: 1_500, body: completion('late') },
@@ -148,9 +148,17 @@ describe('api.llm against a provider that misbehaves', () => {
     ).toEqual(['LLM_PROVIDER_ERROR', 'LLM_UNAVAILABLE']);
     const usage = (await (
       await client.request(`/v1/runs/${run.workflow_run_id}/usage`)
-    ).json()) as { items: unknown[]; totals: { input_tokens: number } };
-    expect(usage.items).toHaveLength(1);
-    expect(usage.totals.input_tokens).toBe(3);
+    ).json()) as RunUsage;
+    // Each call was recorded before it was made: the 500 as failed, the one that timed out as
+    // lost (it may have been billed), the answer as completed.
+    expect(usage.items.map((item) => item.status)).toEqual(['failed', 'lost', 'completed']);
+    const started = events.filter((e) => e.event_type === 'module_started');
+    expect(usage.items.map((item) => item.idempotency_key)).toEqual(
+      started.map((e) => e.data['idempotency_key']),
+    );
+    expect(usage.totals).toMatchObject({ calls: 1, input_tokens: 3 });
+    expect(usage.lost.calls).toBe(1);
+    expect(usage.failed.calls).toBe(1);
   });
 
   it('does not retry a request the provider refuses', async () => {

@@ -68,6 +68,7 @@ describe('the OpenAPI document', () => {
       'path:id',
       'path:interaction_id',
       'query:wait_ms',
+      'header:Idempotency-Key',
     ]);
     expect(interaction?.security).toEqual([{ apiKey: [] }]);
     expect(doc.paths['/healthz']?.['get']?.security).toEqual([]);

@@ -79,10 +79,15 @@ describe('the content pipeline example', () => {
       await client.request(`/v1/runs/${first.workflow_run_id}/usage`)
     ).json()) as {
       items: unknown[];
-      totals: { input_tokens: number; output_tokens: number; total_cost: number };
+      totals: { calls: number; input_tokens: number; output_tokens: number; total_cost: number };
     };
     expect(usage.items).toHaveLength(1);
-    expect(usage.totals).toEqual({ input_tokens: 120, output_tokens: 80, total_cost: 0.066 });
+    expect(usage.totals).toEqual({
+      calls: 1,
+      input_tokens: 120,
+      output_tokens: 80,
+      total_cost: 0.066,
+    });
 
     // Artifacts kept and readable, with their sha256 as ETag.
     const artifacts = (await (

@@ -111,7 +111,7 @@ describe('the example workflow end to end', () => {
       run_created: ['initial_state', 'project_name', 'workflow_version_id'],
       step_started: [],
       step_completed: [],
-      module_started: ['attempt', 'inputs'],
+      module_started: ['attempt', 'effects', 'idempotency_key', 'inputs'],
       module_completed: ['outputs', 'state_changes'],
       interaction_requested: ['interaction_id', 'module_id', 'request'],
       interaction_responded: ['interaction_id', 'response'],

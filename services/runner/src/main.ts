@@ -1,4 +1,5 @@
 import { loadPluginModules, runWorkerService, runnerEnvSchema } from '@stepwise/shared/node';
+import { ArtifactStore } from './artifacts/artifact-store.js';
 import { createRunJobHandler } from './run-jobs.js';
 import { createRunnerDependencies } from './runner.js';
 import { startMaintenance } from './maintenance.js';
@@ -31,6 +32,7 @@ await runWorkerService({
         timeoutMs: config.LLM_TIMEOUT_MS,
       },
       maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
+      leaseMs: config.RUN_LEASE_MS,
     });
     const maintenance = await startMaintenance({
       models,
@@ -38,6 +40,8 @@ await runWorkerService({
       queuePrefix: config.QUEUE_PREFIX,
       logger,
       everyMs: config.KEYWORD_CLEANUP_INTERVAL_MS,
+      artifacts: new ArtifactStore(mongo, models),
+      artifactGraceMs: config.ARTIFACT_ORPHAN_GRACE_MS,
     });
     const stopSweeper = startSweeper({
       fairShare,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { JobQueue, startWorker, type Logger, type Models } from '@stepwise/shared/node';
+import type { ArtifactStore } from './artifacts/artifact-store.js';
 import { KeywordHistoryStore } from './history/keyword-history.js';
 
 export interface MaintenanceOptions {
@@ -8,12 +9,16 @@ export interface MaintenanceOptions {
   queuePrefix: string;
   logger: Logger;
   everyMs: number;
+  artifacts: ArtifactStore;
+  /** Age after which an unlinked artifact counts as an orphan. */
+  artifactGraceMs: number;
 }
 
 /**
  * Scheduled housekeeping on the `maintenance` queue. The schedule is a BullMQ job scheduler with a
  * fixed id, so every runner may upsert it at start and there is still one schedule; whichever
- * runner is free takes each job. Expired keywords are deleted here, not by a TTL index.
+ * runner is free takes each job. Expired keywords are deleted here, not by a TTL index, and so are
+ * artifacts of attempts that never committed.
  */
 export async function startMaintenance(options: MaintenanceOptions) {
   const queue = new JobQueue('maintenance', options.redis, options.queuePrefix);
@@ -26,6 +31,16 @@ export async function startMaintenance(options: MaintenanceOptions) {
       opts: { removeOnComplete: 100, removeOnFail: 100 },
     },
   );
+  // Orphans are looked for several times per grace period, so none outlives it by much.
+  await queue.queue.upsertJobScheduler(
+    'sweep-artifacts',
+    { every: Math.max(1_000, Math.floor(options.artifactGraceMs / 4)) },
+    {
+      name: 'maintenance',
+      data: { kind: 'sweep_artifacts' },
+      opts: { removeOnComplete: 100, removeOnFail: 100 },
+    },
+  );
   const keywords = new KeywordHistoryStore(options.models);
   // A connection of its own (workers block on theirs), with the same settings.
   const connection = options.redis.duplicate();
@@ -35,7 +50,10 @@ export async function startMaintenance(options: MaintenanceOptions) {
     prefix: options.queuePrefix,
     concurrency: 1,
     logger: options.logger,
-    handler: async () => ({ deleted: await keywords.deleteExpired() }),
+    handler: async (job) =>
+      job.kind === 'expire_keywords'
+        ? { deleted: await keywords.deleteExpired() }
+        : { deleted: await options.artifacts.sweepOrphans(options.artifactGraceMs) },
   });
   return {
     stop: async () => {

@@ -1,6 +1,8 @@
 import { NotFoundError, newId, type CommandOutcome, type RunJob } from '@stepwise/shared';
 import {
   acceptRunCommand,
+  lateCommandError,
+  settleCommand,
   type FairShare,
   type JobContext,
   type Models,
@@ -32,6 +34,10 @@ async function handleRunJob(
   job: RunJob,
   context: JobContext,
 ): Promise<CommandOutcome> {
+  if (job.kind === 'recover') {
+    await drainRun(job.workflow_run_id, deps);
+    return { status: 'applied' };
+  }
   if (job.kind === 'wake') {
     try {
       await acceptRunCommand(models, {
@@ -49,10 +55,12 @@ async function handleRunJob(
     return { status: 'applied' };
   }
 
-  const outcomes = await drainRun(job.workflow_run_id, deps);
+  const drained = await drainRun(job.workflow_run_id, deps);
   // Usually this drain applied the job's command itself and knows how that went.
-  const known = outcomes.get(job.command_id);
+  const known = drained.outcomes.get(job.command_id);
   if (known) return known;
+  // The run's lease holder applies it; the gateway waits for the command's settlement instead.
+  if (drained.deferred) return { status: 'deferred' };
   let command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
   if (!command)
     return {
@@ -73,20 +81,14 @@ async function handleRunJob(
     // Read again after the run: another drain may have applied and finished it meanwhile.
     command = (await models.runCommands.findOne({ command_id: job.command_id }).lean()) ?? command;
     // Below the run's applied number and still pending, read after the run: no drain saw it when
-    // it passed its number (each settles the last applied command before committing another), so
+    // it passed its number (each settles the last applied command before applying another), so
     // it was stored after its number had been given up as lost. It cannot apply in its place any
     // more, and is refused rather than applied out of order. (At the applied number itself it is
     // only waiting for its finisher, and the next drain settles it.)
     if (command.status === 'pending' && command.seq < run.applied_command_seq) {
-      const error = {
-        code: 'CONFLICT',
-        message: 'the command arrived after later commands were applied; send it again',
-      };
-      await models.runCommands.updateOne(
-        { command_id: command.command_id, status: 'pending' },
-        { $set: { status: 'rejected', error, finished_at: new Date() } },
-      );
-      return { status: 'rejected', error };
+      await settleCommand(models, command, 'rejected', lateCommandError);
+      await deps.repository.announce(job.workflow_run_id, -1);
+      return { status: 'rejected', error: lateCommandError };
     }
     // Still waiting for an earlier command in flight, or for its finisher: the queue retries.
     if (command.status === 'pending') throw new Error(`command ${job.command_id} is still pending`);

@@ -9,6 +9,7 @@ import type { FetchSettings } from './modules/api-fetch.js';
 import type { LlmSettings } from './modules/api-llm.js';
 import { createBuiltInModules, createModuleRegistry } from './modules/registry.js';
 import { createPlanLoader } from './plan-loader.js';
+import { TokenLedger } from './history/token-ledger.js';
 
 export interface RunnerOptions {
   mongo: Connection;
@@ -20,6 +21,8 @@ export interface RunnerOptions {
   fetch: FetchSettings;
   llm: LlmSettings;
   maxArtifactBytes: number;
+  /** How long a drain's lease on a run lasts without renewal. */
+  leaseMs: number;
 }
 
 /** Everything the drain needs, wired to MongoDB and Redis. */
@@ -30,9 +33,14 @@ export function createRunnerDependencies(options: RunnerOptions): {
 } {
   const fairShare = new FairShare(options.redis, options.queuePrefix);
   const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
-  const repository = new MongoRunRepository(options.models, async (runId, lastSeq) => {
-    await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
-  });
+  const repository = new MongoRunRepository(
+    options.models,
+    async (runId, lastSeq) => {
+      await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
+    },
+    options.leaseMs,
+  );
+  const tokenLedger = new TokenLedger(options.models);
   const deps: DrainDependencies = {
     repository,
     registry: createModuleRegistry(
@@ -41,6 +49,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
         models: options.models,
         fetch: options.fetch,
         llm: options.llm,
+        tokens: tokenLedger,
         maxArtifactBytes: options.maxArtifactBytes,
       }),
       options.plugins,
@@ -51,6 +60,20 @@ export function createRunnerDependencies(options: RunnerOptions): {
     now: () => new Date(),
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,
+    leaseMs: options.leaseMs,
+    closeAttempt: (key) => tokenLedger.closeAttempt(key),
+    scheduleRecovery: async (runId, userId, at) => {
+      // One look per run and moment is enough however many drains found the lease held.
+      const slot = Math.ceil(at.getTime() / 1_000);
+      await runQueue.enqueue(
+        { kind: 'recover', workflow_run_id: runId, user_id: userId },
+        {
+          delay: Math.max(0, at.getTime() - Date.now()),
+          jobId: `recover-${runId}-${slot}`,
+          priority: await fairShare.priorityFor(userId),
+        },
+      );
+    },
     countCommitted: (count) => {
       void options.redis.incrby(eventsAppendedKey(options.queuePrefix), count).catch(() => 0);
     },

@@ -47,8 +47,13 @@ export async function sweepOnce(
     );
   }
 
+  // A run whose lease is live has a drain working on it (a long module renews the lease).
   const runs = await options.models.runs
-    .find({ status: 'running', updated_at: { $lt: before } })
+    .find({
+      status: 'running',
+      updated_at: { $lt: before },
+      $or: [{ lease_expires_at: null }, { lease_expires_at: { $lte: now } }],
+    })
     .select({ workflow_run_id: 1, user_id: 1, last_seq: 1 })
     .limit(500)
     .lean();

@@ -12,6 +12,7 @@ const keywordHistorySchema = new Schema<KeywordHistoryRecord>(
     expires: { type: Date, required: true },
     source: { type: String, enum: ['generated', 'selected'], required: true },
     category: { type: String, default: null },
+    counted_keys: { type: [String], default: undefined },
   },
   { collection: 'keyword_history', versionKey: false },
 );

@@ -16,15 +16,22 @@ const artifactSchema = new Schema<ArtifactRecord>(
     size: { type: Number, required: true },
     sha256: { type: String, required: true },
     file_id: { type: String, required: true },
+    idempotency_key: { type: String, default: null },
     created_at: { type: Date, required: true },
   },
   { collection: 'artifacts', versionKey: false },
 );
 artifactSchema.index({ artifact_id: 1 }, { unique: true });
 artifactSchema.index({ workflow_run_id: 1, created_at: 1 });
+// The orphan sweep: artifacts no committed event refers to yet, oldest first.
+artifactSchema.index({ event_id: 1, created_at: 1 });
 
 const tokenUsageSchema = new Schema<TokenUsageRecord>(
   {
+    idempotency_key: { type: String, required: true },
+    call_index: { type: Number, required: true },
+    attempt: { type: Number, required: true },
+    status: { type: String, enum: ['pending', 'completed', 'failed', 'lost'], required: true },
     workflow_run_id: { type: String, required: true },
     user_id: { type: String, required: true },
     branch_id: { type: String, required: true },
@@ -36,10 +43,14 @@ const tokenUsageSchema = new Schema<TokenUsageRecord>(
     output_tokens: { type: Number, required: true },
     total_cost: { type: Number, required: true },
     created_at: { type: Date, required: true },
+    completed_at: { type: Date, default: null },
   },
   { collection: 'tokens', versionKey: false },
 );
 tokenUsageSchema.index({ workflow_run_id: 1, created_at: 1 });
+// One record per provider call of an attempt: a repeated write never adds a second (sparse:
+// records written before calls had keys have neither field).
+tokenUsageSchema.index({ idempotency_key: 1, call_index: 1 }, { unique: true, sparse: true });
 
 export function createOutputModels(connection: Connection) {
   return {

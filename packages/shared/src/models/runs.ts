@@ -30,6 +30,9 @@ const runSchema = new Schema<WorkflowRunRecord>(
     last_rejection: { type: Mixed, default: null },
     snapshot: { type: Mixed, required: true },
     outbox: { type: Mixed, default: [] },
+    lease_holder: { type: String, default: null },
+    lease_expires_at: { type: Date, default: null },
+    lease_fence: { type: Number, default: 0 },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
   },
@@ -54,6 +57,7 @@ const eventSchema = new Schema<EventRecord>(
     timestamp: { type: Date, required: true },
     correlation_id: { type: String, required: true },
     command_id: { type: String, default: null },
+    actor: { type: Mixed, default: null },
   },
   { collection: 'events', versionKey: false, minimize: false },
 );
@@ -89,6 +93,9 @@ const runCommandSchema = new Schema<RunCommandRecord>(
     type: { type: String, required: true },
     payload: { type: Mixed, default: {} },
     correlation_id: { type: String, required: true },
+    actor: { type: Mixed, default: null },
+    client_request_key: { type: String },
+    written_seq: { type: Number },
     status: { type: String, enum: ['pending', 'applied', 'rejected'], required: true },
     error: { type: Mixed, default: null },
     accepted_at: { type: Date, required: true },
@@ -100,6 +107,8 @@ runCommandSchema.index({ command_id: 1 }, { unique: true });
 // Acceptance order: one command per (run, seq).
 runCommandSchema.index({ workflow_run_id: 1, seq: 1 }, { unique: true });
 runCommandSchema.index({ status: 1, accepted_at: 1 });
+// A client's Idempotency-Key names one command for ever (sparse: most commands have none).
+runCommandSchema.index({ client_request_key: 1 }, { unique: true, sparse: true });
 
 export function createRunModels(connection: Connection) {
   return {

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/**
+ * The run log's vocabulary. The data each type carries is typed in `./event-data.ts`; this file
+ * stays free of imports so that `records.ts` can use the enum without a cycle.
+ */
 export const eventTypes = [
   'run_created',
   'step_started',
@@ -8,6 +12,11 @@ export const eventTypes = [
   'module_completed',
   'module_skipped',
   'module_failed',
+  /**
+   * A recovering drain found a `module_started` with no end and runs that same attempt again
+   * (same attempt number, same idempotency key) without a new `module_started`.
+   */
+  'module_interrupted',
   'interaction_requested',
   'interaction_responded',
   'retry_requested',
@@ -22,7 +31,11 @@ export const eventTypes = [
 export const eventTypeSchema = z.enum(eventTypes);
 export type EventType = z.infer<typeof eventTypeSchema>;
 
-/** An event as the engine decides it, before it gets its id, seq, run, branch and version. */
+/**
+ * An event as the engine decides it, before it gets its id, seq, run, branch and version. `data`
+ * stays an open record here (old logs hold what they hold); `RunEvent` in `./event-data.ts` is the
+ * typed view of the same shape.
+ */
 export interface DecidedEvent {
   event_type: EventType;
   step_id: string | null;

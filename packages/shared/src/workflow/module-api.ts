@@ -20,6 +20,12 @@ export interface ModuleRunContext {
     step_id: string;
     module_name: string;
     attempt: number;
+    /**
+     * The attempt's idempotency key (`<run id>:<seq of its module_started>`), unique for ever:
+     * send it to providers that honour keys, and key any shared write by it, so that an attempt
+     * run again after a crash is charged and counted once.
+     */
+    idempotency_key: string;
     /** Feedback a person gave when asking to retry this module, or null. */
     feedback: string | null;
   };

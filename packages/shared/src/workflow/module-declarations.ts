@@ -10,12 +10,22 @@ export interface ModuleDeclaration {
   readonly inputs: z.ZodObject;
   readonly summary: string;
   /**
+   * What running the module does outside the run's log (effects.md, rule 2): `none` (a pure
+   * function of its inputs, or only reads), or `external` (a provider is called, bytes are stored,
+   * shared history changes). The runner commits an `external` module's start before it runs and
+   * its end right after; only `none` modules are batched.
+   */
+  readonly effects: ModuleEffects;
+  /**
    * How the runner renders an input before the module sees it: `value` (default: a lone
    * `{{ expr }}` yields its native value), `text` (always a string), or `raw` (not rendered; the
    * module renders it itself, e.g. `track_key` once per option).
    */
   readonly renderAs?: Readonly<Record<string, 'value' | 'text' | 'raw'>>;
 }
+
+export const moduleEffectsSchema = z.enum(['none', 'external']);
+export type ModuleEffects = z.infer<typeof moduleEffectsSchema>;
 
 const nonNegativeInt = z.number().int().nonnegative();
 
@@ -50,17 +60,20 @@ const keywordInputSchema = z.union([
 export const builtInModuleDeclarations = {
   'transform.set': {
     interactive: false,
+    effects: 'none',
     summary: 'Sets a value (templated) as the output `value`',
     inputs: z.strictObject({ value: z.unknown() }),
   },
   'transform.template': {
     interactive: false,
+    effects: 'none',
     summary: 'Renders a Liquid template to the output `text`',
     inputs: z.strictObject({ template: z.string() }),
     renderAs: { template: 'text' },
   },
   'user.select': {
     interactive: true,
+    effects: 'none',
     summary: 'A person picks one or more of a list of options',
     inputs: z.strictObject({
       prompt: z.string(),
@@ -74,6 +87,7 @@ export const builtInModuleDeclarations = {
   },
   'user.text_input': {
     interactive: true,
+    effects: 'none',
     summary: 'A person types a text',
     inputs: z.strictObject({
       prompt: z.string(),
@@ -85,6 +99,7 @@ export const builtInModuleDeclarations = {
   },
   'user.form': {
     interactive: true,
+    effects: 'none',
     summary: 'A person fills in a form of typed fields',
     inputs: z.strictObject({
       prompt: z.string().optional(),
@@ -93,11 +108,13 @@ export const builtInModuleDeclarations = {
   },
   'user.confirm': {
     interactive: true,
+    effects: 'none',
     summary: 'A person approves or rejects',
     inputs: z.strictObject({ message: z.string() }),
   },
   'history.keywords': {
     interactive: false,
+    effects: 'external',
     summary: "Saves keywords to, or loads them from, the template's keyword history",
     inputs: z.strictObject({
       mode: z.enum(['save', 'load']),
@@ -112,6 +129,7 @@ export const builtInModuleDeclarations = {
   },
   'api.fetch': {
     interactive: false,
+    effects: 'external',
     summary: 'Calls an HTTP API on an allowed host',
     inputs: z.strictObject({
       url: z.string(),
@@ -119,10 +137,13 @@ export const builtInModuleDeclarations = {
       headers: z.record(z.string(), z.string()).optional(),
       body: z.unknown().optional(),
       timeout_ms: z.number().int().positive().max(120_000).optional(),
+      /** false: do not send the attempt's Idempotency-Key on a non-GET call. */
+      idempotency_key: z.boolean().optional(),
     }),
   },
   'api.llm': {
     interactive: false,
+    effects: 'external',
     summary: 'An OpenAI-compatible chat completion',
     inputs: z.strictObject({
       model: z.string(),
@@ -136,6 +157,7 @@ export const builtInModuleDeclarations = {
   },
   'artifact.save': {
     interactive: false,
+    effects: 'external',
     summary: 'Stores a file produced by the run',
     inputs: z.strictObject({
       name: z.string(),

@@ -32,22 +32,37 @@ export async function listArtifacts(models: Models, userId: string, runId: strin
   return { items: artifacts.map(artifactView) };
 }
 
+/**
+ * What a run spent on providers, call by call (effects.md, rule 4). Totals count answered calls;
+ * calls whose answer was lost (the runner died mid-call, or the attempt timed out) are counted
+ * apart: they may have been billed without the usage ever reaching us.
+ */
 export async function runUsage(models: Models, userId: string, runId: string) {
   const run = await findRun(models, userId, runId);
   const rows = await models.tokens
     .find({ workflow_run_id: run.workflow_run_id })
     .sort({ created_at: 1 })
     .lean();
-  const totals = rows.reduce(
-    (sum, row) => ({
-      input_tokens: sum.input_tokens + row.input_tokens,
-      output_tokens: sum.output_tokens + row.output_tokens,
-      total_cost: sum.total_cost + row.total_cost,
-    }),
-    { input_tokens: 0, output_tokens: 0, total_cost: 0 },
-  );
+  // Records written before calls had keys and statuses were answered calls.
+  const statusOf = (row: (typeof rows)[number]) => row.status ?? 'completed';
+  const totals = rows
+    .filter((row) => statusOf(row) === 'completed')
+    .reduce(
+      (sum, row) => ({
+        calls: sum.calls + 1,
+        input_tokens: sum.input_tokens + row.input_tokens,
+        output_tokens: sum.output_tokens + row.output_tokens,
+        total_cost: sum.total_cost + row.total_cost,
+      }),
+      { calls: 0, input_tokens: 0, output_tokens: 0, total_cost: 0 },
+    );
+  const count = (status: string) => rows.filter((row) => statusOf(row) === status).length;
   return {
     items: rows.map((row) => ({
+      status: statusOf(row),
+      idempotency_key: row.idempotency_key ?? null,
+      call_index: row.call_index ?? 0,
+      attempt: row.attempt ?? null,
       step_id: row.step_id,
       module_name: row.module_name,
       branch_id: row.branch_id,
@@ -57,8 +72,11 @@ export async function runUsage(models: Models, userId: string, runId: string) {
       output_tokens: row.output_tokens,
       total_cost: row.total_cost,
       created_at: row.created_at.toISOString(),
+      completed_at: row.completed_at ? row.completed_at.toISOString() : null,
     })),
     totals: { ...totals, total_cost: Math.round(totals.total_cost * 1e8) / 1e8 },
+    lost: { calls: count('lost') + count('pending') },
+    failed: { calls: count('failed') },
   };
 }
 

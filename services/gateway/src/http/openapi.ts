@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { errorCatalog, errorEnvelopeSchema } from '@stepwise/shared';
-import type { RouteDefinition } from './route-builder.js';
+import { idempotencyKeySchema, type RouteDefinition } from './route-builder.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -49,7 +49,21 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
     const operation: Record<string, unknown> = {
       operationId: `${spec.method}${path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       summary: spec.summary,
-      parameters: [...parameters(spec.params, 'path'), ...parameters(spec.query, 'query')],
+      parameters: [
+        ...parameters(spec.params, 'path'),
+        ...parameters(spec.query, 'query'),
+        ...(spec.idempotent
+          ? [
+              {
+                name: 'Idempotency-Key',
+                in: 'header',
+                required: false,
+                schema: jsonSchema(idempotencyKeySchema, 'input'),
+                description: idempotencyKeySchema.description,
+              },
+            ]
+          : []),
+      ],
       ...(spec.auth === 'none'
         ? { security: [] }
         : { security: [{ [spec.auth === 'admin' ? 'adminToken' : 'apiKey']: [] }] }),

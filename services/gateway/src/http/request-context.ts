@@ -11,6 +11,8 @@ export interface RequestContext {
   correlationId: string | null;
   caller: Caller | null;
   logger: Logger;
+  /** When the request arrived (ms since the epoch): `wait_ms` counts from here. */
+  receivedAt: number;
 }
 
 const clientIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -37,6 +39,7 @@ export function requestContextMiddleware(
       correlationId: correlation && clientIdPattern.test(correlation) ? correlation : null,
       caller: null,
       logger: logger.child({ request_id: requestId }),
+      receivedAt: Date.now(),
     };
     res.locals['stepwise'] = context;
     res.setHeader('X-Request-Id', requestId);

@@ -42,7 +42,22 @@ export interface RouteSpec<
   upload?: { mediaTypes: readonly string[]; maxBytes: number; optional?: boolean };
   /** The status of a successful answer and the shape of its body (for the OpenAPI document). */
   success: { status: number; body?: z.ZodType };
+  /**
+   * The route takes an `Idempotency-Key` header: a repeat of the request with the same key
+   * answers the first request's outcome instead of doing it again.
+   */
+  idempotent?: boolean;
 }
+
+/** What an Idempotency-Key may be: printable ASCII, as the IETF draft and Stripe take it. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+  .describe(
+    'Any unique string (a UUID is best). A repeat with the same key answers the first outcome; the key is kept for ever.',
+  );
 
 export interface Upload {
   bytes: Buffer;
@@ -57,6 +72,8 @@ export interface HandlerInput<A extends AuthMode, P, Q, B> {
   /** The raw bytes, on routes that declare `upload`; null elsewhere. */
   upload: Upload | null;
   caller: CallerFor<A>;
+  /** The Idempotency-Key header, on routes that take one. */
+  idempotencyKey: string | undefined;
   context: RequestContext;
   req: Request;
   res: Response;
@@ -166,12 +183,18 @@ export function defineRoute<
       const body = spec.upload
         ? (undefined as z.infer<B>)
         : parseOrThrow(bodySchema, req.body, 'body');
+      const keyHeader = spec.idempotent ? req.get('idempotency-key') : undefined;
+      const idempotencyKey =
+        keyHeader === undefined
+          ? undefined
+          : parseOrThrow(idempotencyKeySchema, keyHeader, 'headers.idempotency-key');
       const answer = await handler({
         params,
         query,
         body,
         upload,
         caller: caller as CallerFor<A>,
+        idempotencyKey,
         context,
         req,
         res,

@@ -21,6 +21,9 @@ import {
   branchListSchema,
   resumeQuerySchema,
   confirmResumeBodySchema,
+  runUsageSchema,
+  type Actor,
+  type WorkflowRunRecord,
 } from '@stepwise/shared';
 import type { Connection } from 'mongoose';
 import type { Models } from '@stepwise/shared/node';
@@ -55,21 +58,29 @@ const workflowMediaTypes = ['application/zip', 'application/x-zip-compressed', '
 
 const correlationOf = (context: RequestContext) => context.correlationId ?? newId('correlation');
 
-/** Waits (up to `waitMs`) until the run is no longer `running`, then answers it as it stands. */
-async function awaitSettled(
+/**
+ * True when a run needs nothing more from the engine right now: it asks a question, has ended, or
+ * waits out a retry backoff. A command's answer waits for this (effects.md, rule 1).
+ */
+function atRest(run: { status: string; snapshot?: { cursor: { phase: string } | null } }): boolean {
+  return run.status !== 'running' || run.snapshot?.cursor?.phase === 'retry_wait';
+}
+
+/** Waits until `deadline` for the run to come to rest (see atRest), then answers it as it stands. */
+async function awaitRest(
   deps: RunRouteDependencies,
   userId: string,
   runId: string,
-  waitMs: number,
+  deadline: number,
+  rest: (run: WorkflowRunRecord) => boolean = atRest,
 ) {
   const signal = new ChangeSignal();
   const unsubscribe = deps.notifications.subscribe(runId, signal.notify);
   try {
-    const deadline = Date.now() + waitMs;
     for (;;) {
       const run = await findRun(deps.models, userId, runId);
       const left = deadline - Date.now();
-      if (run.status !== 'running' || left <= 0) return run;
+      if (rest(run) || left <= 0) return run;
       // Re-read at least every second even without an announcement (a lost one only costs latency).
       await signal.wait(Math.min(left, 1_000), deps.shutdown);
     }
@@ -78,18 +89,29 @@ async function awaitSettled(
   }
 }
 
+/** Who sent a request, for the command record and the events it causes. */
+function actorOf(caller: { user: { user_id: string }; keyId: string }): Actor {
+  return { user_id: caller.user.user_id, key_id: caller.keyId };
+}
+
 export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
   const answerRun = async (
     userId: string,
     runId: string,
     res: Response,
     state: 'applied' | 'pending',
+    deadline: number,
     appliedStatus = 200,
   ) => {
-    const run = await findRun(deps.models, userId, runId);
-    res.status(state === 'applied' ? appliedStatus : 202).json(runView(run));
+    // Applied: the answer waits for where the command leads (a question, the end), up to wait_ms.
+    const run =
+      state === 'applied'
+        ? await awaitRest(deps, userId, runId, deadline)
+        : await findRun(deps.models, userId, runId);
+    res.status(state === 'applied' && atRest(run) ? appliedStatus : 202).json(runView(run));
     return undefined;
   };
+  const deadlineOf = (context: RequestContext, waitMs: number) => context.receivedAt + waitMs;
 
   return [
     defineRoute(
@@ -114,7 +136,14 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           res.status(202).json(runView(run));
           return undefined;
         }
-        return answerRun(caller.user.user_id, run.workflow_run_id, res, state, 201);
+        return answerRun(
+          caller.user.user_id,
+          run.workflow_run_id,
+          res,
+          state,
+          deadlineOf(context, query.wait_ms),
+          201,
+        );
       },
     ),
     defineRoute(
@@ -138,9 +167,15 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         query: getRunQuerySchema,
         success: { status: 200, body: runViewSchema },
       },
-      async ({ caller, params, query }) => {
+      async ({ caller, params, query, context }) => {
         const run = query.wait
-          ? await awaitSettled(deps, caller.user.user_id, params.id, query.wait_ms)
+          ? await awaitRest(
+              deps,
+              caller.user.user_id,
+              params.id,
+              deadlineOf(context, query.wait_ms),
+              (run) => run.status !== 'running',
+            )
           : await findRun(deps.models, caller.user.user_id, params.id);
         return runView(run);
       },
@@ -201,17 +236,26 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         query: changeRunQuerySchema,
         body: interactionBodySchema,
         success: { status: 200, body: runViewSchema },
+        idempotent: true,
       },
-      async ({ caller, params, query, body, context, res }) => {
-        const state = await submitRunCommand(deps, {
+      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+        const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
+          actor: actorOf(caller),
+          idempotencyKey,
           type: 'respond',
           payload: { interaction_id: params.interaction_id, response: body.response ?? null },
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(caller.user.user_id, params.id, res, state);
+        return answerRun(
+          caller.user.user_id,
+          params.id,
+          res,
+          state,
+          deadlineOf(context, query.wait_ms),
+        );
       },
     ),
     defineRoute(
@@ -223,16 +267,25 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
         success: { status: 200, body: runViewSchema },
+        idempotent: true,
       },
-      async ({ caller, params, query, context, res }) => {
-        const state = await submitRunCommand(deps, {
+      async ({ caller, params, query, context, idempotencyKey, res }) => {
+        const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
+          actor: actorOf(caller),
+          idempotencyKey,
           type: 'cancel',
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(caller.user.user_id, params.id, res, state);
+        return answerRun(
+          caller.user.user_id,
+          params.id,
+          res,
+          state,
+          deadlineOf(context, query.wait_ms),
+        );
       },
     ),
     defineRoute(
@@ -245,11 +298,14 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         query: changeRunQuerySchema,
         body: retryBodySchema,
         success: { status: 200, body: runViewSchema },
+        idempotent: true,
       },
-      async ({ caller, params, query, body, context, res }) => {
-        const state = await submitRunCommand(deps, {
+      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+        const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
+          actor: actorOf(caller),
+          idempotencyKey,
           type: 'retry',
           payload: {
             step_id: body.step_id,
@@ -259,7 +315,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(caller.user.user_id, params.id, res, state);
+        return answerRun(
+          caller.user.user_id,
+          params.id,
+          res,
+          state,
+          deadlineOf(context, query.wait_ms),
+        );
       },
     ),
     defineRoute(
@@ -272,10 +334,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         query: changeRunQuerySchema,
         body: createBranchBodySchema,
         success: { status: 201, body: createBranchResponseSchema },
+        idempotent: true,
       },
-      async ({ caller, params, query, body, context, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
         const { state, branch } = await createBranch(deps, {
           userId: caller.user.user_id,
+          actor: actorOf(caller),
+          idempotencyKey,
           runId: params.id,
           fromEventId: body.from_event_id,
           correlationId: correlationOf(context),
@@ -312,6 +377,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
       async ({ caller, params, query, upload, context, res }) => {
         const outcome = await resumeRun(deps, {
           userId: caller.user.user_id,
+          actor: actorOf(caller),
           runId: params.id,
           upload: upload
             ? {
@@ -327,7 +393,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           res.status(202).json({ job_id: outcome.jobId });
           return undefined;
         }
-        return answerRun(caller.user.user_id, params.id, res, outcome.state);
+        return answerRun(
+          caller.user.user_id,
+          params.id,
+          res,
+          outcome.state,
+          deadlineOf(context, query.wait_ms),
+        );
       },
     ),
     defineRoute(
@@ -340,10 +412,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         query: changeRunQuerySchema,
         body: confirmResumeBodySchema,
         success: { status: 200, body: runViewSchema },
+        idempotent: true,
       },
-      async ({ caller, params, query, body, context, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
         const outcome = await confirmResume(deps, {
           userId: caller.user.user_id,
+          actor: actorOf(caller),
+          idempotencyKey,
           runId: params.id,
           choice: body.choice,
           submittedVersionId: body.submitted_version_id,
@@ -356,6 +431,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           outcome.runId,
           res,
           outcome.state,
+          deadlineOf(context, query.wait_ms),
           outcome.created ? 201 : 200,
         );
       },
@@ -383,14 +459,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         success: {
           status: 200,
-          body: z.object({
-            items: z.array(z.record(z.string(), z.unknown())),
-            totals: z.object({
-              input_tokens: z.number(),
-              output_tokens: z.number(),
-              total_cost: z.number(),
-            }),
-          }),
+          body: runUsageSchema,
         },
       },
       ({ caller, params }) => runUsage(deps.models, caller.user.user_id, params.id),

@@ -1,4 +1,10 @@
-import { NotFoundError, newId, type BranchRecord, type BranchView } from '@stepwise/shared';
+import {
+  NotFoundError,
+  newId,
+  type Actor,
+  type BranchRecord,
+  type BranchView,
+} from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 import {
   submitRunCommand,
@@ -47,6 +53,8 @@ export async function createBranch(
     runId: string;
     fromEventId: string;
     correlationId: string;
+    actor: Actor;
+    idempotencyKey: string | undefined;
     waitMs: number;
   },
 ): Promise<{ state: CommandState; branch: BranchView | null }> {
@@ -59,15 +67,18 @@ export async function createBranch(
   ) {
     throw new NotFoundError('event', input.fromEventId);
   }
-  const branchId = newId('branch');
-  const state = await submitRunCommand(deps, {
+  const { state, command } = await submitRunCommand(deps, {
     runId: run.workflow_run_id,
     userId: input.userId,
     type: 'branch',
-    payload: { from_event_id: input.fromEventId, branch_id: branchId },
+    payload: { from_event_id: input.fromEventId, branch_id: newId('branch') },
     correlationId: input.correlationId,
+    actor: input.actor,
+    idempotencyKey: input.idempotencyKey,
     waitMs: input.waitMs,
   });
+  // A repeated Idempotency-Key answers the first request's branch.
+  const branchId = String(command.payload['branch_id']);
   const branch = await deps.models.branches.findOne({ branch_id: branchId }).lean();
   return { state, branch: branch ? branchView({ ...branch, status: 'active' }) : null };
 }

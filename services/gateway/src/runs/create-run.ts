@@ -4,12 +4,13 @@ import {
   emptySnapshot,
   newId,
   workflowDefinitionSchema,
+  type Actor,
   type CreateRunBody,
   type RunCommandRecord,
   type WorkflowRunRecord,
   type WorkflowVersionRecord,
 } from '@stepwise/shared';
-import { readResolvedWorkflow, type Models } from '@stepwise/shared/node';
+import { newCommandRecord, readResolvedWorkflow, type Models } from '@stepwise/shared/node';
 
 /** What a run needs of the version it starts on. */
 interface StartingPoint {
@@ -96,7 +97,13 @@ async function chooseVersion(
 export async function createRun(
   mongo: Connection,
   models: Models,
-  input: { userId: string; body: CreateRunBody; correlationId: string; now?: Date },
+  input: {
+    userId: string;
+    body: CreateRunBody;
+    correlationId: string;
+    actor?: Actor | null;
+    now?: Date;
+  },
 ): Promise<{ run: WorkflowRunRecord; command: RunCommandRecord }> {
   const start = await chooseVersion(mongo, models, input.userId, input.body);
   const now = input.now ?? new Date();
@@ -140,19 +147,17 @@ export async function createRun(
     updated_at: now,
   };
   await models.runs.collection.insertOne({ ...run });
-  const command: RunCommandRecord = {
-    command_id: newId('command'),
-    workflow_run_id: runId,
-    user_id: input.userId,
-    seq: 1,
-    type: 'start',
-    payload: {},
-    correlation_id: input.correlationId,
-    status: 'pending',
-    error: null,
-    accepted_at: now,
-    finished_at: null,
-  };
+  const command = newCommandRecord(
+    {
+      runId,
+      userId: input.userId,
+      type: 'start',
+      correlationId: input.correlationId,
+      actor: input.actor ?? null,
+      now,
+    },
+    1,
+  );
   await models.runCommands.collection.insertOne({ ...command });
   return { run, command };
 }

@@ -4,6 +4,7 @@ import {
   idPattern,
   newId,
   workflowDefinitionSchema,
+  type Actor,
   type RunView,
   type WorkflowRunRecord,
   type WorkflowVersionRecord,
@@ -73,6 +74,7 @@ export async function resumeRun(
     upload: { bytes: Buffer; sourceType: 'zip' | 'json' } | null;
     entryPoint?: string | undefined;
     correlationId: string;
+    actor: Actor;
     waitMs: number;
   },
 ): Promise<ResumeOutcome> {
@@ -80,13 +82,16 @@ export async function resumeRun(
   assertResumable(run);
   const resume = async (): Promise<ResumeOutcome> => ({
     kind: 'command',
-    state: await submitRunCommand(deps, {
-      runId: run.workflow_run_id,
-      userId: input.userId,
-      type: 'resume',
-      correlationId: input.correlationId,
-      waitMs: input.waitMs,
-    }),
+    state: (
+      await submitRunCommand(deps, {
+        runId: run.workflow_run_id,
+        userId: input.userId,
+        type: 'resume',
+        correlationId: input.correlationId,
+        actor: input.actor,
+        waitMs: input.waitMs,
+      })
+    ).state,
   });
   if (!input.upload) return resume();
 
@@ -141,6 +146,8 @@ export async function confirmResume(
     submittedVersionId: string;
     restartAt?: string | undefined;
     correlationId: string;
+    actor: Actor;
+    idempotencyKey: string | undefined;
     waitMs: number;
   },
 ): Promise<{ run: RunView | null; runId: string; state: CommandState; created: boolean }> {
@@ -161,9 +168,11 @@ export async function confirmResume(
   const switching =
     input.choice === 'continue_with_new' &&
     (version.workflow_version_id !== run.current_version_id || input.restartAt !== undefined);
-  const state = await submitRunCommand(deps, {
+  const { state } = await submitRunCommand(deps, {
     runId: run.workflow_run_id,
     userId: input.userId,
+    actor: input.actor,
+    idempotencyKey: input.idempotencyKey,
     type: switching ? 'switch_version' : 'resume',
     payload: switching
       ? {

@@ -1,12 +1,15 @@
 import type { QueueEvents } from 'bullmq';
 import {
   StepwiseError,
+  canonicalJson,
   commandOutcomeSchema,
   errorCodeSchema,
+  type Actor,
   type RunCommandRecord,
   type RunCommandType,
 } from '@stepwise/shared';
 import {
+  DuplicateRequestKeyError,
   acceptRunCommand,
   type FairShare,
   type JobQueue,
@@ -14,23 +17,70 @@ import {
   type Models,
 } from '@stepwise/shared/node';
 import { awaitJob } from '../jobs/await-job.js';
+import { ChangeSignal, type RunNotifications } from './run-notifications.js';
 
 export interface RunCommandDependencies {
   models: Models;
   fairShare: FairShare;
   runQueue: JobQueue<'runCommand'>;
   runEvents: QueueEvents;
+  notifications: RunNotifications;
   logger: Logger;
+  shutdown: AbortSignal;
 }
 
 export type CommandState = 'applied' | 'pending';
 
-/** Hands an accepted command to the runners and waits up to `waitMs` for its outcome. */
+/** The answer to a settled command: applied, or its refusal thrown as the error it is. */
+function settled(command: Pick<RunCommandRecord, 'status' | 'error'>): CommandState | null {
+  if (command.status === 'pending') return null;
+  if (command.status === 'applied') return 'applied';
+  const error = command.error ?? { code: 'CONFLICT', message: 'refused', details: undefined };
+  const code = errorCodeSchema.safeParse(error.code);
+  throw new StepwiseError(code.success ? code.data : 'CONFLICT', error.message, error.details);
+}
+
+/**
+ * Waits until `deadline` for a command's settlement as its record says (effects.md, rule 1): the
+ * runners announce every settlement on the run's channel, and the record is read again at least
+ * every second in case an announcement was lost.
+ */
+async function awaitSettlement(
+  deps: RunCommandDependencies,
+  command: RunCommandRecord,
+  deadline: number,
+): Promise<CommandState> {
+  const signal = new ChangeSignal();
+  const unsubscribe = deps.notifications.subscribe(command.workflow_run_id, signal.notify);
+  try {
+    for (;;) {
+      const record = await deps.models.runCommands
+        .findOne({ command_id: command.command_id })
+        .select({ status: 1, error: 1 })
+        .lean<Pick<RunCommandRecord, 'status' | 'error'>>();
+      const state = record ? settled(record) : null;
+      if (state) return state;
+      const left = deadline - Date.now();
+      if (left <= 0) return 'pending';
+      await signal.wait(Math.min(left, 1_000), deps.shutdown);
+      if (deps.shutdown.aborted) return 'pending';
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+/**
+ * Hands an accepted command to the runners and waits up to `waitMs` for its settlement. Usually
+ * the job that carries it applies it and says how it went; when another drain holds the run, that
+ * drain applies it, and the command's record tells.
+ */
 export async function dispatchCommand(
   deps: RunCommandDependencies,
   command: RunCommandRecord,
   waitMs: number,
 ): Promise<CommandState> {
+  const deadline = Date.now() + waitMs;
   let job;
   try {
     job = await deps.runQueue.enqueue(
@@ -54,6 +104,7 @@ export async function dispatchCommand(
   if (!awaited.finished) return 'pending';
   const outcome = commandOutcomeSchema.parse(awaited.value);
   if (outcome.status === 'applied') return 'applied';
+  if (outcome.status === 'deferred') return awaitSettlement(deps, command, deadline);
   const code = errorCodeSchema.safeParse(outcome.error.code);
   throw new StepwiseError(
     code.success ? code.data : 'CONFLICT',
@@ -62,24 +113,62 @@ export async function dispatchCommand(
   );
 }
 
-/** Accepts a command into the run's inbox (404 for another user's run) and dispatches it. */
+export interface SubmitCommandInput {
+  runId: string;
+  userId: string;
+  type: RunCommandType;
+  payload?: Record<string, unknown>;
+  correlationId: string;
+  actor?: Actor | null;
+  /** The client's Idempotency-Key: a repeat answers the first command's outcome. */
+  idempotencyKey?: string | undefined;
+  waitMs: number;
+}
+
+/**
+ * Accepts a command into the run's inbox (404 for another user's run) and dispatches it. A repeat
+ * of an Idempotency-Key does nothing new: it waits for the first command's settlement and answers
+ * that (409 if the key was used for a different request).
+ */
 export async function submitRunCommand(
   deps: RunCommandDependencies,
-  input: {
-    runId: string;
-    userId: string;
-    type: RunCommandType;
-    payload?: Record<string, unknown>;
-    correlationId: string;
-    waitMs: number;
-  },
-): Promise<CommandState> {
-  const command = await acceptRunCommand(deps.models, {
-    runId: input.runId,
-    userId: input.userId,
-    type: input.type,
-    ...(input.payload ? { payload: input.payload } : {}),
-    correlationId: input.correlationId,
-  });
-  return dispatchCommand(deps, command, input.waitMs);
+  input: SubmitCommandInput,
+): Promise<{ state: CommandState; command: RunCommandRecord }> {
+  let command: RunCommandRecord;
+  try {
+    command = await acceptRunCommand(deps.models, {
+      runId: input.runId,
+      userId: input.userId,
+      type: input.type,
+      ...(input.payload ? { payload: input.payload } : {}),
+      correlationId: input.correlationId,
+      actor: input.actor ?? null,
+      idempotencyKey: input.idempotencyKey,
+    });
+  } catch (error) {
+    if (!(error instanceof DuplicateRequestKeyError)) throw error;
+    const first = error.existing;
+    if (!sameRequest(first, input)) {
+      throw new StepwiseError(
+        'CONFLICT',
+        'this Idempotency-Key was already used for a different request; use a new key',
+        [{ path: 'headers.idempotency-key', message: `used for command ${first.command_id}` }],
+      );
+    }
+    return {
+      state: await awaitSettlement(deps, first, Date.now() + input.waitMs),
+      command: first,
+    };
+  }
+  return { state: await dispatchCommand(deps, command, input.waitMs), command };
+}
+
+/** True when a repeated key comes with the same request (branch ids are minted per request). */
+function sameRequest(first: RunCommandRecord, input: SubmitCommandInput): boolean {
+  if (first.workflow_run_id !== input.runId || first.type !== input.type) return false;
+  const comparable = (payload: Record<string, unknown> | undefined) => {
+    const { branch_id: _minted, ...rest } = payload ?? {};
+    return canonicalJson(rest);
+  };
+  return comparable(first.payload) === comparable(input.payload);
 }

@@ -7,7 +7,7 @@ import {
   type RunStatus,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import type { Models } from '@stepwise/shared/node';
+import { visibleEventsFilter, type Models } from '@stepwise/shared/node';
 import { eventView, runProjection, runView } from './run-views.js';
 
 export async function findRun(
@@ -91,23 +91,6 @@ async function findBranch(
     .lean();
   if (!branch) throw new NotFoundError('branch', id);
   return branch;
-}
-
-/** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
-export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {
-  // A root branch sees only its own events: a plain filter the (run, branch, seq) index serves.
-  if (branch.lineage.length === 0)
-    return { workflow_run_id: branch.workflow_run_id, branch_id: branch.branch_id };
-  return {
-    workflow_run_id: branch.workflow_run_id,
-    $or: [
-      { branch_id: branch.branch_id },
-      ...branch.lineage.map((ancestor) => ({
-        branch_id: ancestor.branch_id,
-        seq: { $lte: ancestor.until_seq },
-      })),
-    ],
-  };
 }
 
 export async function listEvents(

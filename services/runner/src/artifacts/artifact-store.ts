@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { Connection } from 'mongoose';
-import type { ArtifactRecord } from '@stepwise/shared';
+import { newId, type ArtifactRecord } from '@stepwise/shared';
 import { deleteFromBucket, sha256Hex, uploadToBucket, type Models } from '@stepwise/shared/node';
 
 export interface ArtifactToSave {
-  /** Names this save: the same key again (a redelivered attempt) replaces rather than adds. */
-  key: string;
+  /** The idempotency key of the attempt that saves it. */
+  idempotencyKey: string;
   run: {
     workflow_run_id: string;
     user_id: string;
@@ -19,7 +18,12 @@ export interface ArtifactToSave {
   bytes: Buffer;
 }
 
-/** Files a run produced: bytes in GridFS (`artifacts`), their description in `artifacts`. */
+/**
+ * Files a run produced: bytes in GridFS (`artifacts`), their description in `artifacts`. Every
+ * save is a new artifact and none is ever replaced, so the bytes behind an id always hash to the
+ * sha256 the log recorded for it. Saves of attempts that never committed stay unlinked
+ * (`event_id: null`) and are removed by `sweepOrphans` after a grace period.
+ */
 export class ArtifactStore {
   constructor(
     private readonly mongo: Connection,
@@ -27,14 +31,7 @@ export class ArtifactStore {
   ) {}
 
   async save(input: ArtifactToSave, now = new Date()): Promise<ArtifactRecord> {
-    const artifactId = `art_${createHash('sha256').update(input.key).digest('hex').slice(0, 24)}`;
-    const sha256 = sha256Hex(input.bytes);
-    const existing = await this.models.artifacts.findOne({ artifact_id: artifactId }).lean();
-    if (existing?.sha256 === sha256) return existing;
-    if (existing) {
-      await this.models.artifacts.deleteOne({ artifact_id: artifactId });
-      await deleteFromBucket(this.mongo, 'artifacts', existing.file_id);
-    }
+    const artifactId = newId('artifact');
     const fileId = await uploadToBucket(this.mongo, 'artifacts', input.name, input.bytes, {
       artifact_id: artifactId,
       workflow_run_id: input.run.workflow_run_id,
@@ -48,21 +45,52 @@ export class ArtifactStore {
       name: input.name,
       content_type: input.contentType,
       size: input.bytes.length,
-      sha256,
+      sha256: sha256Hex(input.bytes),
       file_id: fileId,
+      idempotency_key: input.idempotencyKey,
       created_at: now,
     };
-    try {
-      await this.models.artifacts.create(record);
-    } catch (error) {
-      await deleteFromBucket(this.mongo, 'artifacts', fileId);
-      const winner =
-        (error as { code?: unknown }).code === 11000
-          ? await this.models.artifacts.findOne({ artifact_id: artifactId }).lean()
-          : null;
-      if (!winner) throw error;
-      return winner;
-    }
+    await this.models.artifacts.collection.insertOne({ ...record });
     return record;
+  }
+
+  /**
+   * Removes artifacts that no committed event refers to and that are older than `graceMs`: their
+   * attempt died or lost its lease before its `module_completed` was committed. One whose event
+   * is in the log after all (its link was not written yet) is linked instead.
+   */
+  async sweepOrphans(graceMs: number, now = new Date(), limit = 500): Promise<number> {
+    const orphans = await this.models.artifacts
+      .find({ event_id: null, created_at: { $lt: new Date(now.getTime() - graceMs) } })
+      .sort({ created_at: 1 })
+      .limit(limit)
+      .lean();
+    let removed = 0;
+    for (const artifact of orphans) {
+      const event = await this.models.events
+        .findOne({
+          workflow_run_id: artifact.workflow_run_id,
+          event_type: 'module_completed',
+          'data.outputs.artifact_id': artifact.artifact_id,
+        })
+        .select({ event_id: 1 })
+        .lean<{ event_id: string }>();
+      if (event) {
+        await this.models.artifacts.updateOne(
+          { artifact_id: artifact.artifact_id, event_id: null },
+          { $set: { event_id: event.event_id } },
+        );
+        continue;
+      }
+      const deleted = await this.models.artifacts.deleteOne({
+        artifact_id: artifact.artifact_id,
+        event_id: null,
+      });
+      if (deleted.deletedCount === 1) {
+        await deleteFromBucket(this.mongo, 'artifacts', artifact.file_id).catch(() => undefined);
+        removed += 1;
+      }
+    }
+    return removed;
   }
 }

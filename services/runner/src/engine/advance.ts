@@ -7,7 +7,7 @@ import {
   type WorkflowPlan,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import type { DecisionSession } from './decision.js';
+import type { DecisionSession, ModuleExecution } from './decision.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { TemplateError, type TemplateEngine } from './templating.js';
 import { ModuleFailure, toModuleFailure } from './module-failure.js';
@@ -143,31 +143,10 @@ function resolveImplementation(registry: ModuleRegistry, moduleId: string): Step
   return implementation;
 }
 
-function asFailure(error: unknown): ModuleFailure {
+export function asFailure(error: unknown): ModuleFailure {
   if (error instanceof TemplateError)
     return new ModuleFailure('TEMPLATE_ERROR', error.message, false);
   return toModuleFailure(error);
-}
-
-async function withTimeout<T>(
-  work: (signal: AbortSignal) => Promise<T>,
-  timeoutMs: number,
-): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(
-        new ModuleFailure('MODULE_TIMEOUT', `module did not finish within ${timeoutMs} ms`, true),
-      );
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([work(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export function moduleContext(
@@ -177,6 +156,7 @@ export function moduleContext(
   snapshot: BranchSnapshot,
   planned: PlannedModule,
   attempt: number,
+  idempotencyKey: string,
   signal: AbortSignal,
 ): ModuleRunContext {
   const base = templateContext(run, plan, snapshot, planned, deps.now());
@@ -191,6 +171,7 @@ export function moduleContext(
       step_id: planned.step.step_id,
       module_name: planned.module.name,
       attempt,
+      idempotency_key: idempotencyKey,
       feedback: feedbackFor(snapshot, planned),
     },
     config: plan.workflow.config,
@@ -200,9 +181,10 @@ export function moduleContext(
 }
 
 /**
- * Runs modules from where the branch stands until a person is needed, a module fails, or the
- * workflow ends, emitting every event into the session. Non-interactive modules run here, once per
- * attempt; their results become events, so a replay never runs them again.
+ * Moves the decision on from where the branch stands until a module must be executed
+ * (`session.pending`), a person is needed, a module fails, or the workflow ends. Nothing here
+ * runs a module: the drain's executor does, and `completeExecution` turns its result into events,
+ * so a replay never runs a module again.
  */
 export async function advance(
   session: DecisionSession,
@@ -210,7 +192,11 @@ export async function advance(
   plan: WorkflowPlan,
   deps: AdvanceDependencies,
 ): Promise<void> {
-  while (session.snapshot.status === 'running') {
+  while (session.snapshot.status === 'running' && session.pending === null) {
+    // A module waiting out its retry backoff goes on when its wake comes (holding nothing).
+    const { cursor, retry_at: retryAt } = session.snapshot;
+    if (cursor?.phase === 'retry_wait' && retryAt !== null && new Date(retryAt) > deps.now())
+      return;
     let next: NextStep;
     try {
       next = nextModule(session.snapshot, plan);
@@ -226,11 +212,46 @@ export async function advance(
       session.emit('run_completed', null, { state: session.snapshot.state });
       return;
     }
-    await runModule(session, run, plan, next.planned, next.attempt, deps);
+    await prepareModule(session, run, plan, next.planned, next.attempt, deps);
   }
 }
 
-async function runModule(
+/** Records a failed attempt: a retry after backoff while attempts remain, else the run fails. */
+function failAttempt(
+  session: DecisionSession,
+  planned: PlannedModule,
+  attempt: number,
+  failure: ModuleFailure,
+  deps: AdvanceDependencies,
+): void {
+  const { module } = planned;
+  const position = { step_id: planned.step.step_id, module_name: module.name };
+  const maxAttempts = module.retry?.max_attempts ?? 1;
+  const willRetry = failure.retryable && attempt < maxAttempts;
+  const error = { code: failure.code, message: failure.message };
+  if (willRetry) {
+    const backoff = (module.retry?.backoff_ms ?? 500) * 2 ** (attempt - 1);
+    const retryAt = new Date(deps.now().getTime() + backoff);
+    session.emit('module_failed', position, {
+      error,
+      attempt,
+      will_retry: true,
+      retry_at: retryAt.toISOString(),
+    });
+    session.wakeAt = retryAt;
+  } else {
+    session.emit('module_failed', position, { error, attempt, will_retry: false });
+    session.emit('run_failed', null, { error });
+  }
+}
+
+/**
+ * Decides one module up to its execution: its step boundary, its `when`, its rendered inputs and
+ * its `module_started` (with the attempt's idempotency key); then leaves it in `session.pending`.
+ * An attempt whose `module_started` was committed without an end (its drain died or lost its
+ * lease mid-module) is recorded as interrupted and handed out again with the same key.
+ */
+async function prepareModule(
   session: DecisionSession,
   run: WorkflowRunRecord,
   plan: WorkflowPlan,
@@ -240,30 +261,20 @@ async function runModule(
 ): Promise<void> {
   const { step, module } = planned;
   const position = { step_id: step.step_id, module_name: module.name };
-  const open = session.snapshot.open_step;
-  if (open !== step.step_id) {
-    if (open) session.emit('step_completed', { step_id: open });
-    session.emit('step_started', { step_id: step.step_id });
-  }
-  const fail = (failure: ModuleFailure) => {
-    const maxAttempts = module.retry?.max_attempts ?? 1;
-    const willRetry = failure.retryable && attempt < maxAttempts;
-    const error = { code: failure.code, message: failure.message };
-    if (willRetry) {
-      const backoff = (module.retry?.backoff_ms ?? 500) * 2 ** (attempt - 1);
-      const retryAt = new Date(deps.now().getTime() + backoff);
-      session.emit('module_failed', position, {
-        error,
-        attempt,
-        will_retry: true,
-        retry_at: retryAt.toISOString(),
-      });
-      session.wakeAt = retryAt;
-    } else {
-      session.emit('module_failed', position, { error, attempt, will_retry: false });
-      session.emit('run_failed', null, { error });
+  const cursor = session.snapshot.cursor;
+  const interruptedKey =
+    cursor?.phase === 'started' &&
+    cursor.step_id === step.step_id &&
+    cursor.module_name === module.name
+      ? (session.snapshot.attempt_key ?? null)
+      : null;
+  if (interruptedKey === null) {
+    const open = session.snapshot.open_step;
+    if (open !== step.step_id) {
+      if (open) session.emit('step_completed', { step_id: open });
+      session.emit('step_started', { step_id: step.step_id });
     }
-  };
+  }
 
   let inputs: Record<string, unknown>;
   let implementation: StepwiseModule;
@@ -271,6 +282,7 @@ async function runModule(
     implementation = resolveImplementation(deps.registry, module.module_id);
     const context = templateContext(run, plan, session.snapshot, planned, deps.now());
     if (
+      interruptedKey === null &&
       module.when !== undefined &&
       !(await deps.templates.evaluateCondition(module.when, context))
     ) {
@@ -293,40 +305,78 @@ async function runModule(
     inputs = parsed.data as Record<string, unknown>;
   } catch (error) {
     // The module never started: record the attempt so the log shows what was tried.
-    session.emit('module_started', position, { inputs: {}, attempt });
-    fail(asFailure(error));
+    if (interruptedKey === null)
+      session.emit('module_started', position, {
+        inputs: {},
+        attempt,
+        idempotency_key: `${run.workflow_run_id}:${session.nextSeq}`,
+        effects: 'none',
+      });
+    failAttempt(session, planned, attempt, asFailure(error), deps);
     return;
   }
 
-  session.emit('module_started', position, { inputs: redactForLog(inputs), attempt });
-  try {
-    if (implementation.interactive) {
-      const request = await withTimeout(
-        (signal) =>
-          implementation.request(
-            inputs,
-            moduleContext(deps, run, plan, session.snapshot, planned, attempt, signal),
-          ),
-        deps.moduleTimeoutMs,
-      );
-      session.emit('interaction_requested', position, {
-        interaction_id: deps.newInteractionId(),
-        module_id: module.module_id,
-        request,
-      });
-      return;
+  const effects = implementation.interactive ? 'none' : implementation.effects;
+  if (interruptedKey !== null && effects === 'external') {
+    session.emit('module_interrupted', position, { attempt, idempotency_key: interruptedKey });
+    session.pending = {
+      planned,
+      implementation,
+      plan,
+      attempt,
+      inputs,
+      idempotencyKey: interruptedKey,
+      effects,
+      recovered: true,
+    };
+    return;
+  }
+  const idempotencyKey = `${run.workflow_run_id}:${session.nextSeq}`;
+  session.emit('module_started', position, {
+    inputs: redactForLog(inputs) as Record<string, unknown>,
+    attempt,
+    idempotency_key: idempotencyKey,
+    effects,
+  });
+  session.pending = {
+    planned,
+    implementation,
+    plan,
+    attempt,
+    inputs,
+    idempotencyKey,
+    effects,
+    recovered: false,
+  };
+}
+
+/** What executing a module came to: its outputs (or interaction request), or a failure. */
+export type ExecutionResult = { ok: true; value: unknown } | { ok: false; failure: ModuleFailure };
+
+/** Turns the executor's result for the module the decision stopped at into events. */
+export function recordExecution(
+  session: DecisionSession,
+  execution: ModuleExecution,
+  result: ExecutionResult,
+  deps: AdvanceDependencies,
+): void {
+  session.pending = null;
+  const { planned, implementation, attempt } = execution;
+  const position = { step_id: planned.step.step_id, module_name: planned.module.name };
+  if (!result.ok) {
+    failAttempt(session, planned, attempt, result.failure, deps);
+  } else if (implementation.interactive) {
+    session.emit('interaction_requested', position, {
+      interaction_id: deps.newInteractionId(),
+      module_id: planned.module.module_id,
+      request: result.value,
+    });
+  } else {
+    try {
+      completeModule(session, planned, implementation, result.value as Record<string, unknown>);
+    } catch (error) {
+      failAttempt(session, planned, attempt, asFailure(error), deps);
     }
-    const outputs = await withTimeout(
-      (signal) =>
-        implementation.execute(
-          inputs,
-          moduleContext(deps, run, plan, session.snapshot, planned, attempt, signal),
-        ),
-      deps.moduleTimeoutMs,
-    );
-    completeModule(session, planned, implementation, outputs);
-  } catch (error) {
-    fail(asFailure(error));
   }
 }
 

@@ -1,75 +1,277 @@
-import type { CommandOutcome } from '@stepwise/shared';
-import type { RunRepository } from './run-repository.js';
-import { decideCommand, type EngineDependencies } from './decide-command.js';
+import type { CommandOutcome, RunCommandRecord, WorkflowRunRecord } from '@stepwise/shared';
+import { advance, recordExecution } from './advance.js';
+import { needsDriving } from './commands/continue.js';
+import { decideCommand, decideDrive, type EngineDependencies } from './decide-command.js';
+import type { DecisionSession } from './decision.js';
+import { executeModule } from './execute-module.js';
+import type { CommitOrigin, Lease, RunRepository } from './run-repository.js';
 
 export interface DrainDependencies extends EngineDependencies {
   repository: RunRepository;
+  /** How long a lease lasts without renewal (renewed every third of it while held). */
+  leaseMs: number;
   /** Counts committed events for the metrics (best effort, never waited for). */
   countCommitted?: (events: number) => void;
   /** Asks for a `wake` of the run at `at`, if it still stands at `expectedLastSeq` then. */
   scheduleWake: (runId: string, userId: string, expectedLastSeq: number, at: Date) => Promise<void>;
+  /** Marks the provider calls of an attempt still `pending` as `lost` (the attempt has ended). */
+  closeAttempt: (idempotencyKey: string) => Promise<void>;
+  /** Asks for a look at the run at `at`, when a lease another drain holds will have expired. */
+  scheduleRecovery: (runId: string, userId: string, at: Date) => Promise<void>;
 }
 
-/** Consecutive lost races after which the drain gives up and lets the queue retry it. */
-const MAX_CONFLICTS = 50;
+export interface DrainResult {
+  /** Outcomes of the commands this drain applied or refused, by command id. */
+  outcomes: Map<string, CommandOutcome>;
+  /** Another drain held the run: its commands are that drain's to apply. */
+  deferred: boolean;
+}
+
+class LeaseLostError extends Error {
+  constructor(runId: string) {
+    super(`run ${runId}: the lease was lost`);
+  }
+}
 
 /**
- * Applies a run's pending commands one by one, in acceptance order, each in one committed batch.
- * Any number of drains may run for one run at once: each commit is conditional on the run being
- * as the drain read it, and the loser of a race reads again. Returns when no command is pending,
- * with the outcome of each command this drain applied or refused (by command id).
+ * The one drain of a run (effects.md, rule 1). It takes the run's lease (which reads the run),
+ * applies pending commands one by one in acceptance order, executes the modules they lead to and
+ * commits around every module with external effects, drives the run on while nothing but the
+ * engine is needed, and lets the lease go only with a write that fails if a command was accepted
+ * since it last read the inbox (then it reads again), so no command waits for the sweeper.
  */
-export async function drainRun(
-  runId: string,
-  deps: DrainDependencies,
-): Promise<Map<string, CommandOutcome>> {
+export async function drainRun(runId: string, deps: DrainDependencies): Promise<DrainResult> {
   const outcomes = new Map<string, CommandOutcome>();
-  let conflicts = 0;
-  let caughtUp = false;
-  for (;;) {
-    const loaded = await deps.repository.load(runId);
-    if (!loaded) return outcomes;
-    const { run, applied, next: command } = loaded;
-    await deps.repository.settleCommands(run, applied);
-    if (!command) return outcomes;
+  const attempt = await deps.repository.acquire(runId, deps.now());
+  if (attempt.kind === 'missing') return { outcomes, deferred: false };
+  if (attempt.kind === 'held') {
+    // The holder applies what is pending; should it have died, this looks again after its lease.
+    await deps.scheduleRecovery(runId, attempt.userId, new Date(attempt.expiresAt.getTime() + 50));
+    return { outcomes, deferred: true };
+  }
+  const drain = new Drain(attempt.lease, deps, outcomes);
+  const renewal = setInterval(() => void drain.renew(), Math.max(50, deps.leaseMs / 3));
+  try {
+    await drain.run(attempt.run);
+    return { outcomes, deferred: false };
+  } catch (error) {
+    if (error instanceof LeaseLostError) return { outcomes, deferred: true };
+    throw error;
+  } finally {
+    clearInterval(renewal);
+  }
+}
 
-    const decision = await decideCommand(run, command, deps);
-    let won: boolean;
-    if (decision.kind === 'commit') {
-      const outcome = await deps.repository.commit(run, command, decision, deps.now());
-      won = outcome !== null;
-      if (outcome) {
-        await deps.repository.writeEvents(outcome.events);
-        await deps.repository.finishCommand(command, 'applied', null);
-        deps.countCommitted?.(outcome.events.length);
-        outcomes.set(command.command_id, { status: 'applied' });
-        // Nothing was accepted after this command, so another read would find nothing to do. A
-        // command accepted from here on brings its own job (acceptance enqueues after it stores).
-        caughtUp = outcome.acceptedCommandSeq <= command.seq;
+class Drain {
+  private readonly leaseLost = new AbortController();
+
+  constructor(
+    private readonly lease: Lease,
+    private readonly deps: DrainDependencies,
+    private readonly outcomes: Map<string, CommandOutcome>,
+  ) {}
+
+  async renew(): Promise<void> {
+    const held = await this.deps.repository.renew(this.lease, this.deps.now()).catch(() => true);
+    if (!held) this.leaseLost.abort(new LeaseLostError(this.lease.runId));
+  }
+
+  async run(loaded: WorkflowRunRecord): Promise<void> {
+    const repository = this.deps.repository;
+    let run = loaded;
+    let settledLast = false;
+    let drove = false;
+    for (;;) {
+      const inbox = await repository.inbox(run);
+      if (!settledLast) {
+        // The previous holder may have died between a commit and writing its events or settling.
+        await repository.recoverOutbox(run, inbox.lastApplied);
+        if (inbox.unsettled) await this.settleApplied(run, inbox.unsettled);
+        settledLast = true;
       }
-    } else if (decision.kind === 'reject') {
-      won = await deps.repository.reject(run, command, decision.error);
-      if (won) {
-        await deps.repository.finishCommand(command, 'rejected', decision.error);
-        outcomes.set(command.command_id, { status: 'rejected', error: decision.error });
+      if (inbox.next) {
+        const after = await this.applyCommand(run, inbox.next);
+        if (after === 'released') return;
+        run = after;
+        drove = false;
+        continue;
       }
-    } else {
-      won = await deps.repository.acknowledge(run, command);
-      if (won) {
-        await deps.repository.finishCommand(command, 'applied', null);
-        outcomes.set(command.command_id, { status: 'applied' });
+      // A number taken for a command not stored yet: its acceptor enqueues a job for it once it is
+      // stored, so the lease is let go (a chain stops at this module boundary until it is applied).
+      if (inbox.inFlight && (await repository.release(this.lease, run))) return;
+      if (inbox.inFlight) {
+        run = await this.reread();
+        continue;
       }
+      if (!drove && needsDriving(run, this.deps.now())) {
+        drove = true;
+        const after = await this.drive(run);
+        if (after === 'released') return;
+        run = after;
+        continue;
+      }
+      if (await repository.release(this.lease, run)) return;
+      // A command was accepted since the inbox was read: read it again.
+      run = await this.reread();
     }
-    if (!won) {
-      if (++conflicts > MAX_CONFLICTS)
-        throw new Error(`run ${runId}: gave up after ${MAX_CONFLICTS} lost races`);
-      continue;
+  }
+
+  private async reread(): Promise<WorkflowRunRecord> {
+    const run = await this.deps.repository.reread(this.lease);
+    if (!run) throw new LeaseLostError(this.lease.runId);
+    return run;
+  }
+
+  /** A command its drain applied but did not live to settle. */
+  private async settleApplied(run: WorkflowRunRecord, command: RunCommandRecord): Promise<void> {
+    const rejection =
+      run.last_rejection?.command_seq === command.seq ? run.last_rejection.error : null;
+    await this.deps.repository.settle(
+      command,
+      rejection ? 'rejected' : 'applied',
+      rejection,
+      rejection ? undefined : run.last_seq,
+    );
+    await this.deps.repository.announce(run.workflow_run_id, run.last_seq);
+  }
+
+  private async applyCommand(
+    run: WorkflowRunRecord,
+    command: RunCommandRecord,
+  ): Promise<WorkflowRunRecord | 'released'> {
+    const repository = this.deps.repository;
+    const decision = await decideCommand(run, command, this.deps);
+    if (decision.kind !== 'events') {
+      const error = decision.kind === 'reject' ? decision.error : null;
+      const after = await repository.skip(this.lease, run, command, error);
+      if (!after) throw new LeaseLostError(run.workflow_run_id);
+      await repository.settle(command, error ? 'rejected' : 'applied', error);
+      await repository.announce(run.workflow_run_id, run.last_seq);
+      this.outcomes.set(
+        command.command_id,
+        error ? { status: 'rejected', error } : { status: 'applied' },
+      );
+      if (decision.kind === 'noop' && decision.wakeAt)
+        await this.deps.scheduleWake(
+          run.workflow_run_id,
+          run.user_id,
+          run.last_seq,
+          decision.wakeAt,
+        );
+      return after;
     }
-    conflicts = 0;
-    if (decision.kind !== 'reject' && decision.wakeAt) {
-      const lastSeq = run.last_seq + (decision.kind === 'commit' ? decision.events.length : 0);
-      await deps.scheduleWake(run.workflow_run_id, run.user_id, lastSeq, decision.wakeAt);
+    const origin: CommitOrigin = {
+      command_id: command.command_id,
+      correlation_id: command.correlation_id,
+      actor: command.actor ?? null,
+      appliesCommand: command.seq,
+    };
+    return this.runSession(run, decision.session, origin, command);
+  }
+
+  /** Drives a running run on, on behalf of the command whose chain it continues. */
+  private async drive(run: WorkflowRunRecord): Promise<WorkflowRunRecord | 'released'> {
+    const decision = await decideDrive(run, this.deps);
+    if (decision.kind === 'noop') {
+      if (decision.wakeAt)
+        await this.deps.scheduleWake(
+          run.workflow_run_id,
+          run.user_id,
+          run.last_seq,
+          decision.wakeAt,
+        );
+      return run;
     }
-    if (caughtUp) return outcomes;
+    if (decision.kind === 'reject') return run;
+    const last = run.outbox.at(-1);
+    const origin: CommitOrigin = {
+      command_id: last?.command_id ?? null,
+      correlation_id: last?.correlation_id ?? `correlation_${run.workflow_run_id}`,
+      actor: last?.actor ?? null,
+      appliesCommand: null,
+    };
+    return this.runSession(run, decision.session, origin, null);
+  }
+
+  /**
+   * Executes what a decision asks for and commits as it goes: pure modules run in the batch;
+   * before a module with external effects the batch is committed (so its `module_started` and key
+   * are in the log before any effect), and its end is committed as soon as it ends. A command
+   * accepted meanwhile stops the chain at that module boundary (the drain applies it, then drives
+   * the run on if it is still running).
+   */
+  private async runSession(
+    start: WorkflowRunRecord,
+    session: DecisionSession,
+    origin: CommitOrigin,
+    command: RunCommandRecord | null,
+  ): Promise<WorkflowRunRecord | 'released'> {
+    let run = start;
+    let current = origin;
+    for (;;) {
+      const pending = session.pending;
+      if (pending && pending.effects === 'none') {
+        const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
+        recordExecution(session, pending, result, this.deps);
+        await advance(session, run, pending.plan, this.deps);
+        continue;
+      }
+      const committed = await this.commit(run, session, current, command);
+      if (committed === 'released') return 'released';
+      run = committed;
+      current = { ...current, appliesCommand: null };
+      if (!pending) return run;
+
+      if (pending.recovered) await this.deps.closeAttempt(pending.idempotencyKey);
+      const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
+      if (this.leaseLost.signal.aborted) throw new LeaseLostError(run.workflow_run_id);
+      // A call still pending when its attempt ended was never answered: it may have been billed.
+      if (!result.ok) await this.deps.closeAttempt(pending.idempotencyKey);
+      recordExecution(session, pending, result, this.deps);
+      // The end of an effectful module is committed the moment it is known.
+      const ended = await this.commit(run, session, current, command);
+      if (ended === 'released') return 'released';
+      run = ended;
+      // A command accepted meanwhile is applied at this module boundary (a cancel stops the chain).
+      if (run.command_seq > run.applied_command_seq) return run;
+      await advance(session, run, pending.plan, this.deps);
+    }
+  }
+
+  private async commit(
+    run: WorkflowRunRecord,
+    session: DecisionSession,
+    origin: CommitOrigin,
+    command: RunCommandRecord | null,
+  ): Promise<WorkflowRunRecord | 'released'> {
+    const repository = this.deps.repository;
+    const events = session.takeEvents();
+    if (events.length === 0) return run;
+    const committed = await repository.commit(
+      this.lease,
+      run,
+      origin,
+      events,
+      session.snapshot,
+      this.deps.now(),
+      // Nothing left for the engine to do: the lease may go with this write.
+      session.pending === null &&
+        !needsDriving({ ...run, snapshot: session.snapshot }, this.deps.now()),
+    );
+    if (!committed) throw new LeaseLostError(run.workflow_run_id);
+    await repository.writeEvents(committed.events);
+    const lastSeq = committed.run.last_seq;
+    if (command && origin.appliesCommand !== null) {
+      await repository.settle(command, 'applied', null, lastSeq);
+      this.outcomes.set(command.command_id, { status: 'applied' });
+    } else if (origin.command_id) {
+      await repository.markWritten(origin.command_id, lastSeq);
+    }
+    this.deps.countCommitted?.(committed.events.length);
+    if (session.wakeAt) {
+      await this.deps.scheduleWake(run.workflow_run_id, run.user_id, lastSeq, session.wakeAt);
+      session.wakeAt = null;
+    }
+    return committed.released ? 'released' : committed.run;
   }
 }

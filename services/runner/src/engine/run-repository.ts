@@ -1,73 +1,108 @@
 import {
   newId,
   runFieldsOf,
-  type BranchRecord,
+  type Actor,
+  type BranchSnapshot,
   type EventRecord,
   type RunCommandRecord,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import type { Models } from '@stepwise/shared/node';
-import type { CommandError, Decision } from './decision.js';
+import {
+  commandAt,
+  firstPendingAfter,
+  markCommandWritten,
+  settleCommand,
+  type CommandError,
+  type CommandSettlement,
+  type Models,
+} from '@stepwise/shared/node';
+import { EventLog, type RunHistoryReader } from './event-log.js';
+import type { StampedEvent } from './decision.js';
 
-type CommitDecision = Extract<Decision, { kind: 'commit' }>;
+export type { RunHistoryReader } from './event-log.js';
 
-/** A won commit: the events it wrote, and how many commands the run had accepted by then. */
-export interface CommitOutcome {
-  events: EventRecord[];
-  acceptedCommandSeq: number;
+/** A drain's hold on one run: only the holder of the current fence may write the run. */
+export interface Lease {
+  runId: string;
+  holder: string;
+  fence: number;
 }
 
-export interface LoadedRun {
+export type LeaseAttempt =
+  | { kind: 'acquired'; lease: Lease; run: WorkflowRunRecord }
+  | { kind: 'held'; userId: string; expiresAt: Date }
+  | { kind: 'missing' };
+
+/** Whose events a commit writes: the command that caused them (or none, for recovery). */
+export interface CommitOrigin {
+  command_id: string | null;
+  correlation_id: string;
+  actor: Actor | null;
+  /** The command this commit applies (its first commit); null when it continues a chain. */
+  appliesCommand: number | null;
+}
+
+/** A won commit: the run as it now stands and the events it wrote. */
+export interface Committed {
   run: WorkflowRunRecord;
-  /** Commands the run has applied whose records still say pending (their finisher died). */
-  applied: RunCommandRecord[];
-  next: RunCommandRecord | null;
+  events: EventRecord[];
+  /** The lease went with the commit (no command had been accepted meanwhile). */
+  released: boolean;
 }
 
-/** The storage the drain loop needs; MongoRunRepository is the real one. */
-export interface RunRepository {
+/** Where the run's inbox stands after a load. */
+export interface InboxState {
+  /** The last applied command (null before the first, or for migrated runs). */
+  lastApplied: RunCommandRecord | null;
+  /** The last applied command, if its record still says pending (its finisher died). */
+  unsettled: RunCommandRecord | null;
+  next: RunCommandRecord | null;
+  /** A number was taken for a command that is not stored yet, and not given up as lost. */
+  inFlight: boolean;
+}
+
+/** The storage the drain needs; MongoRunRepository is the real one. */
+export interface RunRepository extends RunHistoryReader {
+  acquire(runId: string, now: Date): Promise<LeaseAttempt>;
+  /** The run as committed, or null if the lease was lost. */
+  reread(lease: Lease): Promise<WorkflowRunRecord | null>;
+  /** Extends the lease; false if it was lost. */
+  renew(lease: Lease, now: Date): Promise<boolean>;
+  /** Lets the lease go unless a command was accepted after `run` was read. */
+  release(lease: Lease, run: WorkflowRunRecord): Promise<boolean>;
   /**
-   * The run as committed, with its latest commit's events written to the log, and its commands
-   * still marked pending: those it has already applied (`settled`), and the next it has not.
+   * The inbox as the run document says: the last applied command if unsettled, the next command,
+   * and whether the latest commit's outbox must be written again.
    */
-  load(runId: string): Promise<LoadedRun | null>;
-  /** Brings command records in line with the run: those it has applied are no longer pending. */
-  settleCommands(run: WorkflowRunRecord, applied: readonly RunCommandRecord[]): Promise<void>;
-  /** Commits events, the snapshot and the run's fields in one conditional write; null on a lost race. */
+  inbox(run: WorkflowRunRecord): Promise<InboxState>;
+  /** Writes the outbox of the latest commit again if its command does not say it is written. */
+  recoverOutbox(run: WorkflowRunRecord, lastApplied: RunCommandRecord | null): Promise<void>;
   commit(
+    lease: Lease,
+    run: WorkflowRunRecord,
+    origin: CommitOrigin,
+    events: readonly StampedEvent[],
+    snapshot: BranchSnapshot,
+    now: Date,
+    releaseIfIdle: boolean,
+  ): Promise<Committed | null>;
+  /** Records a command that was refused (`error`) or changed nothing; null if the lease was lost. */
+  skip(
+    lease: Lease,
     run: WorkflowRunRecord,
     command: RunCommandRecord,
-    decision: CommitDecision,
-    now: Date,
-  ): Promise<CommitOutcome | null>;
-  /** Records a refusal in the run's command order; false on a lost race. */
-  reject(run: WorkflowRunRecord, command: RunCommandRecord, error: CommandError): Promise<boolean>;
-  /** Records a command that changed nothing; false on a lost race. */
-  acknowledge(run: WorkflowRunRecord, command: RunCommandRecord): Promise<boolean>;
-  /** Writes committed events to the log (idempotent). */
-  writeEvents(events: readonly EventRecord[]): Promise<void>;
-  finishCommand(
-    command: RunCommandRecord,
-    status: 'applied' | 'rejected',
     error: CommandError | null,
+  ): Promise<WorkflowRunRecord | null>;
+  writeEvents(events: readonly EventRecord[]): Promise<void>;
+  settle(
+    command: Pick<RunCommandRecord, 'command_id'>,
+    status: CommandSettlement,
+    error: CommandError | null,
+    writtenSeq?: number,
   ): Promise<void>;
-}
-
-/** What deciding a `branch` command reads of the past. */
-export interface RunHistoryReader {
-  readBranch(runId: string, branchId: string): Promise<BranchRecord | null>;
-  findEvent(runId: string, eventId: string): Promise<EventRecord | null>;
-  visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]>;
-}
-
-function isDuplicateOnly(error: unknown): boolean {
-  const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
-    .writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  return (
-    (error as { code?: number }).code === 11000 ||
-    (list.length > 0 && list.every((e) => e.code === 11000))
-  );
+  markWritten(commandId: string, writtenSeq: number): Promise<void>;
+  /** Tells waiting readers that the run or one of its commands changed. */
+  announce(runId: string, lastSeq: number): Promise<void>;
 }
 
 /**
@@ -77,42 +112,121 @@ function isDuplicateOnly(error: unknown): boolean {
  */
 export const LOST_COMMAND_NUMBER_AFTER_MS = 30_000;
 
-export class MongoRunRepository implements RunRepository, RunHistoryReader {
-  constructor(
-    private readonly models: Models,
-    private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
-    private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
-  ) {}
+export class MongoRunRepository extends EventLog implements RunRepository {
+  private readonly holder = `${process.pid}-${newId('correlation').slice(-12)}`;
 
-  async load(runId: string): Promise<LoadedRun | null> {
-    const run = await this.models.runs
+  constructor(
+    private readonly runModels: Models,
+    private readonly announcer: (runId: string, lastSeq: number) => Promise<void>,
+    private readonly leaseMs: number,
+    private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
+  ) {
+    super(runModels, announcer);
+  }
+
+  /**
+   * Takes the lease and reads the run in one write: free or expired leases only, and the fence
+   * grows, so any commit of an earlier holder fails from here on.
+   */
+  async acquire(runId: string, now: Date): Promise<LeaseAttempt> {
+    const run = await this.runModels.runs.collection.findOneAndUpdate(
+      {
+        workflow_run_id: runId,
+        $or: [{ lease_expires_at: null }, { lease_expires_at: { $lte: now } }],
+      },
+      {
+        $set: {
+          lease_holder: this.holder,
+          lease_expires_at: new Date(now.getTime() + this.leaseMs),
+        },
+        $inc: { lease_fence: 1 },
+      },
+      { returnDocument: 'after' },
+    );
+    if (run) {
+      const record = run as unknown as WorkflowRunRecord;
+      return {
+        kind: 'acquired',
+        run: record,
+        lease: { runId, holder: this.holder, fence: record.lease_fence ?? 1 },
+      };
+    }
+    const held = await this.runModels.runs
       .findOne({ workflow_run_id: runId })
+      .select({ user_id: 1, lease_expires_at: 1 })
+      .lean<{ user_id: string; lease_expires_at?: Date | null }>();
+    if (!held) return { kind: 'missing' };
+    return {
+      kind: 'held',
+      userId: held.user_id,
+      expiresAt: held.lease_expires_at ?? now,
+    };
+  }
+
+  async reread(lease: Lease): Promise<WorkflowRunRecord | null> {
+    return this.runModels.runs
+      .findOne({ workflow_run_id: lease.runId, lease_fence: lease.fence })
       .lean<WorkflowRunRecord>();
-    if (!run) return null;
+  }
+
+  async renew(lease: Lease, now: Date): Promise<boolean> {
+    // Only while still held: a renewal that lands after the release must not revive the lease.
+    const result = await this.runModels.runs.collection.updateOne(
+      { workflow_run_id: lease.runId, lease_fence: lease.fence, lease_holder: lease.holder },
+      { $set: { lease_expires_at: new Date(now.getTime() + this.leaseMs) } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async release(lease: Lease, run: WorkflowRunRecord): Promise<boolean> {
+    const result = await this.runModels.runs.collection.updateOne(
+      { workflow_run_id: lease.runId, lease_fence: lease.fence, command_seq: run.command_seq },
+      { $set: { lease_holder: null, lease_expires_at: null } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async inbox(run: WorkflowRunRecord): Promise<InboxState> {
+    const runId = run.workflow_run_id;
     const applied = run.applied_command_seq;
     // Exact (run, seq) lookups on the unique index, both at once: the work stays the same however
     // many commands the run has had. Only the last applied command can still say pending (every
-    // drain settles it before it commits another), and the next is the one right after it.
+    // drain settles it before it applies another), and the next is the one right after it.
     const [last, next] = await Promise.all([
-      applied > 0 ? this.commandAt(runId, applied) : null,
-      run.command_seq > applied ? this.commandAt(runId, applied + 1) : null,
+      applied > 0 ? commandAt(this.runModels, runId, applied) : null,
+      run.command_seq > applied ? commandAt(this.runModels, runId, applied + 1) : null,
     ]);
-    // A command is marked finished only after its commit's events, and the records that mirror
-    // them (branches, artifact links), are written; and a drain writes the outbox again before it
-    // commits anything else. So a finished last command means the outbox is fully written.
-    // Otherwise its writer may have died anywhere between the commit and finishing: write it all
-    // again (every write is idempotent).
-    if (!last || last.status === 'pending') await this.writeEvents(run.outbox);
+    if (next?.status === 'pending')
+      return {
+        lastApplied: last,
+        unsettled: last?.status === 'pending' ? last : null,
+        next,
+        inFlight: false,
+      };
+    // A number above the applied one whose command is not stored yet: in flight while the run took
+    // a number recently, lost (its acceptor died) after that, and then stepped over.
+    const waiting = run.command_seq > applied;
+    const lost = waiting && this.numberLost(run);
     return {
-      run,
-      applied: last?.status === 'pending' ? [last] : [],
+      lastApplied: last,
+      unsettled: last?.status === 'pending' ? last : null,
       next:
-        next?.status === 'pending'
-          ? next
-          : run.command_seq > applied + 1 && this.numberLost(run)
-            ? await this.firstPendingAfter(runId, applied)
-            : null,
+        lost && run.command_seq > applied + 1
+          ? await firstPendingAfter(this.runModels, runId, applied)
+          : null,
+      inFlight: waiting && !lost,
     };
+  }
+
+  async recoverOutbox(run: WorkflowRunRecord, lastApplied: RunCommandRecord | null): Promise<void> {
+    // A command's record says how far its commits are in the log (written_seq); records settled
+    // before that field existed were settled after their one commit's outbox was written. If the
+    // run is ahead, its writer died between a commit and the log: write the outbox again (every
+    // write is idempotent).
+    const writtenSeq =
+      lastApplied?.written_seq ??
+      (lastApplied && lastApplied.status !== 'pending' ? run.last_seq : -1);
+    if (writtenSeq < run.last_seq) await this.writeEvents(run.outbox);
   }
 
   /** True once the run has taken no command number for `lostNumberAfterMs`. */
@@ -121,38 +235,16 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
     return !taken || Date.now() - new Date(taken).getTime() >= this.lostNumberAfterMs;
   }
 
-  private commandAt(runId: string, seq: number): Promise<RunCommandRecord | null> {
-    return this.models.runCommands
-      .findOne({ workflow_run_id: runId, seq })
-      .lean<RunCommandRecord>();
-  }
-
-  /** The way past a lost number: the first command stored after it. */
-  private firstPendingAfter(runId: string, seq: number): Promise<RunCommandRecord | null> {
-    return this.models.runCommands
-      .findOne({ workflow_run_id: runId, status: 'pending', seq: { $gt: seq } })
-      .sort({ seq: 1 })
-      .lean<RunCommandRecord>();
-  }
-
-  async settleCommands(
-    run: WorkflowRunRecord,
-    applied: readonly RunCommandRecord[],
-  ): Promise<void> {
-    for (const command of applied) {
-      const rejection =
-        run.last_rejection?.command_seq === command.seq ? run.last_rejection.error : null;
-      await this.finishCommand(command, rejection ? 'rejected' : 'applied', rejection);
-    }
-  }
-
   async commit(
+    lease: Lease,
     run: WorkflowRunRecord,
-    command: RunCommandRecord,
-    decision: CommitDecision,
+    origin: CommitOrigin,
+    decided: readonly StampedEvent[],
+    snapshot: BranchSnapshot,
     now: Date,
-  ): Promise<CommitOutcome | null> {
-    const events: EventRecord[] = decision.events.map((event, index) => ({
+    releaseIfIdle: boolean,
+  ): Promise<Committed | null> {
+    const events: EventRecord[] = decided.map((event, index) => ({
       event_id: newId('event'),
       workflow_run_id: run.workflow_run_id,
       workflow_version_id: event.workflow_version_id,
@@ -163,173 +255,111 @@ export class MongoRunRepository implements RunRepository, RunHistoryReader {
       module_name: event.module_name,
       data: event.data,
       timestamp: now,
-      correlation_id: command.correlation_id,
-      command_id: command.command_id,
+      correlation_id: origin.correlation_id,
+      command_id: origin.command_id,
+      actor: origin.actor,
     }));
     const lastSeq = run.last_seq + events.length;
+    const appliedCommandSeq = Math.max(run.applied_command_seq, origin.appliesCommand ?? 0);
+    const fields = {
+      ...runFieldsOf(snapshot),
+      snapshot,
+      active_branch_id: snapshot.branch_id,
+      current_version_id: snapshot.version_id,
+      outbox: events,
+      last_seq: lastSeq,
+      applied_command_seq: appliedCommandSeq,
+      updated_at: now,
+    };
+    const filter = {
+      workflow_run_id: run.workflow_run_id,
+      lease_fence: lease.fence,
+      last_seq: run.last_seq,
+    };
+    // The last commit of a drain usually lets the lease go in the same write: possible only if no
+    // command was accepted since the run was read (else the drain must read its inbox again).
+    if (releaseIfIdle && run.command_seq === appliedCommandSeq) {
+      const released = await this.runModels.runs.collection.updateOne(
+        { ...filter, command_seq: run.command_seq },
+        { $set: { ...fields, lease_holder: null, lease_expires_at: null } },
+      );
+      if (released.matchedCount === 1)
+        return { run: { ...run, ...fields, lease_holder: null }, events, released: true };
+    }
     // The answer carries command_seq, so the drain knows without another read whether commands
     // arrived meanwhile.
-    const committed = await this.models.runs.collection.findOneAndUpdate(
-      { workflow_run_id: run.workflow_run_id, last_seq: run.last_seq },
-      {
-        $set: {
-          ...runFieldsOf(decision.snapshot),
-          snapshot: decision.snapshot,
-          active_branch_id: decision.snapshot.branch_id,
-          current_version_id: decision.snapshot.version_id,
-          outbox: events,
-          last_seq: lastSeq,
-          applied_command_seq: Math.max(run.applied_command_seq, command.seq),
-          updated_at: now,
-        },
-      },
-      { returnDocument: 'after', projection: { command_seq: 1 } },
+    const committed = await this.runModels.runs.collection.findOneAndUpdate(
+      filter,
+      { $set: { ...fields, lease_expires_at: new Date(now.getTime() + this.leaseMs) } },
+      { returnDocument: 'after', projection: { command_seq: 1, command_accepted_at: 1 } },
     );
-    return committed ? { events, acceptedCommandSeq: Number(committed['command_seq']) } : null;
+    if (!committed) return null;
+    return {
+      run: {
+        ...run,
+        ...fields,
+        command_seq: Number(committed['command_seq']),
+        command_accepted_at: (committed['command_accepted_at'] as Date | null) ?? null,
+      },
+      events,
+      released: false,
+    };
   }
 
-  async reject(
+  async skip(
+    lease: Lease,
     run: WorkflowRunRecord,
     command: RunCommandRecord,
-    error: CommandError,
-  ): Promise<boolean> {
-    const result = await this.models.runs.collection.updateOne(
+    error: CommandError | null,
+  ): Promise<WorkflowRunRecord | null> {
+    const set = {
+      applied_command_seq: command.seq,
+      ...(error
+        ? {
+            last_rejection: {
+              command_seq: command.seq,
+              error: { code: error.code, message: error.message, details: error.details },
+            },
+          }
+        : {}),
+    };
+    const result = await this.runModels.runs.collection.findOneAndUpdate(
       {
         workflow_run_id: run.workflow_run_id,
+        lease_fence: lease.fence,
         last_seq: run.last_seq,
         applied_command_seq: { $lt: command.seq },
       },
-      {
-        $set: {
-          applied_command_seq: command.seq,
-          last_rejection: { command_seq: command.seq, error },
-        },
-      },
+      { $set: set },
+      { returnDocument: 'after', projection: { command_seq: 1, command_accepted_at: 1 } },
     );
-    return result.matchedCount === 1;
-  }
-
-  async acknowledge(run: WorkflowRunRecord, command: RunCommandRecord): Promise<boolean> {
-    const result = await this.models.runs.collection.updateOne(
-      {
-        workflow_run_id: run.workflow_run_id,
-        last_seq: run.last_seq,
-        applied_command_seq: { $lt: command.seq },
-      },
-      { $set: { applied_command_seq: command.seq } },
-    );
-    return result.matchedCount === 1;
+    if (!result) return null;
+    return {
+      ...run,
+      ...set,
+      command_seq: Number(result['command_seq']),
+      command_accepted_at: (result['command_accepted_at'] as Date | null) ?? null,
+    };
   }
 
   async writeEvents(events: readonly EventRecord[]): Promise<void> {
-    const last = events.at(-1);
-    if (!last) return;
-    try {
-      await this.models.events.collection.insertMany(
-        events.map((event) => ({ ...event })),
-        { ordered: false },
-      );
-    } catch (error) {
-      // Another process wrote (some of) the same events first: the log holds them either way.
-      if (!isDuplicateOnly(error)) throw error;
-    }
-    for (const event of events) {
-      if (event.event_type === 'branch_created') await this.recordBranch(event);
-      if (event.event_type === 'module_completed') await this.linkArtifact(event);
-    }
-    await this.onEventsWritten(last.workflow_run_id, last.seq);
+    await this.write(events);
   }
 
-  /** The branches collection mirrors `branch_created` events (idempotently, like the log). */
-  private async recordBranch(event: EventRecord): Promise<void> {
-    const data = event.data as {
-      branch_id: string;
-      parent_branch_id: string;
-      branch_point_event_id: string;
-      lineage: { branch_id: string; until_seq: number }[];
-    };
-    await this.models.branches
-      .updateOne(
-        { branch_id: data.branch_id },
-        {
-          $setOnInsert: {
-            branch_id: data.branch_id,
-            workflow_run_id: event.workflow_run_id,
-            parent_branch_id: data.parent_branch_id,
-            branch_point_event_id: data.branch_point_event_id,
-            lineage: data.lineage,
-            created_at: event.timestamp,
-          },
-        },
-        { upsert: true },
-      )
-      // Two writers of the same outbox (one finishing, one recovering) race on the upsert; the
-      // loser's duplicate-key error means the record is there.
-      .catch((error: unknown) => {
-        if (!isDuplicateOnly(error)) throw error;
-      });
-    // One active branch per run: the newest. Done after the insert, so a crash in between leaves
-    // two marked active rather than none; the run document's active_branch_id is the truth.
-    await this.models.branches.updateMany(
-      {
-        workflow_run_id: event.workflow_run_id,
-        branch_id: { $ne: data.branch_id },
-        status: 'active',
-      },
-      { $set: { status: 'inactive' } },
-    );
-    await this.models.branches.updateOne(
-      { branch_id: data.branch_id },
-      { $set: { status: 'active' } },
-    );
-  }
-
-  /** An artifact a module saved points at the event that recorded it, once that event exists. */
-  private async linkArtifact(event: EventRecord): Promise<void> {
-    const outputs = event.data['outputs'] as { artifact_id?: unknown } | undefined;
-    if (typeof outputs?.artifact_id !== 'string') return;
-    await this.models.artifacts.updateOne(
-      { artifact_id: outputs.artifact_id, workflow_run_id: event.workflow_run_id, event_id: null },
-      { $set: { event_id: event.event_id } },
-    );
-  }
-
-  async readBranch(runId: string, branchId: string): Promise<BranchRecord | null> {
-    return this.models.branches.findOne({ workflow_run_id: runId, branch_id: branchId }).lean();
-  }
-
-  async findEvent(runId: string, eventId: string): Promise<EventRecord | null> {
-    return this.models.events
-      .findOne({ workflow_run_id: runId, event_id: eventId })
-      .lean<EventRecord>();
-  }
-
-  /** The events a branch sees (its own and its ancestors' up to their fork points), up to `untilSeq`. */
-  async visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]> {
-    return this.models.events
-      .find({
-        workflow_run_id: branch.workflow_run_id,
-        seq: { $lte: untilSeq },
-        $or: [
-          { branch_id: branch.branch_id },
-          ...branch.lineage.map((ancestor) => ({
-            branch_id: ancestor.branch_id,
-            seq: { $lte: ancestor.until_seq },
-          })),
-        ],
-      })
-      .sort({ seq: 1 })
-      .lean<EventRecord[]>();
-  }
-
-  async finishCommand(
-    command: RunCommandRecord,
-    status: 'applied' | 'rejected',
+  async settle(
+    command: Pick<RunCommandRecord, 'command_id'>,
+    status: CommandSettlement,
     error: CommandError | null,
+    writtenSeq?: number,
   ): Promise<void> {
-    await this.models.runCommands.updateOne(
-      { command_id: command.command_id, status: 'pending' },
-      { $set: { status, error, finished_at: new Date() } },
-    );
+    await settleCommand(this.runModels, command, status, error, writtenSeq);
+  }
+
+  async markWritten(commandId: string, writtenSeq: number): Promise<void> {
+    await markCommandWritten(this.runModels, commandId, writtenSeq);
+  }
+
+  async announce(runId: string, lastSeq: number): Promise<void> {
+    await this.announcer(runId, lastSeq);
   }
 }

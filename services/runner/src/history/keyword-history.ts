@@ -3,6 +3,8 @@ import type { Models } from '@stepwise/shared/node';
 
 const DAY_MS = 24 * 3600 * 1000;
 export const defaultTtlDays = { generated: 5, selected: 10 } as const;
+/** Attempts remembered per keyword: far more than one run can repeat before it moves on. */
+const COUNTED_KEYS_KEPT = 20;
 
 export interface KeywordToSave {
   keyword: string;
@@ -29,18 +31,41 @@ function isDuplicateKey(error: unknown): boolean {
 export class KeywordHistoryStore {
   constructor(private readonly models: Models) {}
 
+  /**
+   * Adds the keywords' weights once per attempt: each keyword remembers the keys of the last
+   * attempts that counted it, so an attempt run again after a crash (same key) adds nothing.
+   */
   async save(
     scope: KeywordScope,
     keywords: readonly KeywordToSave[],
     source: 'generated' | 'selected',
     ttlDays: number,
+    attemptKey: string,
     now = new Date(),
   ): Promise<void> {
     const expires = new Date(now.getTime() + ttlDays * DAY_MS);
+    // One write per keyword: the same keyword twice in one save (any case) adds both weights.
+    const merged = new Map<string, KeywordToSave>();
     for (const entry of keywords) {
-      const filter = { ...scope, keyword: entry.keyword.trim().toLowerCase() };
+      const name = entry.keyword.trim().toLowerCase();
+      const seen = merged.get(name);
+      merged.set(
+        name,
+        seen
+          ? {
+              keyword: name,
+              weight: seen.weight + entry.weight,
+              category: entry.category ?? seen.category,
+            }
+          : { ...entry, keyword: name },
+      );
+    }
+    for (const entry of merged.values()) {
+      const keyword = { ...scope, keyword: entry.keyword };
+      const filter = { ...keyword, counted_keys: { $ne: attemptKey } };
       const update = {
         $inc: { total_weight: entry.weight },
+        $push: { counted_keys: { $each: [attemptKey], $slice: -COUNTED_KEYS_KEPT } },
         $set: {
           last_used: now,
           source,
@@ -52,7 +77,8 @@ export class KeywordHistoryStore {
       try {
         await this.models.keywordHistory.updateOne(filter, update, { upsert: true });
       } catch (error) {
-        // Two first saves raced to insert: the loser's update now finds the winner's document.
+        // The keyword exists and this attempt already counted it (the upsert's insert collides),
+        // or two first saves raced to insert: the update finds the document if it still counts.
         if (!isDuplicateKey(error)) throw error;
         await this.models.keywordHistory.updateOne(filter, update);
       }

@@ -39,6 +39,15 @@ export function createApiFetch(settings: FetchSettings): ExecutableModule {
     }),
     async execute(inputs, context) {
       const headers = { ...((inputs['headers'] as Record<string, string> | undefined) ?? {}) };
+      const method = String(inputs['method'] ?? 'GET');
+      // A call that changes something carries the attempt's key, so a receiver that honours keys
+      // applies a recovered attempt once (a module may turn it off, or send its own).
+      if (
+        !['GET', 'HEAD'].includes(method) &&
+        inputs['idempotency_key'] !== false &&
+        !Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')
+      )
+        headers['idempotency-key'] = context.run.idempotency_key;
       const body = inputs['body'];
       let payload: string | undefined;
       if (body !== undefined && body !== null) {
@@ -52,7 +61,7 @@ export function createApiFetch(settings: FetchSettings): ExecutableModule {
       try {
         const response = await sendOutbound(settings.policy, {
           url: String(inputs['url']),
-          method: String(inputs['method'] ?? 'GET'),
+          method,
           headers,
           ...(payload === undefined ? {} : { body: payload }),
           timeoutMs:

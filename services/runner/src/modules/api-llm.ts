@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import { z } from 'zod';
 import { builtInModuleDeclarations, type ExecutableModule } from '@stepwise/shared';
-import type { Models } from '@stepwise/shared/node';
+import type { TokenLedger } from '../history/token-ledger.js';
 import { ModuleFailure } from '../engine/module-failure.js';
 import { OutboundError, sendOutbound } from '../outbound/http-client.js';
 
@@ -26,8 +26,13 @@ const completionSchema = z.object({
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 
-/** Chat completions from an OpenAI-compatible endpoint; usage and cost go to `tokens`. */
-export function createApiLlm(settings: LlmSettings, models: Models): ExecutableModule {
+/**
+ * Chat completions from an OpenAI-compatible endpoint. Each call is written to the token ledger
+ * before it is made and completed with its usage and cost when it answers, and carries the
+ * attempt's key as `Idempotency-Key`, so a provider that honours keys charges a recovered attempt
+ * once.
+ */
+export function createApiLlm(settings: LlmSettings, ledger: TokenLedger): ExecutableModule {
   return {
     id: 'api.llm',
     ...builtInModuleDeclarations['api.llm'],
@@ -71,6 +76,17 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
           : {}),
       };
 
+      const call = await ledger.begin({
+        idempotency_key: context.run.idempotency_key,
+        attempt: context.run.attempt,
+        workflow_run_id: context.run.workflow_run_id,
+        user_id: context.run.user_id,
+        branch_id: context.run.branch_id,
+        step_id: context.run.step_id,
+        module_name: context.run.module_name,
+        provider: new URL(settings.baseUrl).host,
+        model,
+      });
       let response;
       try {
         response = await sendOutbound(null, {
@@ -78,6 +94,7 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
           method: 'POST',
           headers: {
             'content-type': 'application/json',
+            'idempotency-key': context.run.idempotency_key,
             ...(settings.apiKey ? { authorization: `Bearer ${settings.apiKey}` } : {}),
           },
           body: JSON.stringify(request),
@@ -86,6 +103,8 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
           signal: context.signal,
         });
       } catch (error) {
+        // No answer: whether the provider saw the call is unknown, so the record stays pending
+        // until the attempt ends and is then marked lost.
         if (error instanceof OutboundError)
           throw new ModuleFailure(
             'LLM_UNAVAILABLE',
@@ -95,6 +114,7 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
         throw error;
       }
       const text = response.body.toString('utf8');
+      if (response.status >= 400) await ledger.finish(call, { status: 'failed' });
       if (response.status === 429 || response.status >= 500)
         throw new ModuleFailure(
           'LLM_PROVIDER_ERROR',
@@ -111,6 +131,7 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
       try {
         completion = completionSchema.parse(JSON.parse(text));
       } catch {
+        await ledger.finish(call, { status: 'failed' });
         throw new ModuleFailure(
           'LLM_PROVIDER_ERROR',
           'the LLM provider answered something other than a chat completion',
@@ -127,19 +148,12 @@ export function createApiLlm(settings: LlmSettings, models: Models): ExecutableM
         ? (usage.input_tokens / 1000) * price.input_per_1k_tokens +
           (usage.output_tokens / 1000) * price.output_per_1k_tokens
         : 0;
-      // Every call is paid for, whatever comes of its answer: record it now.
-      await models.tokens.create({
-        workflow_run_id: context.run.workflow_run_id,
-        user_id: context.run.user_id,
-        branch_id: context.run.branch_id,
-        step_id: context.run.step_id,
-        module_name: context.run.module_name,
-        provider: new URL(settings.baseUrl).host,
-        model,
+      // Every answered call is paid for, whatever comes of its answer: record it now.
+      await ledger.finish(call, {
+        status: 'completed',
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,
         total_cost: Math.round(cost * 1e8) / 1e8,
-        created_at: new Date(),
       });
 
       const content = completion.choices[0]?.message.content ?? '';

@@ -45,8 +45,7 @@ export function createArtifactSave(store: ArtifactStore, maxBytes: number): Exec
         );
       const { run } = context;
       const saved = await store.save({
-        // One artifact per module attempt of a decision: a redelivered attempt replaces its own.
-        key: `${run.workflow_run_id}:${run.base_seq}:${run.step_id}:${run.module_name}:${run.attempt}`,
+        idempotencyKey: run.idempotency_key,
         run: {
           workflow_run_id: run.workflow_run_id,
           user_id: run.user_id,

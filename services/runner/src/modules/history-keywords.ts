@@ -34,7 +34,7 @@ export function createHistoryKeywords(store: KeywordHistoryStore): ExecutableMod
         const source = inputs['source'] === 'selected' ? 'selected' : 'generated';
         const ttlDays =
           typeof inputs['ttl_days'] === 'number' ? inputs['ttl_days'] : defaultTtlDays[source];
-        await store.save(scope, entries, source, ttlDays);
+        await store.save(scope, entries, source, ttlDays, context.run.idempotency_key);
         return {
           saved: entries.length,
           keywords: entries.map((entry) => entry.keyword.trim().toLowerCase()),

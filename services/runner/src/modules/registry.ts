@@ -6,6 +6,7 @@ import { KeywordHistoryStore } from '../history/keyword-history.js';
 import { OptionUsageStore } from '../history/option-usage.js';
 import { createApiFetch, type FetchSettings } from './api-fetch.js';
 import { createApiLlm, type LlmSettings } from './api-llm.js';
+import type { TokenLedger } from '../history/token-ledger.js';
 import { createArtifactSave } from './artifact-save.js';
 import { createHistoryKeywords } from './history-keywords.js';
 import { transformSet, transformTemplate } from './transform.js';
@@ -19,6 +20,7 @@ export interface BuiltInSettings {
   models: Models;
   fetch: FetchSettings;
   llm: LlmSettings;
+  tokens: TokenLedger;
   maxArtifactBytes: number;
 }
 
@@ -33,7 +35,7 @@ export function createBuiltInModules(settings: BuiltInSettings): StepwiseModule[
     userConfirm,
     createHistoryKeywords(new KeywordHistoryStore(settings.models)),
     createApiFetch(settings.fetch),
-    createApiLlm(settings.llm, settings.models),
+    createApiLlm(settings.llm, settings.tokens),
     createArtifactSave(
       new ArtifactStore(settings.mongo, settings.models),
       settings.maxArtifactBytes,

@@ -1,0 +1,191 @@
+import { z } from 'zod';
+import { moduleEffectsSchema } from '../workflow/module-declarations.js';
+import { eventTypes, type EventType } from './events.js';
+
+/**
+ * What each event type carries in `data`, as the engine writes it (and as the migration wrote it
+ * from the single-user schema). Fields written only since some change are optional, so every log
+ * ever written parses. Every object is loose: a log may hold keys this version does not know (the
+ * migrated log kept `step_id`/`module_name` inside `data`), and parsing must not drop them.
+ *
+ * The reducer does not parse with these directly: it reads each field on its own and treats a
+ * field that does not match as absent (see `reducers/fold-data.ts`), so an odd old event folds
+ * exactly as it always did.
+ */
+
+/** Any JSON object (state, outputs, inputs). */
+const jsonObject = z.record(z.string(), z.unknown());
+
+/** A module of a workflow version, by step and module name. */
+export const modulePositionSchema = z.object({ step_id: z.string(), module_name: z.string() });
+export type ModulePosition = z.infer<typeof modulePositionSchema>;
+
+/** An error as the log records it; loose so that a later `details` does not break old readers. */
+export const eventErrorSchema = z.looseObject({ code: z.string(), message: z.string() });
+
+/** `<workflow_run_id>:<seq of the attempt's module_started>`: unique for ever. */
+const idempotencyKey = z.string().min(1);
+const attemptNumber = z.number().int().nonnegative();
+const nothing = z.looseObject({});
+
+export const eventDataSchemas = {
+  run_created: z.looseObject({
+    project_name: z.string(),
+    initial_state: jsonObject,
+    /** Absent in migrated logs and in logs written before it was recorded here. */
+    workflow_version_id: z.string().optional(),
+  }),
+  step_started: nothing,
+  step_completed: nothing,
+  module_started: z.looseObject({
+    /** The rendered inputs with secrets redacted; `{}` when the module failed before it started. */
+    inputs: jsonObject,
+    attempt: attemptNumber,
+    /** Absent in logs written before attempts had keys. */
+    idempotency_key: idempotencyKey.optional(),
+    /** Absent in logs written before modules declared their effects. */
+    effects: moduleEffectsSchema.optional(),
+  }),
+  module_completed: z.looseObject({
+    outputs: jsonObject,
+    /** The `outputs_to_state` writes. */
+    state_changes: jsonObject,
+  }),
+  module_skipped: z.looseObject({
+    /** The `when` that was false. */
+    when: z.string(),
+  }),
+  module_failed: z.looseObject({
+    error: eventErrorSchema,
+    attempt: attemptNumber,
+    will_retry: z.boolean(),
+    /** When the next attempt may run (ISO time); only with `will_retry`. */
+    retry_at: z.string().optional(),
+  }),
+  module_interrupted: z.looseObject({
+    attempt: attemptNumber,
+    idempotency_key: idempotencyKey,
+  }),
+  interaction_requested: z.looseObject({
+    interaction_id: z.string(),
+    /** The module type that asks (`user.select`, a plugin's id…). */
+    module_id: z.string(),
+    /** What the person sees; its shape is the module's business. */
+    request: z.unknown(),
+  }),
+  interaction_responded: z.looseObject({
+    interaction_id: z.string(),
+    response: z.unknown(),
+  }),
+  retry_requested: z.looseObject({
+    target: modulePositionSchema,
+    feedback: z.string().nullable(),
+  }),
+  branch_created: z.looseObject({
+    branch_id: z.string(),
+    parent_branch_id: z.string(),
+    branch_point_event_id: z.string(),
+    /** Absent in migrated logs (the branches collection holds the lineage there). */
+    branch_point_seq: z.number().int().nonnegative().optional(),
+    lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })).optional(),
+  }),
+  version_switched: z.looseObject({
+    from_version_id: z.string(),
+    to_version_id: z.string(),
+    /** The resume choice that switches versions (the others append no `version_switched`). */
+    choice: z.literal('continue_with_new'),
+    /** The first module of the step the run restarts at; null to go on from where it stands. */
+    restart_at: modulePositionSchema.nullable(),
+  }),
+  run_resumed: nothing,
+  run_completed: z.looseObject({
+    /** The final state (a summary for readers; the reducer folds state from state_changes). */
+    state: jsonObject,
+  }),
+  run_failed: z.looseObject({ error: eventErrorSchema }),
+  run_cancelled: z.looseObject({
+    /** The gateway sends no reason today, so this is null in practice. */
+    reason: z.string().nullable(),
+  }),
+} as const satisfies { [K in EventType]: z.ZodObject };
+
+export type EventDataSchemas = typeof eventDataSchemas;
+/** The data of an event of type K, as parsed. */
+export type EventData<K extends EventType> = z.output<EventDataSchemas[K]>;
+/** The data an emitter of type K must give (defaults and optional fields may be left out). */
+export type EventDataInput<K extends EventType> = z.input<EventDataSchemas[K]>;
+
+/**
+ * Where an event stands: module and interaction events name a module, step events a step, and
+ * run-level events neither.
+ */
+const atModule = { step_id: z.string(), module_name: z.string() };
+const atStep = { step_id: z.string(), module_name: z.null() };
+const atRun = { step_id: z.null(), module_name: z.null() };
+
+function event<K extends EventType, P extends typeof atModule | typeof atStep | typeof atRun>(
+  type: K,
+  position: P,
+) {
+  return z.object({ event_type: z.literal(type), ...position, data: eventDataSchemas[type] });
+}
+
+/**
+ * One event of the log, typed by its `event_type`. The list is checked against `eventTypes` below,
+ * so a new type without a member here does not compile.
+ */
+export const runEventSchema = z.discriminatedUnion('event_type', [
+  event('run_created', atRun),
+  event('step_started', atStep),
+  event('step_completed', atStep),
+  event('module_started', atModule),
+  event('module_completed', atModule),
+  event('module_skipped', atModule),
+  event('module_failed', atModule),
+  event('module_interrupted', atModule),
+  event('interaction_requested', atModule),
+  event('interaction_responded', atModule),
+  event('retry_requested', atRun),
+  event('branch_created', atRun),
+  event('version_switched', atRun),
+  event('run_resumed', atRun),
+  event('run_completed', atRun),
+  event('run_failed', atRun),
+  event('run_cancelled', atRun),
+]);
+export type RunEvent = z.output<typeof runEventSchema>;
+export type RunEventOf<K extends EventType> = Extract<RunEvent, { event_type: K }>;
+
+/** Compile-time: every event type has a member in `runEventSchema`. */
+const everyTypeHasAMember: [Exclude<EventType, RunEvent['event_type']>] extends [never]
+  ? true
+  : never = true;
+void everyTypeHasAMember;
+
+/** Parses an event (any record with the decided fields) into its typed variant; throws a ZodError. */
+export function parseRunEvent(event: unknown): RunEvent {
+  return runEventSchema.parse(event);
+}
+
+/**
+ * The typed data of `event` if it is of type `type` and its data matches that type's schema;
+ * null otherwise. For readers outside the reducer (mirroring branches, linking artifacts) that
+ * care about one type and must not crash on an odd old event.
+ */
+export function eventDataOf<K extends EventType>(
+  event: { event_type: string; data: unknown },
+  type: K,
+): EventData<K> | null {
+  if (event.event_type !== type) return null;
+  const schema: z.ZodType = eventDataSchemas[type];
+  const parsed = schema.safeParse(event.data);
+  // The schema is K's (indexed by `type`); TypeScript cannot carry K through zod's output type.
+  return parsed.success ? (parsed.data as EventData<K>) : null;
+}
+
+const knownTypes: ReadonlySet<unknown> = new Set(eventTypes);
+
+/** True for an event type this version knows (a migrated log may keep others verbatim). */
+export function isEventType(value: unknown): value is EventType {
+  return knownTypes.has(value);
+}

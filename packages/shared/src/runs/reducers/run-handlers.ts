@@ -1,0 +1,99 @@
+import type { BranchSnapshot, CursorPhase } from '../../records.js';
+import type { EventHandlers } from './handler-types.js';
+
+/** What run-level events (lifecycle, retries, branches, versions) do to a branch. */
+
+/** Failed, waiting or asking: after a version switch the module runs again. */
+const rerunnable: ReadonlySet<CursorPhase> = new Set(['failed', 'awaiting_input', 'retry_wait']);
+
+/** Everything a module left behind, cleared before it (or another) runs again from `ready`. */
+const freshAttempt = {
+  attempt: 0,
+  retry_at: null,
+  pending_interaction: null,
+  error: null,
+  attempt_key: null,
+} as const satisfies Partial<BranchSnapshot>;
+
+export const runHandlers: Pick<
+  EventHandlers,
+  | 'run_created'
+  | 'run_completed'
+  | 'run_failed'
+  | 'run_cancelled'
+  | 'run_resumed'
+  | 'retry_requested'
+  | 'branch_created'
+  | 'version_switched'
+> = {
+  run_created: (snapshot, event) => ({
+    ...snapshot,
+    state: { ...event.data.initial_state },
+    status: 'running',
+    cursor: null,
+  }),
+
+  run_completed: (snapshot) => ({ ...snapshot, status: 'completed', pending_interaction: null }),
+
+  run_failed: (snapshot, event) => ({ ...snapshot, status: 'error', error: event.data.error }),
+
+  run_cancelled: (snapshot) => ({ ...snapshot, status: 'cancelled', pending_interaction: null }),
+
+  run_resumed: (snapshot) => {
+    const cursor = snapshot.cursor;
+    if (snapshot.status === 'error' && cursor?.phase === 'failed') {
+      return {
+        ...snapshot,
+        status: 'running',
+        error: null,
+        cursor: { ...cursor, phase: 'ready' },
+        attempt_key: null,
+      };
+    }
+    return { ...snapshot, error: null };
+  },
+
+  retry_requested: (snapshot, event) => {
+    const target = event.data.target;
+    // A retry with no target moves nothing (the untyped fold ignored it too).
+    if (!target) return snapshot;
+    const feedback = event.data.feedback ?? null;
+    return {
+      ...snapshot,
+      ...freshAttempt,
+      status: 'running',
+      cursor: { ...target, phase: 'ready' },
+      open_step: null,
+      feedback: feedback === null ? null : { ...target, text: feedback },
+    };
+  },
+
+  branch_created: (snapshot, event) => ({
+    ...snapshot,
+    branch_id: event.data.branch_id ?? snapshot.branch_id,
+  }),
+
+  version_switched: (snapshot, event) => {
+    const switched = { ...snapshot, version_id: event.data.to_version_id ?? snapshot.version_id };
+    const restart = event.data.restart_at;
+    if (restart) {
+      return {
+        ...switched,
+        ...freshAttempt,
+        status: 'running',
+        cursor: { ...restart, phase: 'ready' },
+        open_step: null,
+      };
+    }
+    const cursor = snapshot.cursor;
+    if (cursor && rerunnable.has(cursor.phase)) {
+      return {
+        ...switched,
+        ...freshAttempt,
+        status: 'running',
+        cursor: { ...cursor, phase: 'ready' },
+      };
+    }
+    return switched;
+  },
+};

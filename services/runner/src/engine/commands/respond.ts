@@ -1,0 +1,57 @@
+import { completeModule, moduleContext, advance, asFailure } from '../advance.js';
+import type { Decision } from '../decision.js';
+import { reject, type CommandContext } from './context.js';
+
+/** An answer to the pending interaction: checked by its module, recorded, and the run moves on. */
+export async function decideRespond(
+  { run, plan, session, deps }: CommandContext,
+  payload: { interaction_id: string; response?: unknown },
+): Promise<Decision> {
+  const snapshot = run.snapshot;
+  const interactionId = payload.interaction_id;
+  const pending = snapshot.pending_interaction;
+  if (snapshot.status !== 'awaiting_input' || pending?.interaction_id !== interactionId) {
+    return reject('INTERACTION_NOT_PENDING', `interaction '${interactionId}' is not pending`);
+  }
+  const planned = plan.find(pending.step_id, pending.module_name);
+  const implementation = planned ? deps.registry.get(planned.module.module_id) : undefined;
+  if (!planned || !implementation?.interactive) {
+    return reject(
+      'INTERACTION_NOT_PENDING',
+      `interaction '${interactionId}' cannot be answered by this version`,
+    );
+  }
+  const context = moduleContext(
+    deps,
+    run,
+    plan,
+    snapshot,
+    planned,
+    snapshot.attempt,
+    snapshot.attempt_key ?? `${run.workflow_run_id}:${snapshot.as_of_seq}`,
+    new AbortController().signal,
+  );
+  const response = payload.response;
+  const checked = await implementation.respond(pending.request, response, context);
+  if (!checked.ok) {
+    const summary = checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+    return reject('INTERACTION_INVALID', summary, checked.errors);
+  }
+  const position = { step_id: pending.step_id, module_name: pending.module_name };
+  session.emit('interaction_responded', position, { interaction_id: interactionId, response });
+  try {
+    completeModule(session, planned, implementation, checked.outputs);
+  } catch (error) {
+    const failure = asFailure(error);
+    const failed = { code: failure.code, message: failure.message };
+    session.emit('module_failed', position, {
+      error: failed,
+      attempt: snapshot.attempt,
+      will_retry: false,
+    });
+    session.emit('run_failed', null, { error: failed });
+    return session.toDecision();
+  }
+  await advance(session, run, plan, deps);
+  return session.toDecision();
+}

@@ -1,0 +1,120 @@
+import { eventDataOf, type BranchRecord, type EventRecord } from '@stepwise/shared';
+import { visibleEventsFilter, type Models } from '@stepwise/shared/node';
+
+/** What deciding a `branch` command reads of the past. */
+export interface RunHistoryReader {
+  readBranch(runId: string, branchId: string): Promise<BranchRecord | null>;
+  findEvent(runId: string, eventId: string): Promise<EventRecord | null>;
+  visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]>;
+}
+
+export function isDuplicateOnly(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: { code?: number }[] | { code?: number } })
+    .writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  return (
+    (error as { code?: number }).code === 11000 ||
+    (list.length > 0 && list.every((e) => e.code === 11000))
+  );
+}
+
+/**
+ * The events collection and the records that mirror it (branches, artifact links). Every write is
+ * idempotent, so the outbox of a commit can be written again by whoever finds it unwritten.
+ */
+export class EventLog implements RunHistoryReader {
+  constructor(
+    private readonly models: Models,
+    private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
+  ) {}
+
+  async write(events: readonly EventRecord[]): Promise<void> {
+    const last = events.at(-1);
+    if (!last) return;
+    try {
+      await this.models.events.collection.insertMany(
+        events.map((event) => ({ ...event })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // Another process wrote (some of) the same events first: the log holds them either way.
+      if (!isDuplicateOnly(error)) throw error;
+    }
+    for (const event of events) {
+      if (event.event_type === 'branch_created') await this.recordBranch(event);
+      if (event.event_type === 'module_completed') await this.linkArtifact(event);
+    }
+    await this.onEventsWritten(last.workflow_run_id, last.seq);
+  }
+
+  /** The branches collection mirrors `branch_created` events (idempotently, like the log). */
+  private async recordBranch(event: EventRecord): Promise<void> {
+    const data = eventDataOf(event, 'branch_created');
+    if (!data) throw new Error(`branch_created ${event.event_id} has data of another shape`);
+    await this.models.branches
+      .updateOne(
+        { branch_id: data.branch_id },
+        {
+          $setOnInsert: {
+            branch_id: data.branch_id,
+            workflow_run_id: event.workflow_run_id,
+            parent_branch_id: data.parent_branch_id,
+            branch_point_event_id: data.branch_point_event_id,
+            lineage: data.lineage ?? [],
+            created_at: event.timestamp,
+          },
+        },
+        { upsert: true },
+      )
+      // Two writers of the same outbox (one finishing, one recovering) race on the upsert; the
+      // loser's duplicate-key error means the record is there.
+      .catch((error: unknown) => {
+        if (!isDuplicateOnly(error)) throw error;
+      });
+    // One active branch per run: the newest. Done after the insert, so a crash in between leaves
+    // two marked active rather than none; the run document's active_branch_id is the truth.
+    await this.models.branches.updateMany(
+      {
+        workflow_run_id: event.workflow_run_id,
+        branch_id: { $ne: data.branch_id },
+        status: 'active',
+      },
+      { $set: { status: 'inactive' } },
+    );
+    await this.models.branches.updateOne(
+      { branch_id: data.branch_id },
+      { $set: { status: 'active' } },
+    );
+  }
+
+  /**
+   * An artifact a module saved points at the event that recorded it, once that event exists.
+   * From then on it is immutable: nothing replaces or sweeps a linked artifact.
+   */
+  private async linkArtifact(event: EventRecord): Promise<void> {
+    const artifactId = eventDataOf(event, 'module_completed')?.outputs['artifact_id'];
+    if (typeof artifactId !== 'string') return;
+    await this.models.artifacts.updateOne(
+      { artifact_id: artifactId, workflow_run_id: event.workflow_run_id, event_id: null },
+      { $set: { event_id: event.event_id } },
+    );
+  }
+
+  async readBranch(runId: string, branchId: string): Promise<BranchRecord | null> {
+    return this.models.branches.findOne({ workflow_run_id: runId, branch_id: branchId }).lean();
+  }
+
+  async findEvent(runId: string, eventId: string): Promise<EventRecord | null> {
+    return this.models.events
+      .findOne({ workflow_run_id: runId, event_id: eventId })
+      .lean<EventRecord>();
+  }
+
+  /** The events a branch sees (its own and its ancestors' up to their fork points), up to `untilSeq`. */
+  async visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]> {
+    return this.models.events
+      .find({ ...visibleEventsFilter(branch), seq: { $lte: untilSeq } })
+      .sort({ seq: 1 })
+      .lean<EventRecord[]>();
+  }
+}

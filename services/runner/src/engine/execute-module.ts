@@ -1,0 +1,61 @@
+import type { WorkflowRunRecord } from '@stepwise/shared';
+import {
+  asFailure,
+  moduleContext,
+  type AdvanceDependencies,
+  type ExecutionResult,
+} from './advance.js';
+import type { DecisionSession, ModuleExecution } from './decision.js';
+import { ModuleFailure } from './module-failure.js';
+
+/**
+ * Runs the module a decision stopped at: an interactive module's request, or a module's work.
+ * Never throws for the module's own failures (they come back as a result that becomes
+ * `module_failed`); `lease` aborts the work when the drain loses its hold on the run.
+ */
+export async function executeModule(
+  deps: AdvanceDependencies,
+  run: WorkflowRunRecord,
+  session: DecisionSession,
+  execution: ModuleExecution,
+  lease: AbortSignal,
+): Promise<ExecutionResult> {
+  const { planned, implementation, plan, attempt, inputs, idempotencyKey } = execution;
+  const controller = new AbortController();
+  const onLeaseLost = () => controller.abort(lease.reason);
+  lease.addEventListener('abort', onLeaseLost, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(
+        new ModuleFailure(
+          'MODULE_TIMEOUT',
+          `module did not finish within ${deps.moduleTimeoutMs} ms`,
+          true,
+        ),
+      );
+    }, deps.moduleTimeoutMs);
+  });
+  try {
+    const context = moduleContext(
+      deps,
+      run,
+      plan,
+      session.snapshot,
+      planned,
+      attempt,
+      idempotencyKey,
+      controller.signal,
+    );
+    const work = implementation.interactive
+      ? implementation.request(inputs, context)
+      : implementation.execute(inputs, context);
+    return { ok: true, value: await Promise.race([work, timeout]) };
+  } catch (error) {
+    return { ok: false, failure: asFailure(error) };
+  } finally {
+    clearTimeout(timer);
+    lease.removeEventListener('abort', onLeaseLost);
+  }
+}
