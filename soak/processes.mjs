@@ -132,8 +132,18 @@ export async function startStores(dir) {
   };
 }
 
-/** Gateway, resolver and `runners` runner processes over the given stores. */
-export async function startServices({ dir, mongoUrl, redisUrl, adminToken, runners = 2 }) {
+/**
+ * Gateway, resolver and `runners` runner processes over the given stores; `runnerEnv` adds to the
+ * runners' environment (the fake provider's LLM_BASE_URL, for one).
+ */
+export async function startServices({
+  dir,
+  mongoUrl,
+  redisUrl,
+  adminToken,
+  runners = 2,
+  runnerEnv: extraRunnerEnv = {},
+}) {
   const port = await freePort();
   const common = {
     MONGO_URL: mongoUrl,
@@ -166,6 +176,8 @@ export async function startServices({ dir, mongoUrl, redisUrl, adminToken, runne
     RUNNER_LOCK_MS: '8000',
     RUNNER_SWEEP_INTERVAL_MS: '4000',
     RUNNER_STALE_AFTER_MS: '8000',
+    RUN_LEASE_MS: '8000',
+    ...extraRunnerEnv,
   };
   const runnerProcesses = Array.from({ length: runners }, (_, i) =>
     service(`runner-${i + 1}`, 'runner', runnerEnv),

@@ -1,13 +1,17 @@
-// `npm run soak -- --minutes N [--fault-every S] [--users N] [--seed N]`: simulated people drive
-// runs through the HTTP API for N minutes while faults are injected every S seconds (a runner or
-// the resolver killed with SIGKILL, the gateway restarted, Redis killed and restarted, MongoDB
-// paused with SIGSTOP for seconds). Then the system is left to go quiet and every run is verified
-// (soak/verify.mjs). Prints the load held, the faults injected and the violations found, writes
-// soak/results/<timestamp>.json, and exits 1 if anything was violated. Runs its own Redis and
-// MongoDB stand-in (it must be able to kill and pause them); needs a build (npm run build).
+// `npm run soak -- --minutes N [--fault-every S] [--users N] [--effect-users N] [--seed N]`:
+// simulated people drive runs through the HTTP API for N minutes while faults are injected every
+// S seconds (a runner or the resolver killed with SIGKILL, the gateway restarted, Redis killed and
+// restarted, MongoDB paused with SIGSTOP for seconds). Some of the people (--effect-users, default
+// a third) run a workflow with side effects (api.llm, api.fetch, artifact.save) against a fake
+// provider in this process, which counts every call by run. Then the system is left to go quiet
+// and every run is verified (soak/verify.mjs), its side effects included (effects.md). Prints the
+// load held, the faults injected and the violations found, writes soak/results/<timestamp>.json,
+// and exits 1 if anything was violated. Runs its own Redis and MongoDB stand-in (it must be able
+// to kill and pause them); needs a build (npm run build).
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connectMongo, createModels } from '@stepwise/shared/node';
+import { effectfulWorkflow, startFakeProvider } from '../test/support/fake-provider.mjs';
 import { startServices, startStores } from './processes.mjs';
 import { LoadRecord, randomSource, simulateUser, workflowV1, workflowV2 } from './users.mjs';
 import { verifyRuns, waitForQuiet } from './verify.mjs';
@@ -21,6 +25,7 @@ const quick = process.argv.includes('--quick');
 const minutes = option('minutes', quick ? 1 : 10);
 const faultEverySeconds = option('fault-every', quick ? 10 : 20);
 const userCount = option('users', 12);
+const effectUserCount = Math.min(userCount, option('effect-users', Math.ceil(userCount / 3)));
 const seed = option('seed', Math.floor(Math.random() * 2 ** 31));
 const random = randomSource(seed);
 const startedAt = new Date();
@@ -30,12 +35,29 @@ const log = (message) =>
   console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 
 log(
-  `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users, seed ${seed}; state in ${dir}`,
+  `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users (${effectUserCount} with side effects), seed ${seed}; state in ${dir}`,
 );
 mkdirSync(dir, { recursive: true });
+// The LLM and render provider: answers after 0-150 ms (as a real one takes its time, so that
+// commands and faults land while calls are open), and keeps the books the verifier compares.
+const providerRandom = randomSource(seed ^ 0x5eed);
+const provider = await startFakeProvider({ delayMs: () => Math.floor(providerRandom() * 150) });
+const effectfulWorkflows = {
+  v1: effectfulWorkflow({ renderUrl: provider.renderUrl, workflowId: 'soak_effects' }),
+  v2: effectfulWorkflow({
+    renderUrl: provider.renderUrl,
+    workflowId: 'soak_effects',
+    confirmMessage: 'Ready to publish “{{ state.draft }}”?',
+  }),
+};
 const stores = await startStores(dir);
 const adminToken = randomBytes(16).toString('hex');
-const services = await startServices({ dir, ...stores, adminToken });
+const services = await startServices({
+  dir,
+  ...stores,
+  adminToken,
+  runnerEnv: { LLM_BASE_URL: provider.baseUrl, OUTBOUND_ALLOWED_HOSTS: '127.0.0.1' },
+});
 const all = [stores.redis, stores.mongo, services.gateway, services.resolver, ...services.runners];
 const cleanUp = () => {
   for (const p of all) {
@@ -79,11 +101,14 @@ for (let i = 0; i < userCount; i++) {
   });
   if (created.status !== 201) throw new Error(`creating a user: ${JSON.stringify(created)}`);
   const key = created.body.api_key;
-  const v1 = await call('/v1/workflows', { method: 'POST', key, body: workflowV1 });
-  const v2 = await call('/v1/workflows', { method: 'POST', key, body: workflowV2 });
+  // The first `effectUserCount` people run the effectful workflow, the others the plain one.
+  const workflows = i < effectUserCount ? effectfulWorkflows : { v1: workflowV1, v2: workflowV2 };
+  const v1 = await call('/v1/workflows', { method: 'POST', key, body: workflows.v1 });
+  const v2 = await call('/v1/workflows', { method: 'POST', key, body: workflows.v2 });
   if (v1.status !== 201 || v2.status !== 201) throw new Error('submitting the workflows failed');
   users.push({
     key,
+    workflows,
     versions: { v1: v1.body.workflow_version_id, v2: v2.body.workflow_version_id },
   });
 }
@@ -155,6 +180,7 @@ await Promise.all([
       deadline,
       record,
       versions: user.versions,
+      workflows: user.workflows,
     }),
   ),
 ]);
@@ -168,7 +194,12 @@ const mongo = await connectMongo(stores.mongoUrl, { retryForMs: 30_000 });
 const models = createModels(mongo);
 const quiet = await waitForQuiet(models, 180_000);
 log(`quiet: ${quiet.running} runs running, ${quiet.pending} commands pending; verifying`);
-const { violations, checked } = await verifyRuns(models, record.acknowledgedAnswers);
+// Calls still open at the provider are effects in flight: wait for them too (at most 60 s).
+for (const until = Date.now() + 60_000; provider.inFlight() > 0 && Date.now() < until;)
+  await sleep(500);
+const { violations, checked } = await verifyRuns(models, record.acknowledgedAnswers, {
+  calls: provider.calls,
+});
 // A service that died on its own (not by an injected fault) is a defect too, whatever the runs say.
 for (const p of all)
   for (const crash of p.crashes)
@@ -221,6 +252,7 @@ console.log(
     `faults injected: ${faults.length} ${JSON.stringify(report.faults.by_kind)}`,
     `unplanned exits (restarted like a supervisor would): ${JSON.stringify(report.crashes)}`,
     `checked: ${checked.runs} runs, ${checked.events} events, ${checked.commands} commands, ${checked.answers} acknowledged answers`,
+    `effects: ${checked.effects.llm_calls} LLM calls for ${checked.effects.llm_completed} completed, ${checked.effects.llm_failed} failed and ${checked.effects.llm_interrupted} interrupted api.llm attempts; ${checked.effects.tokens} tokens records; ${checked.effects.fetch_calls} render calls; ${checked.effects.artifacts} artifacts checked`,
     `violations: ${violations.length}`,
     ...violations.slice(0, 20).map((v) => `  ${v.run}: ${v.what}`),
     `report: ${file}`,
@@ -228,6 +260,7 @@ console.log(
 );
 
 await mongo.close();
+await provider.close();
 for (const p of all) p.supervised = false;
 await Promise.all(
   [services.gateway, services.resolver, ...services.runners].map((p) => p.stop('SIGTERM')),

@@ -86,9 +86,17 @@ export class LoadRecord {
 
 /**
  * One person: loops until `deadline`, a run at a time. `api(path, init)` answers
- * `{status, body}` or throws on a network failure or timeout.
+ * `{status, body}` or throws on a network failure or timeout. `versions` are the ids of the two
+ * versions of the person's workflow, `workflows` their bodies (what a resume submits).
  */
-export async function simulateUser({ api, random, deadline, record, versions }) {
+export async function simulateUser({
+  api,
+  random,
+  deadline,
+  record,
+  versions,
+  workflows = { v1: workflowV1, v2: workflowV2 },
+}) {
   let run = null;
   const act = async (name, path, init) => {
     const started = performance.now();
@@ -183,7 +191,7 @@ export async function simulateUser({ api, random, deadline, record, versions }) 
     } else {
       const resumed = await act('resume', `/v1/runs/${run.workflow_run_id}/resume`, {
         method: 'POST',
-        body: run.current_version_id === versions.v2 ? workflowV1 : workflowV2,
+        body: run.current_version_id === versions.v2 ? workflows.v1 : workflows.v2,
       });
       if (resumed?.status === 409 && resumed.body?.error?.code === 'VERSION_MISMATCH') {
         accepted(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema } from './ids.js';
 import {
+  actorSchema,
   pendingInteractionSchema,
   runErrorSchema,
   runStatusSchema,
@@ -92,6 +93,9 @@ export const eventViewSchema = z.object({
   data: jsonObject,
   timestamp: z.iso.datetime(),
   correlation_id: z.string(),
+  /** The command that caused it, and who sent that (null: the runner's own, or an old event). */
+  command_id: z.string().nullable(),
+  actor: actorSchema.nullable(),
 });
 export type EventView = z.infer<typeof eventViewSchema>;
 

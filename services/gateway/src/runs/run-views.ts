@@ -34,6 +34,8 @@ export function eventView(event: EventRecord): EventView {
     data: event.data,
     timestamp: event.timestamp.toISOString(),
     correlation_id: event.correlation_id,
+    command_id: event.command_id ?? null,
+    actor: event.actor ?? null,
   };
 }
 
