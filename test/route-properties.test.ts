@@ -150,6 +150,10 @@ const bookkeepingOfRefusedCommands = new Set([
   'command_accepted_at',
   'applied_command_seq',
   'last_rejection',
+  // The drain that refused it held the run's lease meanwhile (docs/runs.md, "One drain per run").
+  'lease_holder',
+  'lease_expires_at',
+  'lease_fence',
 ]);
 
 function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
