@@ -385,4 +385,46 @@ describe('applying commands exactly once', () => {
       committed.map(({ _id: _ignored, ...event }) => event),
     );
   });
+
+  it('finishes an attempt its drain died in, as interrupted, before the command that came next', async () => {
+    const { runId } = await startedRun();
+    // A drain that dies right after its module's start is committed (its second commit never
+    // happens), leaving its lease behind.
+    let commits = 0;
+    const dying: DrainDependencies = {
+      ...deps,
+      repository: Object.assign(Object.create(deps.repository) as typeof deps.repository, {
+        commit: (...args: Parameters<typeof deps.repository.commit>) => {
+          if (++commits > 1) return Promise.reject(new Error('the process died'));
+          return deps.repository.commit(...args);
+        },
+      }),
+    };
+    await expect(drainRun(runId, dying)).rejects.toThrow('the process died');
+    const cancel = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+    // Its lease holds the run until it expires: the cancel's drain defers to it.
+    expect(await drainRun(runId, deps)).toMatchObject({ deferred: true });
+    await db.models.runs.updateOne(
+      { workflow_run_id: runId },
+      { $set: { lease_expires_at: new Date(Date.now() - 1) } },
+    );
+    await drainRun(runId, deps);
+    const events = await eventsOf(runId);
+    expect(events.map((e) => e.event_type)).toEqual([
+      'run_created',
+      'step_started',
+      'module_started',
+      'module_interrupted',
+      'module_completed',
+      'run_cancelled',
+    ]);
+    const key = events[2]?.data['idempotency_key'];
+    expect(events[3]?.data).toEqual({ attempt: 1, idempotency_key: key });
+    expect(events[5]?.command_id).toBe(cancel.command_id);
+  });
 });

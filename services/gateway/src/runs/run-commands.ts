@@ -4,13 +4,12 @@ import {
   canonicalJson,
   commandOutcomeSchema,
   errorCodeSchema,
-  type Actor,
   type RunCommandRecord,
-  type RunCommandType,
 } from '@stepwise/shared';
 import {
   DuplicateRequestKeyError,
   acceptRunCommand,
+  type AcceptCommandInput,
   type FairShare,
   type JobQueue,
   type Logger,
@@ -113,15 +112,8 @@ export async function dispatchCommand(
   );
 }
 
-export interface SubmitCommandInput {
-  runId: string;
-  userId: string;
-  type: RunCommandType;
-  payload?: Record<string, unknown>;
-  correlationId: string;
-  actor?: Actor | null;
-  /** The client's Idempotency-Key: a repeat answers the first command's outcome. */
-  idempotencyKey?: string | undefined;
+/** A command to accept (see AcceptCommandInput), and how long to wait for its settlement. */
+export interface SubmitCommandInput extends Omit<AcceptCommandInput, 'now'> {
   waitMs: number;
 }
 
@@ -136,15 +128,8 @@ export async function submitRunCommand(
 ): Promise<{ state: CommandState; command: RunCommandRecord }> {
   let command: RunCommandRecord;
   try {
-    command = await acceptRunCommand(deps.models, {
-      runId: input.runId,
-      userId: input.userId,
-      type: input.type,
-      ...(input.payload ? { payload: input.payload } : {}),
-      correlationId: input.correlationId,
-      actor: input.actor ?? null,
-      idempotencyKey: input.idempotencyKey,
-    });
+    const { waitMs: _waitMs, ...accept } = input;
+    command = await acceptRunCommand(deps.models, accept);
   } catch (error) {
     if (!(error instanceof DuplicateRequestKeyError)) throw error;
     const first = error.existing;

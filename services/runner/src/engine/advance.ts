@@ -317,27 +317,18 @@ async function prepareModule(
   }
 
   const effects = implementation.interactive ? 'none' : implementation.effects;
-  if (interruptedKey !== null && effects === 'external') {
-    session.emit('module_interrupted', position, { attempt, idempotency_key: interruptedKey });
-    session.pending = {
-      planned,
-      implementation,
-      plan,
+  const recovered = interruptedKey !== null && effects === 'external';
+  const idempotencyKey = recovered ? interruptedKey : `${run.workflow_run_id}:${session.nextSeq}`;
+  if (recovered) {
+    session.emit('module_interrupted', position, { attempt, idempotency_key: idempotencyKey });
+  } else {
+    session.emit('module_started', position, {
+      inputs: redactForLog(inputs) as Record<string, unknown>,
       attempt,
-      inputs,
-      idempotencyKey: interruptedKey,
+      idempotency_key: idempotencyKey,
       effects,
-      recovered: true,
-    };
-    return;
+    });
   }
-  const idempotencyKey = `${run.workflow_run_id}:${session.nextSeq}`;
-  session.emit('module_started', position, {
-    inputs: redactForLog(inputs) as Record<string, unknown>,
-    attempt,
-    idempotency_key: idempotencyKey,
-    effects,
-  });
   session.pending = {
     planned,
     implementation,
@@ -346,7 +337,7 @@ async function prepareModule(
     inputs,
     idempotencyKey,
     effects,
-    recovered: false,
+    recovered,
   };
 }
 

@@ -27,6 +27,12 @@ export interface DrainResult {
   deferred: boolean;
 }
 
+/** An effectful module's start is committed without its end: its drain died mid-module. */
+function midModule(run: WorkflowRunRecord): boolean {
+  const { status, cursor, attempt_key: attemptKey } = run.snapshot;
+  return status === 'running' && cursor?.phase === 'started' && typeof attemptKey === 'string';
+}
+
 class LeaseLostError extends Error {
   constructor(runId: string) {
     super(`run ${runId}: the lease was lost`);
@@ -88,6 +94,16 @@ class Drain {
         await repository.recoverOutbox(run, inbox.lastApplied);
         if (inbox.unsettled) await this.settleApplied(run, inbox.unsettled);
         settledLast = true;
+      }
+      // A drain that died (or lost its lease) in the middle of an effectful module left its
+      // attempt open: finish that module first (recorded as interrupted, run again with its key),
+      // as a live drain would have before letting the next command in at the module boundary.
+      if (!drove && midModule(run)) {
+        drove = true;
+        const after = await this.drive(run);
+        if (after === 'released') return;
+        run = after;
+        continue;
       }
       if (inbox.next) {
         const after = await this.applyCommand(run, inbox.next);
