@@ -61,7 +61,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,
     leaseMs: options.leaseMs,
-    closeAttempt: (key) => tokenLedger.closeAttempt(key),
+    closeAttempt: (key, recovered) => tokenLedger.closeAttempt(key, recovered),
     scheduleRecovery: async (runId, userId, at) => {
       // One look per run and moment is enough however many drains found the lease held.
       const slot = Math.ceil(at.getTime() / 1_000);

@@ -14,8 +14,11 @@ export interface DrainDependencies extends EngineDependencies {
   countCommitted?: (events: number) => void;
   /** Asks for a `wake` of the run at `at`, if it still stands at `expectedLastSeq` then. */
   scheduleWake: (runId: string, userId: string, expectedLastSeq: number, at: Date) => Promise<void>;
-  /** Marks the provider calls of an attempt still `pending` as `lost` (the attempt has ended). */
-  closeAttempt: (idempotencyKey: string) => Promise<void>;
+  /**
+   * Marks the provider calls of an attempt still `pending` as `lost` (the attempt has ended); with
+   * `recovered`, answered ones too (the attempt runs again: no answer of theirs reached the log).
+   */
+  closeAttempt: (idempotencyKey: string, recovered?: boolean) => Promise<void>;
   /** Asks for a look at the run at `at`, when a lease another drain holds will have expired. */
   scheduleRecovery: (runId: string, userId: string, at: Date) => Promise<void>;
 }
@@ -238,7 +241,7 @@ class Drain {
       current = { ...current, appliesCommand: null };
       if (!pending) return run;
 
-      if (pending.recovered) await this.deps.closeAttempt(pending.idempotencyKey);
+      if (pending.recovered) await this.deps.closeAttempt(pending.idempotencyKey, true);
       const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
       if (this.leaseLost.signal.aborted) throw new LeaseLostError(run.workflow_run_id);
       // A call still pending when its attempt ended was never answered: it may have been billed.

@@ -67,10 +67,18 @@ export class TokenLedger {
     );
   }
 
-  /** The attempt has ended: any of its calls still pending never got an answer. */
-  async closeAttempt(idempotencyKey: string, now = new Date()): Promise<void> {
+  /**
+   * The attempt has ended: any of its calls still pending never got an answer. `recovered`: the
+   * attempt is about to run again after its drain died or lost its lease, so no answer any of its
+   * calls got reached the log either; they all count as lost (a provider that honours the key
+   * charges the repeat as the same call, which is then the one completed).
+   */
+  async closeAttempt(idempotencyKey: string, recovered = false, now = new Date()): Promise<void> {
     await this.models.tokens.updateMany(
-      { idempotency_key: idempotencyKey, status: 'pending' },
+      {
+        idempotency_key: idempotencyKey,
+        status: recovered ? { $in: ['pending', 'completed'] } : 'pending',
+      },
       { $set: { status: 'lost', completed_at: now } },
     );
   }
