@@ -28,26 +28,29 @@ beforeAll(async () => {
   alice = new RunsClient(gateway, created.api_key);
   aliceKeyId = created.key_id;
   aliceId = created.user.user_id;
-  versionId = await alice.submitJson({
-    workflow_id: 'twice',
-    steps: [
-      {
-        step_id: 's',
-        modules: [
-          {
-            module_id: 'user.text_input',
-            name: 'topic',
-            inputs: { prompt: 'Topic?' },
-            outputs_to_state: { value: 'topic' },
-          },
-          // An effect outside the log (it leaves a trace line per execution), between questions.
-          { module_id: 'test.sleep', name: 'work', inputs: { ms: 50, value: 1 } },
-          { module_id: 'user.confirm', name: 'ok', inputs: { message: 'ok?' } },
-        ],
-      },
-    ],
-  });
+  versionId = await alice.submitJson(twice);
 });
+
+/** Text input, then an effect outside the log, then a confirmation. */
+const twice = {
+  workflow_id: 'twice',
+  steps: [
+    {
+      step_id: 's',
+      modules: [
+        {
+          module_id: 'user.text_input',
+          name: 'topic',
+          inputs: { prompt: 'Topic?' },
+          outputs_to_state: { value: 'topic' },
+        },
+        // An effect outside the log (it leaves a trace line per execution), between questions.
+        { module_id: 'test.sleep', name: 'work', inputs: { ms: 50, value: 1 } },
+        { module_id: 'user.confirm', name: 'ok', inputs: { message: 'ok?' } },
+      ],
+    },
+  ],
+};
 
 async function waitingRun(): Promise<RunView> {
   const { run } = await alice.start({ workflow_version_id: versionId });
@@ -129,6 +132,30 @@ describe('the same answer twice', () => {
       error: { code: 'CONFLICT', details: [{ path: 'headers.idempotency-key' }] },
     });
     expect((await alice.get(run.workflow_run_id)).status).toBe('awaiting_input');
+  });
+
+  it('scopes keys to their user: the same key from another tenant is a request of its own', async () => {
+    const run = await waitingRun();
+    const key = `shared-key-${run.workflow_run_id}`;
+    expect((await answer(run, 'mine', key)).status).toBe(200);
+    const bob = new RunsClient(gateway, (await createTestUser(gateway, 'idem-bob')).api_key);
+    const { run: bobs } = await bob.start({ workflow_version_id: await bob.submitJson(twice) });
+    const reply = await bob.request(
+      `/v1/runs/${bobs.workflow_run_id}/interactions/${bobs.pending_interaction?.interaction_id ?? ''}`,
+      { method: 'POST', json: { response: { value: 'his' } }, headers: { 'idempotency-key': key } },
+    );
+    expect(reply.status).toBe(200);
+    expect((await reply.json()) as RunView).toMatchObject({
+      workflow_run_id: bobs.workflow_run_id,
+      current_module: 'ok',
+    });
+    // Alice's key named her command only: bob's same key on her run would be a 404, not hers.
+    const across = await bob.request(`/v1/runs/${run.workflow_run_id}/cancel`, {
+      method: 'POST',
+      headers: { 'idempotency-key': key },
+    });
+    expect(across.status).toBe(404);
+    expect((await alice.get(run.workflow_run_id)).current_module).toBe('ok');
   });
 
   it('refuses a malformed Idempotency-Key with 400 and changes nothing', async () => {

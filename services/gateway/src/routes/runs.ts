@@ -89,26 +89,38 @@ async function awaitRest(
   }
 }
 
+/** What answering a command's request needs of it. */
+interface AnsweringRequest {
+  caller: { user: { user_id: string } };
+  context: RequestContext;
+  res: Response;
+  query: { wait_ms: number };
+}
+
 /** Who sent a request, for the command record and the events it causes. */
 function actorOf(caller: { user: { user_id: string }; keyId: string }): Actor {
   return { user_id: caller.user.user_id, key_id: caller.keyId };
 }
 
 export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
+  /**
+   * Answers a command's request with its run: once the command is applied, after waiting (within
+   * the request's `wait_ms`) for where it leads (a question, the end); 202 if it is not applied
+   * yet, or the run is still moving when `wait_ms` runs out.
+   */
   const answerRun = async (
-    userId: string,
+    request: AnsweringRequest,
     runId: string,
-    res: Response,
     state: 'applied' | 'pending',
-    deadline: number,
     appliedStatus = 200,
   ) => {
-    // Applied: the answer waits for where the command leads (a question, the end), up to wait_ms.
+    const userId = request.caller.user.user_id;
+    const deadline = request.context.receivedAt + request.query.wait_ms;
     const run =
       state === 'applied'
         ? await awaitRest(deps, userId, runId, deadline)
         : await findRun(deps.models, userId, runId);
-    res.status(state === 'applied' && atRest(run) ? appliedStatus : 202).json(runView(run));
+    request.res.status(state === 'applied' && atRest(run) ? appliedStatus : 202).json(runView(run));
     return undefined;
   };
   const deadlineOf = (context: RequestContext, waitMs: number) => context.receivedAt + waitMs;
@@ -136,14 +148,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           res.status(202).json(runView(run));
           return undefined;
         }
-        return answerRun(
-          caller.user.user_id,
-          run.workflow_run_id,
-          res,
-          state,
-          deadlineOf(context, query.wait_ms),
-          201,
-        );
+        return answerRun({ caller, context, res, query }, run.workflow_run_id, state, 201);
       },
     ),
     defineRoute(
@@ -249,13 +254,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(
-          caller.user.user_id,
-          params.id,
-          res,
-          state,
-          deadlineOf(context, query.wait_ms),
-        );
+        return answerRun({ caller, context, res, query }, params.id, state);
       },
     ),
     defineRoute(
@@ -279,13 +278,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(
-          caller.user.user_id,
-          params.id,
-          res,
-          state,
-          deadlineOf(context, query.wait_ms),
-        );
+        return answerRun({ caller, context, res, query }, params.id, state);
       },
     ),
     defineRoute(
@@ -315,13 +308,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun(
-          caller.user.user_id,
-          params.id,
-          res,
-          state,
-          deadlineOf(context, query.wait_ms),
-        );
+        return answerRun({ caller, context, res, query }, params.id, state);
       },
     ),
     defineRoute(
@@ -393,13 +380,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           res.status(202).json({ job_id: outcome.jobId });
           return undefined;
         }
-        return answerRun(
-          caller.user.user_id,
-          params.id,
-          res,
-          outcome.state,
-          deadlineOf(context, query.wait_ms),
-        );
+        return answerRun({ caller, context, res, query }, params.id, outcome.state);
       },
     ),
     defineRoute(
@@ -427,11 +408,9 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           waitMs: query.wait_ms,
         });
         return answerRun(
-          caller.user.user_id,
+          { caller, context, res, query },
           outcome.runId,
-          res,
           outcome.state,
-          deadlineOf(context, query.wait_ms),
           outcome.created ? 201 : 200,
         );
       },

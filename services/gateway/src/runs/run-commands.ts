@@ -1,5 +1,6 @@
 import type { QueueEvents } from 'bullmq';
 import {
+  NotFoundError,
   StepwiseError,
   canonicalJson,
   commandOutcomeSchema,
@@ -133,6 +134,9 @@ export async function submitRunCommand(
   } catch (error) {
     if (!(error instanceof DuplicateRequestKeyError)) throw error;
     const first = error.existing;
+    // Another tenant's run is not found, whatever key comes with the request.
+    if (!(await deps.models.runs.exists({ workflow_run_id: input.runId, user_id: input.userId })))
+      throw new NotFoundError('run', input.runId);
     if (!sameRequest(first, input)) {
       throw new StepwiseError(
         'CONFLICT',
