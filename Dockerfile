@@ -8,6 +8,7 @@ COPY package.json package-lock.json tsconfig.base.json tsconfig.json ./
 COPY packages/shared/package.json packages/shared/
 COPY packages/cli/package.json packages/cli/
 COPY packages/migrate/package.json packages/migrate/
+COPY packages/client/package.json packages/client/
 COPY services/gateway/package.json services/gateway/
 COPY services/resolver/package.json services/resolver/
 COPY services/runner/package.json services/runner/

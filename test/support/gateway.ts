@@ -13,6 +13,7 @@ import {
   pingRedis,
   startWorker,
 } from '@stepwise/shared/node';
+import { recordContractStatuses } from './contract-statuses.js';
 import { createGatewayApp, type GatewayDependencies } from '../../services/gateway/src/app.js';
 import { RunNotifications } from '../../services/gateway/src/runs/run-notifications.js';
 import {
@@ -88,6 +89,7 @@ export async function startTestGateway(
     ...rest,
   };
   const server = createGatewayApp(deps).listen(0, '127.0.0.1');
+  recordContractStatuses(server);
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { freePort } from './ports.js';
+import { checkContractCoverage, resetContractStatuses } from './contract-coverage.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -31,6 +32,31 @@ function dockerEngineAvailable(): boolean {
  * services script (Debian redis-server and the mongo-java-server stand-in) on free ports.
  */
 export default async function setup(project: TestProject) {
+  resetContractStatuses();
+  const stopServices = await startServices(project);
+  return async () => {
+    await stopServices?.();
+    enforceContractCoverage();
+  };
+}
+
+/**
+ * With CONTRACT_COVERAGE=strict (CI, over the whole suite), a status the tests saw that the
+ * document does not declare, or a declared success status no test produced, fails the run.
+ */
+function enforceContractCoverage(): void {
+  const coverage = checkContractCoverage();
+  const problems = [
+    ...coverage.undeclared.map((key) => `answered but not declared: ${key}`),
+    ...coverage.unproducedSuccess.map((key) => `declared but no test produced it: ${key}`),
+  ];
+  if (problems.length === 0) return;
+  const message = `contract coverage (test-artifacts/contract-coverage.json):\n  ${problems.join('\n  ')}`;
+  if (process.env['CONTRACT_COVERAGE'] === 'strict') throw new Error(message);
+  console.warn(message);
+}
+
+async function startServices(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const mongoUrl = process.env['MONGO_URL'];
   const redisUrl = process.env['REDIS_URL'];
   if (mongoUrl && redisUrl) {

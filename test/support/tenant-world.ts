@@ -228,7 +228,14 @@ async function seedCommon(gateway: TestGateway, tenant: SeededTenant): Promise<v
   // A job that resolved and one that refused its submission.
   for (const [body, note] of [
     [JSON.stringify(tenant.workflowJson), 'completed job'],
-    [JSON.stringify({ workflow_id: 'Not Valid' }), 'refused job'],
+    // In shape (else the gateway refuses it before any job): the resolver's catalog refuses it.
+    [
+      JSON.stringify({
+        workflow_id: 'not_valid',
+        steps: [{ step_id: 's', modules: [{ module_id: 'user.nothing', name: 'n' }] }],
+      }),
+      'refused job',
+    ],
   ] as const) {
     const accepted = await jsonOf<{ job_id: string }>(
       await submit(gateway, apiKey, Buffer.from(body), 'application/json', '?wait=false'),

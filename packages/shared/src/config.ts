@@ -20,6 +20,16 @@ export const authFailureDefaults = { limit: 30, windowMs: 60_000 } as const;
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+const commaList = z
+  .string()
+  .default('')
+  .transform((text) =>
+    text
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+  );
+
 const mongoUrl = z
   .string()
   .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URL')
@@ -78,20 +88,25 @@ export const gatewayEnvSchema = z.object({
   AUTH_FAILURE_WINDOW_MS: positiveInt(authFailureDefaults.windowMs).describe(
     'Length of the failed-authentication window',
   ),
+  // Validated as addresses so that a typo fails at start instead of silently exempting nothing.
+  AUTH_FAILURES_EXEMPT_ADDRESSES: commaList
+    .pipe(z.array(z.union([z.ipv4(), z.ipv6()])))
+    .describe(
+      'Client addresses (comma-separated; IPv6: the /64) whose failed authentications are not counted; test clients only',
+    ),
   SSE_HEARTBEAT_MS: positiveInt(15_000).describe(
     'Quiet time after which an event stream sends a heartbeat comment (and re-reads the log)',
   ),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(20_000).describe(
+    "Longest a client may take to send a request's headers before it gets 408 and is disconnected",
+  ),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(120_000).describe(
+    'Longest a client may take to send a whole request (headers and body) before it gets 408',
+  ),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(65_000).describe(
+    'How long an idle keep-alive connection stays open (above common load balancers’ 60 s)',
+  ),
 });
-
-const commaList = z
-  .string()
-  .default('')
-  .transform((text) =>
-    text
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
-  );
 
 const pluginList = commaList.describe(
   'Comma-separated module plugins (package names or paths) for the resolver and runner',

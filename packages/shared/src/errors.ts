@@ -10,6 +10,10 @@ export const errorCatalog = {
   UNAUTHENTICATED: { status: 401, meaning: 'Missing, unknown or revoked credentials' },
   FORBIDDEN: { status: 403, meaning: 'The credentials do not allow this route' },
   NOT_FOUND: { status: 404, meaning: "No such resource (also for another tenant's ids)" },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    meaning: 'The path exists but not with this method; the Allow header lists its methods',
+  },
   VERSION_MISMATCH: { status: 409, meaning: 'The submitted workflow differs from the run version' },
   INTERACTION_NOT_PENDING: { status: 409, meaning: 'The interaction is no longer pending' },
   POSITION_NOT_IN_VERSION: {

@@ -18,3 +18,8 @@ export * from './canonical-json.js';
 export * from './metrics-keys.js';
 export * from './runs/event-data.js';
 export * from './runs/commands.js';
+export * from './storable-keys.js';
+export * from './history-api.js';
+export * from './workflow/interaction-answers.js';
+export * from './query-params.js';
+export * from './schema-docs.js';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { idSchema } from './ids.js';
 import { sourceTypeSchema } from './records.js';
+import { entryPointSchema } from './workflow-api.js';
 
 /**
  * The job catalog: every queue, the jobs it carries, their payload schemas and delivery policy.
@@ -12,7 +13,7 @@ export const resolveJobSchema = z.strictObject({
   /** GridFS file (bucket `submissions`) holding the raw bytes as uploaded. */
   submission_file_id: z.string().min(1),
   source_type: sourceTypeSchema,
-  entry_point: z.string().min(1).max(512).optional(),
+  entry_point: entryPointSchema.optional(),
   raw_sha256: z.string().regex(/^[0-9a-f]{64}$/),
   size: z.number().int().nonnegative(),
   correlation_id: idSchema('correlation'),

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { queryInteger } from './query-params.js';
+import { documented, storableObject } from './schema-docs.js';
 import { idSchema } from './ids.js';
 import {
   actorSchema,
@@ -7,25 +9,34 @@ import {
   runStatusSchema,
   tokenCallStatusSchema,
 } from './records.js';
-import { waitMsSchema } from './workflow-api.js';
+import { entryPointSchema, waitMsSchema } from './workflow-api.js';
+import { interactionAnswerSchema } from './workflow/interaction-answers.js';
 
 /** Request and response bodies of the "Runs" routes (api.md). */
 
 const templateName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a template name');
 const jsonObject = z.record(z.string(), z.unknown());
 
-export const createRunBodySchema = z
-  .strictObject({
-    workflow_version_id: idSchema('version').optional(),
-    workflow_template_name: templateName.optional(),
-    project_name: z.string().trim().min(1).max(200),
-    initial_state: jsonObject.optional(),
-  })
-  .refine(
-    (body) =>
-      (body.workflow_version_id === undefined) !== (body.workflow_template_name === undefined),
-    { message: 'give exactly one of workflow_version_id and workflow_template_name' },
-  );
+export const createRunBodySchema = documented(
+  z
+    .strictObject({
+      workflow_version_id: idSchema('version').optional(),
+      workflow_template_name: templateName.optional(),
+      project_name: z.string().trim().min(1).max(200),
+      initial_state: storableObject().optional(),
+    })
+    .refine(
+      (body) =>
+        (body.workflow_version_id === undefined) !== (body.workflow_template_name === undefined),
+      { message: 'give exactly one of workflow_version_id and workflow_template_name' },
+    ),
+  (json) => {
+    json['oneOf'] = [
+      { required: ['workflow_version_id'] },
+      { required: ['workflow_template_name'] },
+    ];
+  },
+);
 export type CreateRunBody = z.infer<typeof createRunBodySchema>;
 
 /** Routes that change a run wait for the runner this long before answering 202. */
@@ -43,28 +54,30 @@ export const listRunsQuerySchema = z.strictObject({
   status: runStatusSchema.optional(),
   template: templateName.optional(),
   project_name: z.string().min(1).max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInteger(1, 100).default(20),
   cursor: z.string().min(1).max(200).optional(),
 });
 
-export const runViewSchema = z.object({
-  workflow_run_id: z.string(),
-  workflow_template_id: z.string(),
-  workflow_template_name: z.string(),
-  user_id: z.string(),
-  initial_version_id: z.string(),
-  current_version_id: z.string(),
-  project_name: z.string(),
-  status: runStatusSchema,
-  current_step: z.string().nullable(),
-  current_module: z.string().nullable(),
-  active_branch_id: z.string(),
-  pending_interaction: pendingInteractionSchema.nullable(),
-  error: runErrorSchema.nullable(),
-  last_seq: z.number().int(),
-  created_at: z.iso.datetime(),
-  updated_at: z.iso.datetime(),
-});
+export const runViewSchema = z
+  .object({
+    workflow_run_id: z.string(),
+    workflow_template_id: z.string(),
+    workflow_template_name: z.string(),
+    user_id: z.string(),
+    initial_version_id: z.string(),
+    current_version_id: z.string(),
+    project_name: z.string(),
+    status: runStatusSchema,
+    current_step: z.string().nullable(),
+    current_module: z.string().nullable(),
+    active_branch_id: z.string(),
+    pending_interaction: pendingInteractionSchema.nullable(),
+    error: runErrorSchema.nullable(),
+    last_seq: z.number().int(),
+    created_at: z.iso.datetime(),
+    updated_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Run' });
 export type RunView = z.infer<typeof runViewSchema>;
 
 export const runListSchema = z.object({
@@ -79,30 +92,36 @@ export const interactionParamsSchema = z.strictObject({
   interaction_id: idSchema('interaction'),
 });
 
-export const interactionBodySchema = z.strictObject({ response: z.unknown() });
-
-export const eventViewSchema = z.object({
-  event_id: z.string(),
-  workflow_run_id: z.string(),
-  workflow_version_id: z.string(),
-  branch_id: z.string(),
-  seq: z.number().int(),
-  event_type: z.string(),
-  step_id: z.string().nullable(),
-  module_name: z.string().nullable(),
-  data: jsonObject,
-  timestamp: z.iso.datetime(),
-  correlation_id: z.string(),
-  /** The command that caused it, and who sent that (null: the runner's own, or an old event). */
-  command_id: z.string().nullable(),
-  actor: actorSchema.nullable(),
+export const interactionBodySchema = z.strictObject({
+  response: interactionAnswerSchema.describe(
+    "The answer, shaped by the pending interaction's module_id (see its *Answer schema)",
+  ),
 });
+
+export const eventViewSchema = z
+  .object({
+    event_id: z.string(),
+    workflow_run_id: z.string(),
+    workflow_version_id: z.string(),
+    branch_id: z.string(),
+    seq: z.number().int(),
+    event_type: z.string(),
+    step_id: z.string().nullable(),
+    module_name: z.string().nullable(),
+    data: jsonObject,
+    timestamp: z.iso.datetime(),
+    correlation_id: z.string(),
+    /** The command that caused it, and who sent that (null: the runner's own, or an old event). */
+    command_id: z.string().nullable(),
+    actor: actorSchema.nullable(),
+  })
+  .meta({ id: 'Event' });
 export type EventView = z.infer<typeof eventViewSchema>;
 
 export const eventsQuerySchema = z.strictObject({
   branch_id: idSchema('branch').optional(),
-  after_seq: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  after_seq: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+  limit: queryInteger(1, 1000).default(100),
 });
 
 export const eventPageSchema = z.object({
@@ -119,7 +138,7 @@ export const stateViewSchema = z.object({
 });
 
 export const streamQuerySchema = z.strictObject({
-  after_seq: z.coerce.number().int().min(0).optional(),
+  after_seq: queryInteger(0, Number.MAX_SAFE_INTEGER).optional(),
 });
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a step or module name');
@@ -132,15 +151,17 @@ export const retryBodySchema = z.strictObject({
 
 export const createBranchBodySchema = z.strictObject({ from_event_id: idSchema('event') });
 
-export const branchViewSchema = z.object({
-  branch_id: z.string(),
-  workflow_run_id: z.string(),
-  parent_branch_id: z.string().nullable(),
-  branch_point_event_id: z.string().nullable(),
-  lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
-  status: z.enum(['active', 'inactive']),
-  created_at: z.iso.datetime(),
-});
+export const branchViewSchema = z
+  .object({
+    branch_id: z.string(),
+    workflow_run_id: z.string(),
+    parent_branch_id: z.string().nullable(),
+    branch_point_event_id: z.string().nullable(),
+    lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })),
+    status: z.enum(['active', 'inactive']),
+    created_at: z.iso.datetime(),
+  })
+  .meta({ id: 'Branch' });
 export type BranchView = z.infer<typeof branchViewSchema>;
 
 export const branchListSchema = z.object({ items: z.array(branchViewSchema) });
@@ -157,20 +178,22 @@ export const resumeChoiceSchema = z.enum([
 ]);
 
 export const resumeQuerySchema = z.strictObject({
-  entry_point: z.string().min(1).max(512).optional(),
+  entry_point: entryPointSchema.optional(),
   wait_ms: waitMsSchema.default(10_000),
 });
 
-export const confirmResumeBodySchema = z
-  .strictObject({
-    choice: resumeChoiceSchema,
+/** `restart_at` goes with `continue_with_new` only: a union, so the document can say so too. */
+export const confirmResumeBodySchema = z.discriminatedUnion('choice', [
+  z.strictObject({
+    choice: z.literal(resumeChoiceSchema.enum.continue_with_new),
     submitted_version_id: idSchema('version'),
     restart_at: slug.optional(),
-  })
-  .refine((body) => body.restart_at === undefined || body.choice === 'continue_with_new', {
-    message: 'restart_at goes with continue_with_new only',
-    path: ['restart_at'],
-  });
+  }),
+  z.strictObject({
+    choice: resumeChoiceSchema.exclude(['continue_with_new']),
+    submitted_version_id: idSchema('version'),
+  }),
+]);
 
 /** One provider call a run made; `lost`: no answer came (it may have been billed). */
 export const providerCallViewSchema = z.object({
@@ -206,3 +229,8 @@ export const runUsageSchema = z.object({
   failed: z.object({ calls: z.number().int() }),
 });
 export type RunUsage = z.infer<typeof runUsageSchema>;
+
+/** A 202 for work handed to a worker that has not finished: poll `GET /v1/jobs/{job_id}`. */
+export const jobAcceptedSchema = z
+  .object({ job_id: z.string() })
+  .meta({ id: 'JobAccepted', description: 'Accepted; poll GET /v1/jobs/{job_id} for the outcome' });

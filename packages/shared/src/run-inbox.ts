@@ -84,11 +84,27 @@ export function findCommandByRequestKey(
 }
 
 /**
+ * Fills a number taken for a command that will not be stored with a command that changes nothing
+ * (a `continue` that never matches), so later commands do not wait for it until it counts as lost.
+ * Best effort: if this write fails too, the runners step over the number once it counts as lost;
+ * if the command was stored after all (its write's answer was lost), the unique (run, seq) index
+ * turns the filler away and the command stands.
+ */
+async function fillNumber(models: InboxModels, input: AcceptCommandInput, seq: number) {
+  const filler = newCommandRecord(
+    { ...input, type: 'continue', payload: { expected_last_seq: -1 }, idempotencyKey: undefined },
+    seq,
+  );
+  await models.runCommands.collection.insertOne({ ...filler }).catch(() => undefined);
+}
+
+/**
  * Puts a command in the run's inbox. Its place in line is taken with one `$inc` on the run
  * document, which also scopes the command to the run's owner: another user's run is not found.
  * Runners apply commands in this order. A repeated Idempotency-Key throws
- * DuplicateRequestKeyError with the first command (the number taken for the repeat is stepped
- * over by the runners once it counts as lost).
+ * DuplicateRequestKeyError with the first command. A command that cannot be stored once its number
+ * is taken (a race on its Idempotency-Key, a value the driver refuses, a failed write) leaves no
+ * gap: the number is filled with a command that changes nothing, and the error goes to the caller.
  */
 export async function acceptRunCommand(
   models: InboxModels,
@@ -110,18 +126,17 @@ export async function acceptRunCommand(
   try {
     await models.runCommands.collection.insertOne({ ...command });
   } catch (error) {
-    if (!isDuplicateKey(error) || input.idempotencyKey === undefined) throw error;
-    // Two requests with one key raced; the loser answers with the winner's command. The number it
-    // took must not stay a gap (later commands would wait for it until it counts as lost): it is
-    // filled with a command that changes nothing.
-    const existing = await findCommandByRequestKey(models, input.userId, input.idempotencyKey);
-    if (!existing) throw error;
-    const filler = newCommandRecord(
-      { ...input, type: 'continue', payload: { expected_last_seq: -1 }, idempotencyKey: undefined },
-      run.command_seq,
-    );
-    await models.runCommands.collection.insertOne({ ...filler });
-    throw new DuplicateRequestKeyError(existing);
+    // Two requests with one key raced: the loser answers with the winner's command.
+    const existing =
+      isDuplicateKey(error) && input.idempotencyKey !== undefined
+        ? await findCommandByRequestKey(models, input.userId, input.idempotencyKey).catch(
+            () => null,
+          )
+        : null;
+    // Whatever failed, the number is taken and must not stay a gap: until it counted as lost
+    // (LOST_COMMAND_NUMBER_AFTER_MS) every later command on the run would wait for it.
+    await fillNumber(models, input, run.command_seq);
+    throw existing ? new DuplicateRequestKeyError(existing) : error;
   }
   return command;
 }

@@ -1,21 +1,49 @@
 import { z } from 'zod';
-import { errorEnvelopeSchema } from './errors.js';
-import { sourceTypeSchema } from './records.js';
+import { queryInteger } from './query-params.js';
+import { BadRequestError, errorEnvelopeSchema } from './errors.js';
+import { sourceTypeSchema, type SourceType } from './records.js';
 
 /** Request and response bodies of the "Workflows, templates, versions" routes (api.md). */
 
 const booleanFlag = z.enum(['true', 'false']).transform((flag) => flag === 'true');
 
 /** How long a route may wait for a worker before answering 202 (api.md: default 5 s, at most 30 s). */
-export const waitMsSchema = z.coerce.number().int().min(0).max(30_000);
+export const waitMsSchema = queryInteger(0, 30_000);
+
+/**
+ * `entry_point`: the bundle path of a zip submission's entry file. Both upload routes
+ * (`POST /v1/workflows`, `POST /v1/runs/{id}/resume`) and the resolve job take it through this one
+ * schema and {@link assertEntryPointApplies}, so a bad value gets the same answer from either.
+ */
+export const entryPointSchema = z
+  .string()
+  .min(1)
+  .max(512)
+  // `\u0000` rather than `\0`: the pattern is published in the OpenAPI document, and other
+  // regex dialects (Python's, a fuzzer's) read `\u0000` the same way but not `\0` in a class.
+  // eslint-disable-next-line no-control-regex -- NUL is exactly what it refuses
+  .regex(/^[^\\\u0000]+$/, 'must be a path inside the bundle');
+
+/**
+ * `entry_point` names a file inside a zip: with a JSON workflow, or with no workflow at all (a
+ * bare resume), it cannot mean anything, and is refused rather than ignored.
+ */
+export function assertEntryPointApplies(
+  upload: SourceType | null,
+  entryPoint: string | undefined,
+): void {
+  if (entryPoint === undefined || upload === 'zip') return;
+  throw new BadRequestError('entry_point applies to zip submissions only', [
+    {
+      path: 'query.entry_point',
+      message:
+        upload === 'json' ? 'not allowed with application/json' : 'not allowed without a zip',
+    },
+  ]);
+}
 
 export const submitWorkflowQuerySchema = z.strictObject({
-  entry_point: z
-    .string()
-    .min(1)
-    .max(512)
-    .regex(/^[^\\\0]+$/, 'must be a path inside the bundle')
-    .optional(),
+  entry_point: entryPointSchema.optional(),
   wait: booleanFlag.default(true),
   wait_ms: waitMsSchema.default(10_000),
 });
@@ -76,6 +104,6 @@ export const versionDetailSchema = versionListItemSchema.extend({
 });
 
 export const pageQuerySchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInteger(1, 100).default(20),
   cursor: z.string().min(1).max(200).optional(),
 });

@@ -18,6 +18,8 @@ describe('error table', () => {
       UNAUTHENTICATED: 401,
       FORBIDDEN: 403,
       NOT_FOUND: 404,
+      // api.md, "Contract decisions added later".
+      METHOD_NOT_ALLOWED: 405,
       VERSION_MISMATCH: 409,
       INTERACTION_NOT_PENDING: 409,
       POSITION_NOT_IN_VERSION: 409,

@@ -20,10 +20,13 @@ import {
   createAuthFailureLimiter,
   createRateLimiter,
   RateLimitedError,
+  type AuthFailureLimitSettings,
   type RateLimitSettings,
 } from './http/rate-limit.js';
 import { apiSecurityHeaders } from './http/security-headers.js';
 import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
+import { json, raw } from './http/responses.js';
+import { z } from 'zod';
 import { accountRoutes } from './routes/accounts.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
@@ -40,7 +43,7 @@ export interface GatewaySettings {
   adminToken: string;
   rateLimit: RateLimitSettings;
   /** Failed authentications per client address or key prefix; AUTH_FAILURES_* when absent. */
-  authFailureLimit?: RateLimitSettings;
+  authFailureLimit?: AuthFailureLimitSettings;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
   sseHeartbeatMs: number;
@@ -76,12 +79,15 @@ export function gatewayRoutes(
         path: '/metrics',
         summary: 'Prometheus metrics: HTTP latency, queue depth, job durations, events, runs',
         auth: 'none',
-        success: { status: 200 },
+        responses: {
+          200: raw('text/plain', { type: 'string' }, 'Prometheus text exposition format 0.0.4'),
+        },
+        errors: ['UNAVAILABLE'],
       },
       async ({ res }) => {
         const text = await metrics.registry.metrics();
         res.status(200).type(metrics.registry.contentType).send(text);
-        return undefined;
+        return { status: 200, sent: true };
       },
     ),
     ...accountRoutes(deps.models),
@@ -117,9 +123,17 @@ export function gatewayRoutes(
         path: '/openapi.json',
         summary: 'This API as an OpenAPI 3.1 document',
         auth: 'none',
-        success: { status: 200 },
+        responses: {
+          200: json(
+            z.looseObject({ openapi: z.string(), paths: z.record(z.string(), z.unknown()) }),
+            'The OpenAPI 3.1 document',
+          ),
+        },
       },
-      async () => (document ??= buildOpenApiDocument(routes, API_VERSION)),
+      async () => ({
+        status: 200,
+        body: (document ??= buildOpenApiDocument(routes, API_VERSION)),
+      }),
     ),
   );
   return routes;

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
 import { jobCatalog } from '@stepwise/shared';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,7 @@ import {
   startHeartbeat,
 } from '@stepwise/shared/node';
 import { createGatewayApp } from './app.js';
+import { createHttpServer } from './http/server.js';
 import { RunNotifications } from './runs/run-notifications.js';
 
 function loadConfig() {
@@ -75,6 +77,7 @@ const app = createGatewayApp({
     authFailureLimit: {
       limit: config.AUTH_FAILURES_PER_WINDOW,
       windowMs: config.AUTH_FAILURE_WINDOW_MS,
+      exemptAddresses: config.AUTH_FAILURES_EXEMPT_ADDRESSES,
     },
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
@@ -87,7 +90,22 @@ const app = createGatewayApp({
   ],
 });
 
-const server = app.listen(config.PORT, config.HOST);
+// Listen once Redis answers (or after a minute without it, when /readyz says why): a gateway that
+// announces itself before its Redis client is connected would refuse its first requests with 503.
+if (redis.status !== 'ready') {
+  const timeout = new AbortController();
+  await Promise.race([
+    once(redis, 'ready', { signal: timeout.signal }).catch(() => undefined),
+    delay(60_000, undefined, { signal: timeout.signal }).catch(() => undefined),
+  ]);
+  timeout.abort();
+}
+
+const server = createHttpServer(app, {
+  headersMs: config.HTTP_HEADERS_TIMEOUT_MS,
+  requestMs: config.HTTP_REQUEST_TIMEOUT_MS,
+  keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+}).listen(config.PORT, config.HOST);
 await once(server, 'listening');
 const address = server.address() as AddressInfo;
 logger.info({ host: address.address, port: address.port }, 'gateway listening');

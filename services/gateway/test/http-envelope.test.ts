@@ -53,14 +53,52 @@ describe('every failure answers in the error envelope', () => {
     );
   });
 
-  it('unknown routes and methods are 404 NOT_FOUND', async () => {
+  it('unknown paths are 404 NOT_FOUND; a known path with another method is 405 with Allow', async () => {
     await expectEnvelope(await gateway.request('/v1/nothing-here'), 404, 'NOT_FOUND');
-    await expectEnvelope(await gateway.request('/healthz', { method: 'DELETE' }), 404, 'NOT_FOUND');
     await expectEnvelope(await gateway.request('/'), 404, 'NOT_FOUND');
+    const wrongMethod = await gateway.request('/healthz', { method: 'DELETE' });
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD');
+    await expectEnvelope(wrongMethod, 405, 'METHOD_NOT_ALLOWED');
+    const runs = await gateway.request('/v1/runs', { method: 'PUT' });
+    expect(runs.headers.get('allow')).toBe('POST, GET, HEAD');
+    await expectEnvelope(runs, 405, 'METHOD_NOT_ALLOWED');
+    // Before authentication: the answer depends on the path alone, so it reveals nothing.
+    const key = await gateway.request('/v1/me/keys/key_000000000000000000000000', {
+      method: 'GET',
+    });
+    expect(key.headers.get('allow')).toBe('DELETE');
+    await expectEnvelope(key, 405, 'METHOD_NOT_ALLOWED');
   });
 
   it('unknown query parameters are 400', async () => {
     await expectEnvelope(await gateway.request('/healthz?verbose=1'), 400, 'BAD_REQUEST');
+  });
+
+  it('integers in a query are plain decimal digits; 1e1, 0x10, 1.0 are refused', async () => {
+    const user = await gateway.request('/v1/admin/users', {
+      method: 'POST',
+      token: TEST_ADMIN_TOKEN,
+      json: { username: 'integers', email: 'integers@example.com' },
+    });
+    const { api_key: key } = (await user.json()) as { api_key: string };
+    expect((await gateway.request('/v1/runs?limit=10', { token: key })).status).toBe(200);
+    for (const limit of ['1e1', '0x10', '1.0', '%207', '-1', '', '10abc', '0', '101']) {
+      const body = await expectEnvelope(
+        await gateway.request(`/v1/runs?limit=${limit}`, { token: key }),
+        400,
+        'BAD_REQUEST',
+      );
+      expect(body.error.details, limit).toEqual([expect.objectContaining({ path: 'query.limit' })]);
+    }
+  });
+
+  it('a path parameter that cannot be decoded is a params error, not a body one', async () => {
+    const body = await expectEnvelope(
+      await gateway.request('/v1/runs/%E0%A4%A', { token: TEST_ADMIN_TOKEN }),
+      400,
+      'BAD_REQUEST',
+    );
+    expect(body.error.details).toEqual([expect.objectContaining({ path: 'params' })]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import { logRecord, startServiceProcess } from '../../../test/support/processes.js';
@@ -24,7 +25,43 @@ async function startGatewayProcess() {
   return { gateway, port: Number(listening?.['port']) };
 }
 
+/** Opens a raw connection, writes `data`, and resolves with all it reads until the server closes it. */
+function trickle(port: number, data: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(data));
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+  });
+}
+
 describe('the gateway process', () => {
+  it('drops a client that sends its headers or its body too slowly, with 408', async () => {
+    const gateway = startServiceProcess('gateway', {
+      ...baseEnv(),
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+    });
+    const listening = logRecord(
+      await gateway.waitForLine((line) => line.includes('gateway listening')),
+    );
+    const port = Number(listening?.['port']);
+    // Headers begun and never finished: the server closes the socket itself (else this hangs).
+    const slowHeaders = await trickle(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: 1');
+    expect(slowHeaders).toMatch(/^HTTP\/1\.1 408 /);
+    // Headers complete, body promised and never sent.
+    const slowBody = await trickle(
+      port,
+      'POST /v1/admin/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    expect(slowBody).toMatch(/HTTP\/1\.1 408 /);
+    // A prompt client is unaffected.
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+  });
+
   it('refuses to start with a bad variable and names it', async () => {
     const gateway = startServiceProcess('gateway', { ...baseEnv(), PORT: 'http', ADMIN_TOKEN: '' });
     expect(await gateway.exited).toBe(1);

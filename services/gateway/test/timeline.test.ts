@@ -281,7 +281,8 @@ describe('resume with a changed workflow', () => {
       submitted_version_id: details.submitted_version,
       restart_at: 'caption',
     });
-    expect(wrongStep.status).toBe(400);
+    expect(wrongStep.status).toBe(409);
+    expect(wrongStep.body.error.code).toBe('CONFLICT');
     expect((await client.get(run.workflow_run_id)).last_seq).toBe(run.last_seq);
 
     const restarted = await confirm(run.workflow_run_id, {
@@ -712,7 +713,11 @@ describe('retry on the same branch', () => {
       method: 'POST',
       json: { step_id: 'nope' },
     });
-    expect(ahead.status).toBe(400);
+    expect(ahead.status).toBe(409);
+    expect(errorEnvelopeSchema.parse(await ahead.json()).error).toMatchObject({
+      code: 'CONFLICT',
+      details: [{ path: 'body.step_id', message: 'not in the run’s version' }],
+    });
     const done = await client.answerPending(after, { confirmed: true });
     expect(done.status).toBe('completed');
     const finished = await client.request(`/v1/runs/${run.workflow_run_id}/retry`, {

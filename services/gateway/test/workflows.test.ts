@@ -190,11 +190,27 @@ describe('JSON submissions', () => {
     expect((await gateway.request(`/v1/jobs/${job_id}`, { token: bob.api_key })).status).toBe(404);
   });
 
-  it('shows a refused submission as a failed job with the refusal', async () => {
+  it('refuses a document that is not a workflow at once, even with wait=false', async () => {
     const response = await submit(JSON.stringify(workflowJson({ workflow_id: 'Bad Name' })), {
       type: 'application/json',
       query: '?wait=false',
     });
+    expect(response.status).toBe(422);
+    expect(((await response.json()) as { error: { details: unknown } }).error.details).toEqual([
+      expect.objectContaining({ path: 'workflow_id' }),
+    ]);
+  });
+
+  it('shows a refused submission as a failed job with the refusal', async () => {
+    // A workflow in shape, refused by the resolver's module catalog: only the job can say so.
+    const unknownModule = workflowJson({
+      steps: [{ step_id: 'only', modules: [{ module_id: 'user.nothing', name: 'n' }] }],
+    });
+    const response = await submit(JSON.stringify(unknownModule), {
+      type: 'application/json',
+      query: '?wait=false',
+    });
+    expect(response.status).toBe(202);
     const { job_id } = (await response.json()) as { job_id: string };
     let view: { state: string; error?: { code: string } } = { state: 'waiting' };
     for (let i = 0; i < 100 && view.state !== 'failed'; i++) {

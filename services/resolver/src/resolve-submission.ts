@@ -1,5 +1,6 @@
 import {
   StepwiseError,
+  httpStatusOf,
   isStepwiseError,
   type ModuleCatalog,
   type ResolveJob,
@@ -11,7 +12,7 @@ import {
   type JobContext,
   type Models,
 } from '@stepwise/shared/node';
-import type { Connection } from 'mongoose';
+import { mongo, type Connection } from 'mongoose';
 import type { BundleLimits } from './bundle/limits.js';
 import { buildVersion } from './build-version.js';
 import { storeVersion } from './store-version.js';
@@ -25,9 +26,43 @@ export interface ResolverDependencies {
 }
 
 /**
- * The `resolve` job: submission bytes in GridFS → a version. A submission the user must fix
- * completes the job with `{ok: false, error}` (retrying cannot help); a failing database throws, so
- * the queue retries. The raw bytes are kept only for a version they created.
+ * A failure of work on the submission's content alone (parsing, resolving, validating, encoding
+ * it for MongoDB): no store or network took part, so another attempt would fail the same way.
+ */
+class ContentFailure extends Error {
+  constructor(readonly failure: unknown) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
+/** The error a job ends with at once, or null when the failure may pass and the queue retries. */
+export function finalError(error: unknown): StepwiseError | null {
+  if (isStepwiseError(error)) {
+    // The caller's fault (4xx): WORKFLOW_INVALID, INVALID_ZIP, PAYLOAD_TOO_LARGE, CONFLICT, ….
+    if (httpStatusOf(error.code) < 500)
+      return new StepwiseError(error.code, error.message, error.details);
+    return null;
+  }
+  // Ours, not the caller's, but no retry can mend it: answered at once as a 500.
+  if (error instanceof ContentFailure || mongo.BSON.BSONError.isBSONError(error))
+    return new StepwiseError('INTERNAL', 'the workflow could not be processed');
+  return null;
+}
+
+/** `buildVersion` touches nothing but memory: whatever it throws besides a refusal is a ContentFailure. */
+async function buildOrFail(...args: Parameters<typeof buildVersion>) {
+  try {
+    return await buildVersion(...args);
+  } catch (error) {
+    throw isStepwiseError(error) ? error : new ContentFailure(error);
+  }
+}
+
+/**
+ * The `resolve` job: submission bytes in GridFS → a version. A failure that no retry can change
+ * (a submission the user must fix, or one our code cannot process) completes the job at once with
+ * `{ok: false, error}`; only a failing store throws, so the queue retries. The raw bytes are kept
+ * only for a version they created.
  */
 export function createResolveHandler(deps: ResolverDependencies) {
   return async (job: ResolveJob, context: JobContext): Promise<ResolveJobResult> => {
@@ -47,7 +82,7 @@ export function createResolveHandler(deps: ResolverDependencies) {
         return null;
       });
       const built = bytes
-        ? await buildVersion(
+        ? await buildOrFail(
             { bytes, sourceType: job.source_type, entryPoint: job.entry_point },
             deps.limits,
             deps.catalog,
@@ -84,16 +119,14 @@ export function createResolveHandler(deps: ResolverDependencies) {
       );
       return { ok: true, version: summary(stored.template, stored.version, stored.created) };
     } catch (error) {
-      if (isStepwiseError(error)) {
+      const final = finalError(error);
+      if (final) {
+        if (final.code === 'INTERNAL') {
+          const cause = error instanceof ContentFailure ? error.failure : error;
+          context.logger.error({ err: cause }, 'submission could not be processed');
+        }
         await discardSubmission();
-        return {
-          ok: false,
-          error: {
-            code: error.code,
-            message: error.message,
-            ...(error.details === undefined ? {} : { details: error.details }),
-          },
-        };
+        return { ok: false, error: final.toEnvelope().error };
       }
       if (context.isFinalAttempt) await discardSubmission().catch(() => undefined);
       throw error;

@@ -144,12 +144,14 @@ describe('buildVersion', () => {
     }
   });
 
-  it('keeps a "__proto__" key as data, never as a prototype', async () => {
+  it('refuses a "__proto__" key (api.md: reserved), and never makes it a prototype', async () => {
     const text =
       '{"workflow_id":"w","steps":[{"step_id":"a","modules":[{"module_id":"transform.set","name":"m","inputs":{"value":{"__proto__":{"polluted":true}}}}]}]}';
-    const built = await build({ sourceType: 'json', bytes: Buffer.from(text) });
-    const value = built.workflow.steps[0]?.modules[0]?.inputs['value'] as Record<string, unknown>;
-    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    const error = await refusal({ sourceType: 'json', bytes: Buffer.from(text) });
+    expect(error.code).toBe('WORKFLOW_INVALID');
+    expect(error.details).toEqual([
+      expect.objectContaining({ path: 'steps[0].modules[0].inputs.value.__proto__' }),
+    ]);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableObject } from '../schema-docs.js';
 import { detailsFromZodError, formatIssuePath, type ErrorDetail } from '../errors.js';
 import type { ModuleCatalog } from './module-declarations.js';
 
@@ -28,7 +29,7 @@ const outputPath = z
     'uses a reserved name',
   );
 
-const jsonObject = z.record(z.string(), z.unknown());
+const jsonObject = storableObject();
 
 export const retryPolicySchema = z.strictObject({
   max_attempts: z.number().int().min(1).max(20),
@@ -52,14 +53,16 @@ export const stepDefinitionSchema = z.strictObject({
   modules: z.array(moduleDefinitionSchema).min(1),
 });
 
-export const workflowDefinitionSchema = z.strictObject({
-  workflow_id: slug,
-  name: z.string().max(200).optional(),
-  description: z.string().max(5000).optional(),
-  initial_state: jsonObject.default({}),
-  config: jsonObject.default({}),
-  steps: z.array(stepDefinitionSchema).min(1),
-});
+export const workflowDefinitionSchema = z
+  .strictObject({
+    workflow_id: slug,
+    name: z.string().max(200).optional(),
+    description: z.string().max(5000).optional(),
+    initial_state: jsonObject.default({}),
+    config: jsonObject.default({}),
+    steps: z.array(stepDefinitionSchema).min(1),
+  })
+  .meta({ id: 'Workflow', description: 'A workflow document (workflow-format.md)' });
 
 export type WorkflowDefinition = z.infer<typeof workflowDefinitionSchema>;
 export type StepDefinition = z.infer<typeof stepDefinitionSchema>;

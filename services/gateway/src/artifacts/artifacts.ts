@@ -2,11 +2,11 @@ import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Connection } from 'mongoose';
-import { NotFoundError, type ArtifactRecord } from '@stepwise/shared';
+import { NotFoundError, type ArtifactRecord, type ArtifactView } from '@stepwise/shared';
 import { readBucketFile, type Models } from '@stepwise/shared/node';
 import { findRun } from '../runs/run-queries.js';
 
-function artifactView(artifact: ArtifactRecord) {
+function artifactView(artifact: ArtifactRecord): ArtifactView {
   return {
     artifact_id: artifact.artifact_id,
     workflow_run_id: artifact.workflow_run_id,
@@ -99,7 +99,7 @@ export async function sendArtifactContent(
   artifactId: string,
   req: Request,
   res: Response,
-): Promise<void> {
+): Promise<200 | 304> {
   const artifact = await models.artifacts
     .findOne({ artifact_id: artifactId, user_id: userId })
     .lean();
@@ -109,7 +109,7 @@ export async function sendArtifactContent(
   res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
   if (etagMatches(req.get('if-none-match'), etag)) {
     res.status(304).end();
-    return;
+    return 304;
   }
   res.status(200);
   res.setHeader('Content-Type', artifact.content_type);
@@ -126,4 +126,5 @@ export async function sendArtifactContent(
     // A client that hangs up mid-download is not an error of ours.
     if ((error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
   });
+  return 200;
 }

@@ -36,6 +36,12 @@ function fromBodyParserError(error: { type?: unknown; status?: unknown; message:
     case 'charset.unsupported':
       return new StepwiseError('UNSUPPORTED_MEDIA_TYPE', error.message);
     default:
+      // Express's own refusal of a path it cannot percent-decode: a path problem, not a body one.
+      if (error.status === 400 && error.message.startsWith('Failed to decode param')) {
+        return new StepwiseError('BAD_REQUEST', error.message, [
+          { path: 'params', message: error.message },
+        ]);
+      }
       if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
         return new StepwiseError('BAD_REQUEST', error.message, [
           { path: 'body', message: error.message },

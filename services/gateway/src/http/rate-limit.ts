@@ -90,6 +90,16 @@ export interface AuthAttempt {
   credential: string;
 }
 
+export interface AuthFailureLimitSettings extends RateLimitSettings {
+  /**
+   * Client addresses (as configured; compared by `clientAddressKey`, so an IPv6 one covers its
+   * /64) that are never limited and whose failures are not counted, neither against the address
+   * nor against the presented key's prefix: a trusted test client, such as the contract fuzzer,
+   * that sends wrong credentials on purpose, must neither be blocked nor block anyone else.
+   */
+  exemptAddresses?: readonly string[];
+}
+
 export interface AuthFailureLimiter {
   /** Throws RateLimitedError while the address, or the credential's prefix, is over the limit. */
   check(attempt: AuthAttempt): Promise<void>;
@@ -112,9 +122,10 @@ export interface AuthFailureLimiter {
 export function createAuthFailureLimiter(
   redis: Redis,
   prefix: string,
-  settings: RateLimitSettings,
+  settings: AuthFailureLimitSettings,
   logger: Logger,
 ): AuthFailureLimiter {
+  const exempt = new Set((settings.exemptAddresses ?? []).map(clientAddressKey));
   const keysOf = (attempt: AuthAttempt, window: number) => {
     // Hashed: a mistyped secret (say, the admin token sent to a user route) must not end up in
     // a Redis key name.
@@ -129,7 +140,7 @@ export function createAuthFailureLimiter(
   };
   return {
     async check(attempt) {
-      if (settings.limit <= 0) return;
+      if (settings.limit <= 0 || exempt.has(attempt.address)) return;
       const window = Math.floor(Date.now() / settings.windowMs);
       let counts: (string | null)[];
       try {
@@ -146,7 +157,7 @@ export function createAuthFailureLimiter(
       }
     },
     async recordFailure(attempt) {
-      if (settings.limit <= 0) return;
+      if (settings.limit <= 0 || exempt.has(attempt.address)) return;
       const window = Math.floor(Date.now() / settings.windowMs);
       const [byAddress, byCredential] = keysOf(attempt, window);
       try {

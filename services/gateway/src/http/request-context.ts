@@ -13,6 +13,8 @@ export interface RequestContext {
   logger: Logger;
   /** When the request arrived (ms since the epoch): `wait_ms` counts from here. */
   receivedAt: number;
+  /** The declared route that took the request (null until one matches, or none does). */
+  operation: { method: string; path: string } | null;
 }
 
 const clientIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -40,6 +42,7 @@ export function requestContextMiddleware(
       caller: null,
       logger: logger.child({ request_id: requestId }),
       receivedAt: Date.now(),
+      operation: null,
     };
     res.locals['stepwise'] = context;
     res.setHeader('X-Request-Id', requestId);

@@ -4,10 +4,13 @@ import {
   BadRequestError,
   StepwiseError,
   detailsFromZodError,
+  findUnstorableKey,
   summarizeDetails,
+  type ErrorCode,
   type UserRecord,
 } from '@stepwise/shared';
 import { refuseDeclaredOversize } from './body-limits.js';
+import type { AnyReply, Reply, ResponsesSpec } from './responses.js';
 import { requestContextOf, type Caller, type RequestContext } from './request-context.js';
 
 export type AuthMode = 'none' | 'user' | 'admin';
@@ -29,6 +32,7 @@ export interface RouteSpec<
   P extends z.ZodType,
   Q extends z.ZodType,
   B extends z.ZodType,
+  R extends ResponsesSpec,
 > {
   method: HttpMethod;
   /** Express-style path, e.g. `/v1/me/keys/:key_id`. */
@@ -38,15 +42,31 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   body?: B;
+  /** Request headers the route reads, for the document (names as sent; values are strings). */
+  headers?: readonly RequestHeaderSpec[];
   /** A raw upload instead of a JSON body: the accepted media types and the size limit. */
-  upload?: { mediaTypes: readonly string[]; maxBytes: number; optional?: boolean };
-  /** The status of a successful answer and the shape of its body (for the OpenAPI document). */
-  success: { status: number; body?: z.ZodType };
+  upload?: {
+    mediaTypes: readonly string[];
+    maxBytes: number;
+    optional?: boolean;
+    /** The schema of the JSON variant of the upload, when one of the media types is JSON. */
+    jsonSchema?: z.ZodType;
+  };
+  /** Every successful answer the route gives, by status; nothing else is sent. */
+  responses: R;
+  /** Error codes particular to this route, beyond those every route of its kind can answer. */
+  errors?: readonly ErrorCode[];
   /**
    * The route takes an `Idempotency-Key` header: a repeat of the request with the same key
    * answers the first request's outcome instead of doing it again.
    */
   idempotent?: boolean;
+}
+
+export interface RequestHeaderSpec {
+  name: string;
+  description: string;
+  schema: z.ZodType;
 }
 
 /** What an Idempotency-Key may be: printable ASCII, as the IETF draft and Stripe take it. */
@@ -79,13 +99,13 @@ export interface HandlerInput<A extends AuthMode, P, Q, B> {
   res: Response;
 }
 
-/** A handler answers with a body (sent with the success status) or `undefined` (no content). */
-export type RouteHandler<A extends AuthMode, P, Q, B> = (
+/** A handler answers with one of the route's declared statuses and a body of its type. */
+export type RouteHandler<A extends AuthMode, P, Q, B, R extends ResponsesSpec> = (
   input: HandlerInput<A, P, Q, B>,
-) => Promise<unknown>;
+) => Promise<Reply<R>>;
 
 export interface RouteDefinition {
-  spec: RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>;
+  spec: RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType, ResponsesSpec>;
   /** Runs after authentication (`context.caller` is set) and the body parser. */
   handle: (req: Request, res: Response) => Promise<void>;
 }
@@ -150,16 +170,17 @@ export function defineRoute<
   P extends z.ZodType = typeof noParams,
   Q extends z.ZodType = typeof noQuery,
   B extends z.ZodType = typeof noBody,
+  const R extends ResponsesSpec = ResponsesSpec,
 >(
-  spec: RouteSpec<A, P, Q, B>,
-  handler: RouteHandler<A, z.infer<P>, z.infer<Q>, z.infer<B>>,
+  spec: RouteSpec<A, P, Q, B, R>,
+  handler: RouteHandler<A, z.infer<P>, z.infer<Q>, z.infer<B>, NoInfer<R>>,
 ): RouteDefinition {
   // The defaults of the type parameters are these schemas, so the casts only restate that.
   const paramsSchema = (spec.params ?? noParams) as P;
   const querySchema = (spec.query ?? noQuery) as Q;
   const bodySchema = (spec.body ?? noBody) as B;
   return {
-    spec: spec as RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType>,
+    spec: spec as RouteSpec<AuthMode, z.ZodType, z.ZodType, z.ZodType, ResponsesSpec>,
     async handle(req, res) {
       const context = requestContextOf(res);
       const caller = context.caller;
@@ -174,11 +195,22 @@ export function defineRoute<
         );
       }
       const params = parseOrThrow(paramsSchema, req.params, 'params');
+      for (const header of spec.headers ?? []) {
+        const value = req.get(header.name);
+        if (value !== undefined)
+          parseOrThrow(header.schema, value, `headers.${header.name.toLowerCase()}`);
+      }
       const query = parseOrThrow(querySchema, { ...req.query }, 'query');
       if (!spec.upload && nestsDeeperThan(req.body, MAX_JSON_BODY_DEPTH)) {
         throw new BadRequestError(`the body nests deeper than ${MAX_JSON_BODY_DEPTH} levels`, [
           { path: 'body', message: `nested deeper than ${MAX_JSON_BODY_DEPTH} levels` },
         ]);
+      }
+      if (!spec.upload) {
+        // Before any parsing that could drop such a key, and before anything takes a number.
+        const unstorable = findUnstorableKey(req.body, 'body');
+        if (unstorable)
+          throw new BadRequestError(`${unstorable.path}: ${unstorable.message}`, [unstorable]);
       }
       const body = spec.upload
         ? (undefined as z.infer<B>)
@@ -188,7 +220,7 @@ export function defineRoute<
         keyHeader === undefined
           ? undefined
           : parseOrThrow(idempotencyKeySchema, keyHeader, 'headers.idempotency-key');
-      const answer = await handler({
+      const reply: AnyReply = await handler({
         params,
         query,
         body,
@@ -199,11 +231,30 @@ export function defineRoute<
         req,
         res,
       });
-      if (res.headersSent) return;
-      if (answer === undefined) res.status(spec.success.status).end();
-      else res.status(spec.success.status).json(answer);
+      sendReply(spec, reply, res);
     },
   };
+}
+
+/** Sends a handler's reply, refusing (as a bug) any status the route did not declare. */
+function sendReply(spec: RouteDefinition['spec'], reply: AnyReply, res: Response): void {
+  const declared = spec.responses[reply.status];
+  if (!declared) {
+    throw new Error(
+      `${spec.method.toUpperCase()} ${spec.path} answered ${reply.status}, which it does not declare`,
+    );
+  }
+  if (declared.kind === 'raw' || reply.sent) {
+    // Written by the handler; a stream may have ended early (the client left), which is fine.
+    if (res.headersSent && res.statusCode !== reply.status) {
+      throw new Error(`${spec.path} wrote ${res.statusCode} but reported ${reply.status}`);
+    }
+    return;
+  }
+  if (res.headersSent) throw new Error(`${spec.path} wrote its answer itself`);
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (declared.kind === 'empty') res.status(reply.status).end();
+  else res.status(reply.status).json(reply.body);
 }
 
 /**
@@ -225,7 +276,8 @@ export function mountRoutes(
     const refuseOversize = refuseDeclaredOversize(upload?.maxBytes ?? options.maxJsonBodyBytes);
     // Authenticate before reading a body, so that an anonymous client cannot make us read one.
     const authenticate = (req: Request, res: Response, next: NextFunction) => {
-      const { auth } = route.spec;
+      const { auth, method, path } = route.spec;
+      requestContextOf(res).operation = { method, path };
       if (auth === 'none') return next();
       options
         .authenticate(req, auth)
@@ -244,5 +296,26 @@ export function mountRoutes(
         route.handle(req, res).catch(next);
       },
     );
+  }
+  // A known path with a method it does not serve is 405 with the methods it does (api.md).
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const { spec } of routes) {
+    const methods = methodsByPath.get(spec.path) ?? new Set<string>();
+    methods.add(spec.method.toUpperCase());
+    // Express answers HEAD with the GET route.
+    if (spec.method === 'get') methods.add('HEAD');
+    methodsByPath.set(spec.path, methods);
+  }
+  for (const [path, methods] of methodsByPath) {
+    const allow = [...methods].join(', ');
+    router.all(path, (req: Request, res: Response, next: NextFunction) => {
+      res.setHeader('Allow', allow);
+      next(
+        new StepwiseError(
+          'METHOD_NOT_ALLOWED',
+          `${req.method} is not allowed on ${path}; use ${allow}`,
+        ),
+      );
+    });
   }
 }

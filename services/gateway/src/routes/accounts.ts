@@ -14,6 +14,7 @@ import {
 import type { Models } from '@stepwise/shared/node';
 import { createUser, issueKey, listKeys, revokeKey } from '../accounts/accounts.js';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
+import { empty, json } from '../http/responses.js';
 
 export function userView(user: UserRecord): UserView {
   return {
@@ -44,11 +45,17 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         summary: 'Create a user and its first API key (shown once)',
         auth: 'admin',
         body: createUserBodySchema,
-        success: { status: 201, body: createUserResponseSchema },
+        responses: {
+          201: json(createUserResponseSchema, 'The user, and its first API key (shown only now)'),
+        },
+        errors: ['CONFLICT'],
       },
       async ({ body }) => {
         const { user, key } = await createUser(models, body);
-        return { user: userView(user), key_id: key.key_id, api_key: key.api_key };
+        return {
+          status: 201,
+          body: { user: userView(user), key_id: key.key_id, api_key: key.api_key },
+        };
       },
     ),
     defineRoute(
@@ -57,9 +64,9 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         path: '/v1/me',
         summary: 'The calling user',
         auth: 'user',
-        success: { status: 200, body: z.object({ user: userViewSchema }) },
+        responses: { 200: json(z.object({ user: userViewSchema }), 'The calling user') },
       },
-      async ({ caller }) => ({ user: userView(caller.user) }),
+      async ({ caller }) => ({ status: 200, body: { user: userView(caller.user) } }),
     ),
     defineRoute(
       {
@@ -67,9 +74,17 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         path: '/v1/me/keys',
         summary: "The calling user's API keys (secrets are never shown again)",
         auth: 'user',
-        success: { status: 200, body: z.object({ items: z.array(accessKeyViewSchema) }) },
+        responses: {
+          200: json(
+            z.object({ items: z.array(accessKeyViewSchema) }),
+            'Your keys, secrets left out',
+          ),
+        },
       },
-      async ({ caller }) => ({ items: (await listKeys(models, caller.user.user_id)).map(keyView) }),
+      async ({ caller }) => ({
+        status: 200,
+        body: { items: (await listKeys(models, caller.user.user_id)).map(keyView) },
+      }),
     ),
     defineRoute(
       {
@@ -77,9 +92,9 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         path: '/v1/me/keys',
         summary: 'Issue another API key (shown once)',
         auth: 'user',
-        success: { status: 201, body: issuedKeyResponseSchema },
+        responses: { 201: json(issuedKeyResponseSchema, 'The new key (shown only now)') },
       },
-      async ({ caller }) => issueKey(models, caller.user.user_id),
+      async ({ caller }) => ({ status: 201, body: await issueKey(models, caller.user.user_id) }),
     ),
     defineRoute(
       {
@@ -88,11 +103,12 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         summary: 'Revoke one of your keys; it stops working at once',
         auth: 'user',
         params: z.strictObject({ key_id: idSchema('accessKey') }),
-        success: { status: 204 },
+        responses: { 204: empty('Revoked') },
+        errors: ['NOT_FOUND'],
       },
       async ({ caller, params }) => {
         await revokeKey(models, caller.user.user_id, params.key_id);
-        return undefined;
+        return { status: 204 };
       },
     ),
   ];

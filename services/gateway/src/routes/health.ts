@@ -1,5 +1,13 @@
 import { UnavailableError, type ErrorDetail } from '@stepwise/shared';
+import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
+import { json } from '../http/responses.js';
+
+const liveSchema = z.object({ status: z.literal('ok') });
+const readySchema = z.object({
+  status: z.literal('ready'),
+  checks: z.record(z.string(), z.literal('ok')),
+});
 
 export interface ReadinessProbe {
   name: string;
@@ -37,9 +45,9 @@ export function healthRoutes(options: {
         path: '/healthz',
         summary: 'The process is up',
         auth: 'none',
-        success: { status: 200 },
+        responses: { 200: json(liveSchema, 'The process is up') },
       },
-      async () => ({ status: 'ok' }),
+      async () => ({ status: 200, body: { status: 'ok' as const } }),
     ),
     defineRoute(
       {
@@ -47,7 +55,8 @@ export function healthRoutes(options: {
         path: '/readyz',
         summary: 'MongoDB and Redis answer, and the process is not shutting down',
         auth: 'none',
-        success: { status: 200 },
+        responses: { 200: json(readySchema, 'Every store answered') },
+        errors: ['UNAVAILABLE'],
       },
       async () => {
         if (options.isDraining()) {
@@ -63,8 +72,11 @@ export function healthRoutes(options: {
           );
         }
         return {
-          status: 'ready',
-          checks: Object.fromEntries(options.probes.map((p) => [p.name, 'ok'])),
+          status: 200,
+          body: {
+            status: 'ready' as const,
+            checks: Object.fromEntries(options.probes.map((p) => [p.name, 'ok' as const])),
+          },
         };
       },
     ),

@@ -1,4 +1,3 @@
-import type { Response } from 'express';
 import {
   changeRunQuerySchema,
   createRunBodySchema,
@@ -22,12 +21,17 @@ import {
   resumeQuerySchema,
   confirmResumeBodySchema,
   runUsageSchema,
+  jobAcceptedSchema,
+  artifactViewSchema,
+  type RunView,
   type Actor,
   type WorkflowRunRecord,
+  workflowDefinitionSchema,
 } from '@stepwise/shared';
 import type { Connection } from 'mongoose';
 import type { Models } from '@stepwise/shared/node';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
+import { empty, json, raw } from '../http/responses.js';
 import type { RequestContext } from '../http/request-context.js';
 import { createRun } from '../runs/create-run.js';
 import { streamRunEvents } from '../runs/event-stream.js';
@@ -53,6 +57,24 @@ export interface RunRouteDependencies extends RunCommandDependencies, ResumeDepe
   shutdown: AbortSignal;
   maxUploadBytes: number;
 }
+
+/** One event of the stream, as an SSE parser hands it over (`data` is an Event, as JSON). */
+const sseEventJsonSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: "The event's seq" },
+    event: { type: 'string', description: "The event's event_type" },
+    data: {
+      type: 'string',
+      contentMediaType: 'application/json',
+      contentSchema: { $ref: '#/components/schemas/Event' },
+    },
+  },
+  required: ['data'],
+};
+
+/** The SSE resume header: a seq from an earlier `id:` line; anything else is ignored (SSE rule). */
+const lastEventIdSchema = z.string().max(1024);
 
 const workflowMediaTypes = ['application/zip', 'application/x-zip-compressed', 'application/json'];
 
@@ -93,9 +115,19 @@ async function awaitRest(
 interface AnsweringRequest {
   caller: { user: { user_id: string } };
   context: RequestContext;
-  res: Response;
   query: { wait_ms: number };
 }
+
+/** The answers of a route that changes a run: the run at rest, or as accepted (api.md). */
+const runAtRest = (
+  description = 'The command is applied and the run is at rest (a question, the end, a retry wait)',
+) => json(runViewSchema, description);
+const runAccepted = json(
+  runViewSchema,
+  'Accepted, but the run is still moving when wait_ms ran out (or the command is not applied yet): the run as it stands',
+);
+/** Errors every command on a run can answer. */
+const commandErrors = ['NOT_FOUND', 'RUN_FINISHED', 'CONFLICT'] as const;
 
 /** Who sent a request, for the command record and the events it causes. */
 function actorOf(caller: { user: { user_id: string }; keyId: string }): Actor {
@@ -108,20 +140,19 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
    * the request's `wait_ms`) for where it leads (a question, the end); 202 if it is not applied
    * yet, or the run is still moving when `wait_ms` runs out.
    */
-  const answerRun = async (
+  const answerRun = async <S extends 200 | 201>(
     request: AnsweringRequest,
     runId: string,
     state: 'applied' | 'pending',
-    appliedStatus = 200,
-  ) => {
+    appliedStatus: S,
+  ): Promise<{ status: S | 202; body: RunView }> => {
     const userId = request.caller.user.user_id;
     const deadline = request.context.receivedAt + request.query.wait_ms;
     const run =
       state === 'applied'
         ? await awaitRest(deps, userId, runId, deadline)
         : await findRun(deps.models, userId, runId);
-    request.res.status(state === 'applied' && atRest(run) ? appliedStatus : 202).json(runView(run));
-    return undefined;
+    return { status: state === 'applied' && atRest(run) ? appliedStatus : 202, body: runView(run) };
   };
   const deadlineOf = (context: RequestContext, waitMs: number) => context.receivedAt + waitMs;
 
@@ -134,9 +165,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         query: changeRunQuerySchema,
         body: createRunBodySchema,
-        success: { status: 201, body: runViewSchema },
+        responses: {
+          201: runAtRest('Started, and the run came to rest (a question, the end)'),
+          202: runAccepted,
+        },
+        errors: ['NOT_FOUND'],
       },
-      async ({ caller, body, query, context, res }) => {
+      async ({ caller, body, query, context }) => {
         const { run, command } = await createRun(deps.mongo, deps.models, {
           userId: caller.user.user_id,
           body,
@@ -144,11 +179,8 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         });
         const state = await dispatchCommand(deps, command, query.wait_ms);
         // Not applied yet: the run as just created is the run as accepted (no need to read it back).
-        if (state === 'pending') {
-          res.status(202).json(runView(run));
-          return undefined;
-        }
-        return answerRun({ caller, context, res, query }, run.workflow_run_id, state, 201);
+        if (state === 'pending') return { status: 202, body: runView(run) };
+        return answerRun({ caller, context, query }, run.workflow_run_id, state, 201);
       },
     ),
     defineRoute(
@@ -158,9 +190,12 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         summary: 'Your runs, newest first (filters and cursor)',
         auth: 'user',
         query: listRunsQuerySchema,
-        success: { status: 200, body: runListSchema },
+        responses: { 200: json(runListSchema, 'A page of runs') },
       },
-      ({ caller, query }) => listRuns(deps.models, caller.user.user_id, query),
+      async ({ caller, query }) => ({
+        status: 200,
+        body: await listRuns(deps.models, caller.user.user_id, query),
+      }),
     ),
     defineRoute(
       {
@@ -170,7 +205,8 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: getRunQuerySchema,
-        success: { status: 200, body: runViewSchema },
+        responses: { 200: json(runViewSchema, 'The run (with wait, once it is not running)') },
+        errors: ['NOT_FOUND'],
       },
       async ({ caller, params, query, context }) => {
         const run = query.wait
@@ -182,7 +218,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
               (run) => run.status !== 'running',
             )
           : await findRun(deps.models, caller.user.user_id, params.id);
-        return runView(run);
+        return { status: 200, body: runView(run) };
       },
     ),
     defineRoute(
@@ -193,10 +229,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: stateQuerySchema,
-        success: { status: 200, body: stateViewSchema },
+        responses: { 200: json(stateViewSchema, 'The state and the event it stands at') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params, query }) =>
-        readState(deps.models, caller.user.user_id, params.id, query.branch_id),
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await readState(deps.models, caller.user.user_id, params.id, query.branch_id),
+      }),
     ),
     defineRoute(
       {
@@ -206,9 +245,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: eventsQuerySchema,
-        success: { status: 200, body: eventPageSchema },
+        responses: { 200: json(eventPageSchema, 'A page of events, oldest first') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params, query }) => listEvents(deps.models, caller.user.user_id, params.id, query),
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await listEvents(deps.models, caller.user.user_id, params.id, query),
+      }),
     ),
     defineRoute(
       {
@@ -218,7 +261,22 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: streamQuerySchema,
-        success: { status: 200 },
+        headers: [
+          {
+            name: 'Last-Event-ID',
+            description: 'The seq of the last event received; the stream resumes after it',
+            schema: lastEventIdSchema,
+          },
+        ],
+        responses: {
+          200: raw(
+            'text/event-stream',
+            sseEventJsonSchema,
+            'Server-Sent Events: `id:` is the event seq, `event:` its type, `data:` the event as in /events; a comment line every SSE_HEARTBEAT_MS',
+            ['Cache-Control'],
+          ),
+        },
+        errors: ['NOT_FOUND'],
       },
       async ({ caller, params, query, req, res }) => {
         await findRun(deps.models, caller.user.user_id, params.id);
@@ -228,7 +286,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           heartbeatMs: deps.sseHeartbeatMs,
           shutdown: deps.shutdown,
         });
-        return undefined;
+        return { status: 200, sent: true };
       },
     ),
     defineRoute(
@@ -240,10 +298,11 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: interactionParamsSchema,
         query: changeRunQuerySchema,
         body: interactionBodySchema,
-        success: { status: 200, body: runViewSchema },
+        responses: { 200: runAtRest(), 202: runAccepted },
+        errors: [...commandErrors, 'INTERACTION_NOT_PENDING', 'INTERACTION_INVALID'],
         idempotent: true,
       },
-      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey }) => {
         const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
@@ -254,7 +313,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun({ caller, context, res, query }, params.id, state);
+        return answerRun({ caller, context, query }, params.id, state, 200);
       },
     ),
     defineRoute(
@@ -265,10 +324,11 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
-        success: { status: 200, body: runViewSchema },
+        responses: { 200: runAtRest('Cancelled'), 202: runAccepted },
+        errors: commandErrors,
         idempotent: true,
       },
-      async ({ caller, params, query, context, idempotencyKey, res }) => {
+      async ({ caller, params, query, context, idempotencyKey }) => {
         const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
@@ -278,7 +338,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun({ caller, context, res, query }, params.id, state);
+        return answerRun({ caller, context, query }, params.id, state, 200);
       },
     ),
     defineRoute(
@@ -290,10 +350,11 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
         body: retryBodySchema,
-        success: { status: 200, body: runViewSchema },
+        responses: { 200: runAtRest(), 202: runAccepted },
+        errors: commandErrors,
         idempotent: true,
       },
-      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey }) => {
         const { state } = await submitRunCommand(deps, {
           runId: params.id,
           userId: caller.user.user_id,
@@ -308,7 +369,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
-        return answerRun({ caller, context, res, query }, params.id, state);
+        return answerRun({ caller, context, query }, params.id, state, 200);
       },
     ),
     defineRoute(
@@ -320,10 +381,14 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
         body: createBranchBodySchema,
-        success: { status: 201, body: createBranchResponseSchema },
+        responses: {
+          201: json(createBranchResponseSchema, 'The branch is made and active'),
+          202: json(createBranchResponseSchema, 'Accepted, not applied yet (branch is null)'),
+        },
+        errors: commandErrors,
         idempotent: true,
       },
-      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey }) => {
         const { state, branch } = await createBranch(deps, {
           userId: caller.user.user_id,
           actor: actorOf(caller),
@@ -334,8 +399,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           waitMs: query.wait_ms,
         });
         const run = await findRun(deps.models, caller.user.user_id, params.id);
-        res.status(state === 'applied' ? 201 : 202).json({ branch, run: runView(run) });
-        return undefined;
+        return { status: state === 'applied' ? 201 : 202, body: { branch, run: runView(run) } };
       },
     ),
     defineRoute(
@@ -345,9 +409,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         summary: "The run's branches with their parents, fork points and lineage",
         auth: 'user',
         params: runIdParamsSchema,
-        success: { status: 200, body: branchListSchema },
+        responses: { 200: json(branchListSchema, "The run's branches") },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params }) => listBranches(deps.models, caller.user.user_id, params.id),
+      async ({ caller, params }) => ({
+        status: 200,
+        body: await listBranches(deps.models, caller.user.user_id, params.id),
+      }),
     ),
     defineRoute(
       {
@@ -358,10 +426,22 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         params: runIdParamsSchema,
         query: resumeQuerySchema,
-        upload: { mediaTypes: workflowMediaTypes, maxBytes: deps.maxUploadBytes, optional: true },
-        success: { status: 200, body: runViewSchema },
+        upload: {
+          mediaTypes: workflowMediaTypes,
+          maxBytes: deps.maxUploadBytes,
+          optional: true,
+          jsonSchema: workflowDefinitionSchema,
+        },
+        responses: {
+          200: runAtRest('Resumed, and the run came to rest'),
+          202: json(
+            z.union([runViewSchema, jobAcceptedSchema]),
+            'The run as it stands while still moving; or `{job_id}` while the uploaded workflow is still resolving',
+          ),
+        },
+        errors: [...commandErrors, 'VERSION_MISMATCH', 'INVALID_ZIP', 'WORKFLOW_INVALID'],
       },
-      async ({ caller, params, query, upload, context, res }) => {
+      async ({ caller, params, query, upload, context }) => {
         const outcome = await resumeRun(deps, {
           userId: caller.user.user_id,
           actor: actorOf(caller),
@@ -377,10 +457,9 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           waitMs: query.wait_ms,
         });
         if (outcome.kind === 'submission_pending') {
-          res.status(202).json({ job_id: outcome.jobId });
-          return undefined;
+          return { status: 202, body: { job_id: outcome.jobId } };
         }
-        return answerRun({ caller, context, res, query }, params.id, outcome.state);
+        return answerRun({ caller, context, query }, params.id, outcome.state, 200);
       },
     ),
     defineRoute(
@@ -392,10 +471,15 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
         body: confirmResumeBodySchema,
-        success: { status: 200, body: runViewSchema },
+        responses: {
+          200: runAtRest('Carried out, and the run came to rest'),
+          201: runAtRest('start_fresh: the new run, come to rest'),
+          202: runAccepted,
+        },
+        errors: [...commandErrors, 'POSITION_NOT_IN_VERSION'],
         idempotent: true,
       },
-      async ({ caller, params, query, body, context, idempotencyKey, res }) => {
+      async ({ caller, params, query, body, context, idempotencyKey }) => {
         const outcome = await confirmResume(deps, {
           userId: caller.user.user_id,
           actor: actorOf(caller),
@@ -403,12 +487,12 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           runId: params.id,
           choice: body.choice,
           submittedVersionId: body.submitted_version_id,
-          restartAt: body.restart_at,
+          restartAt: body.choice === 'continue_with_new' ? body.restart_at : undefined,
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
         return answerRun(
-          { caller, context, res, query },
+          { caller, context, query },
           outcome.runId,
           outcome.state,
           outcome.created ? 201 : 200,
@@ -422,12 +506,18 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         summary: 'The files the run produced',
         auth: 'user',
         params: runIdParamsSchema,
-        success: {
-          status: 200,
-          body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+        responses: {
+          200: json(
+            z.object({ items: z.array(artifactViewSchema) }),
+            'The artifacts, oldest first',
+          ),
         },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params }) => listArtifacts(deps.models, caller.user.user_id, params.id),
+      async ({ caller, params }) => ({
+        status: 200,
+        body: await listArtifacts(deps.models, caller.user.user_id, params.id),
+      }),
     ),
     defineRoute(
       {
@@ -436,12 +526,13 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         summary: 'LLM tokens and cost the run spent, per call and in total',
         auth: 'user',
         params: runIdParamsSchema,
-        success: {
-          status: 200,
-          body: runUsageSchema,
-        },
+        responses: { 200: json(runUsageSchema, 'Provider calls and their totals') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params }) => runUsage(deps.models, caller.user.user_id, params.id),
+      async ({ caller, params }) => ({
+        status: 200,
+        body: await runUsage(deps.models, caller.user.user_id, params.id),
+      }),
     ),
     defineRoute(
       {
@@ -450,10 +541,29 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         summary: "An artifact's bytes (streamed; ETag is its sha256; honours If-None-Match)",
         auth: 'user',
         params: z.strictObject({ artifact_id: idSchema('artifact') }),
-        success: { status: 200 },
+        headers: [
+          {
+            name: 'If-None-Match',
+            description: 'ETags the client holds; a match answers 304 without the bytes',
+            schema: z.string().max(4096),
+          },
+        ],
+        responses: {
+          200: raw(
+            '*/*',
+            { type: 'string', format: 'binary' },
+            'The bytes, with the artifact’s content type',
+            ['ETag', 'Cache-Control', 'Content-Length', 'Content-Disposition'],
+          ),
+          304: empty('The client’s copy is current (If-None-Match matched)', [
+            'ETag',
+            'Cache-Control',
+          ]),
+        },
+        errors: ['NOT_FOUND'],
       },
       async ({ caller, params, req, res }) => {
-        await sendArtifactContent(
+        const status = await sendArtifactContent(
           deps.mongo,
           deps.models,
           caller.user.user_id,
@@ -461,7 +571,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           req,
           res,
         );
-        return undefined;
+        return { status, sent: true };
       },
     ),
   ];

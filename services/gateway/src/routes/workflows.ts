@@ -1,9 +1,13 @@
 import { z } from 'zod';
 import {
   idSchema,
+  jobAcceptedSchema,
+  keywordViewSchema,
+  workflowDefinitionSchema,
   jobViewSchema,
   newId,
   pageQuerySchema,
+  queryInteger,
   submitWorkflowQuerySchema,
   templateDetailSchema,
   templateListItemSchema,
@@ -14,6 +18,7 @@ import type { Queue } from 'bullmq';
 import type { Connection } from 'mongoose';
 import type { Models } from '@stepwise/shared/node';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
+import { json } from '../http/responses.js';
 import { getJobView } from '../jobs/job-views.js';
 import { submitWorkflow, type SubmissionDependencies } from '../workflows/submissions.js';
 import { getTemplate, getVersion, listTemplates } from '../workflows/templates.js';
@@ -44,10 +49,16 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         upload: {
           mediaTypes: [...zipMediaTypes, 'application/json'],
           maxBytes: deps.maxUploadBytes,
+          jsonSchema: workflowDefinitionSchema,
         },
-        success: { status: 201, body: versionSummarySchema },
+        responses: {
+          201: json(versionSummarySchema, 'A new version was stored'),
+          200: json(versionSummarySchema, 'The same content is already a version of yours'),
+          202: json(jobAcceptedSchema, 'Still resolving (wait=false, or wait_ms ran out)'),
+        },
+        errors: ['INVALID_ZIP', 'WORKFLOW_INVALID'],
       },
-      async ({ caller, query, upload, context, res }) => {
+      async ({ caller, query, upload, context }) => {
         if (!upload) throw new Error('upload route without an upload');
         const outcome = await submitWorkflow(deps, {
           userId: caller.user.user_id,
@@ -58,12 +69,8 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
           waitMs: query.wait ? query.wait_ms : 0,
         });
         context.logger.info({ outcome: outcome.state }, 'workflow submitted');
-        if (outcome.state === 'pending') {
-          res.status(202).json({ job_id: outcome.jobId });
-          return undefined;
-        }
-        res.status(outcome.version.created ? 201 : 200).json(outcome.version);
-        return undefined;
+        if (outcome.state === 'pending') return { status: 202, body: { job_id: outcome.jobId } };
+        return { status: outcome.version.created ? 201 : 200, body: outcome.version };
       },
     ),
     defineRoute(
@@ -73,9 +80,13 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         summary: 'The state of a job you started (e.g. a submission answered 202)',
         auth: 'user',
         params: z.strictObject({ job_id: idSchema('job') }),
-        success: { status: 200, body: jobViewSchema },
+        responses: { 200: json(jobViewSchema, 'The job as it stands') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params }) => getJobView(deps.jobQueues, caller.user.user_id, params.job_id),
+      async ({ caller, params }) => ({
+        status: 200,
+        body: await getJobView(deps.jobQueues, caller.user.user_id, params.job_id),
+      }),
     ),
     defineRoute(
       {
@@ -83,9 +94,14 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         path: '/v1/templates',
         summary: 'Your templates, with their latest version and version count',
         auth: 'user',
-        success: { status: 200, body: z.object({ items: z.array(templateListItemSchema) }) },
+        responses: {
+          200: json(z.object({ items: z.array(templateListItemSchema) }), 'Your templates'),
+        },
       },
-      ({ caller }) => listTemplates(deps.models, caller.user.user_id),
+      async ({ caller }) => ({
+        status: 200,
+        body: await listTemplates(deps.models, caller.user.user_id),
+      }),
     ),
     defineRoute(
       {
@@ -95,10 +111,13 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         auth: 'user',
         params: z.strictObject({ name: templateName }),
         query: pageQuerySchema,
-        success: { status: 200, body: templateDetailSchema },
+        responses: { 200: json(templateDetailSchema, 'The template and a page of its versions') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params, query }) =>
-        getTemplate(deps.models, caller.user.user_id, params.name, query),
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await getTemplate(deps.models, caller.user.user_id, params.name, query),
+      }),
     ),
     defineRoute(
       {
@@ -107,10 +126,13 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         summary: 'A version with its resolved workflow',
         auth: 'user',
         params: z.strictObject({ version_id: idSchema('version') }),
-        success: { status: 200, body: versionDetailSchema },
+        responses: { 200: json(versionDetailSchema, 'The version') },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params }) =>
-        getVersion(deps.mongo, deps.models, caller.user.user_id, params.version_id),
+      async ({ caller, params }) => ({
+        status: 200,
+        body: await getVersion(deps.mongo, deps.models, caller.user.user_id, params.version_id),
+      }),
     ),
     defineRoute(
       {
@@ -120,10 +142,18 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
         auth: 'user',
         params: z.strictObject({ name: templateName }),
         query: z.strictObject({ step_id: stepName.optional(), module_name: stepName.optional() }),
-        success: { status: 200, body: z.object({ options: z.record(z.string(), z.string()) }) },
+        responses: {
+          200: json(
+            z.object({ options: z.record(z.string(), z.string()) }),
+            'Option key → when it was last chosen (ISO time)',
+          ),
+        },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params, query }) =>
-        readOptionUsage(deps.models, caller.user.user_id, params.name, query),
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await readOptionUsage(deps.models, caller.user.user_id, params.name, query),
+      }),
     ),
     defineRoute(
       {
@@ -136,15 +166,17 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
           step_id: stepName.optional(),
           module_name: stepName.optional(),
           category: z.string().min(1).max(200).optional(),
-          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          limit: queryInteger(1, 1000).default(100),
         }),
-        success: {
-          status: 200,
-          body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+        responses: {
+          200: json(z.object({ items: z.array(keywordViewSchema) }), 'Keywords, heaviest first'),
         },
+        errors: ['NOT_FOUND'],
       },
-      ({ caller, params, query }) =>
-        readKeywords(deps.models, caller.user.user_id, params.name, query),
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await readKeywords(deps.models, caller.user.user_id, params.name, query),
+      }),
     ),
   ];
 }

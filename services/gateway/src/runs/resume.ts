@@ -1,5 +1,6 @@
 import {
   StepwiseError,
+  assertEntryPointApplies,
   diffVersions,
   idPattern,
   newId,
@@ -78,6 +79,9 @@ export async function resumeRun(
     waitMs: number;
   },
 ): Promise<ResumeOutcome> {
+  // Checked before the run is looked up, as POST /v1/workflows checks it first: the same bad
+  // entry_point gets the same answer from both routes.
+  assertEntryPointApplies(input.upload?.sourceType ?? null, input.entryPoint);
   const run = await findRun(deps.models, input.userId, input.runId);
   assertResumable(run);
   const resume = async (): Promise<ResumeOutcome> => ({

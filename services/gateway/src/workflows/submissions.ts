@@ -2,6 +2,10 @@ import type { QueueEvents } from 'bullmq';
 import type { Connection } from 'mongoose';
 import {
   StepwiseError,
+  assertEntryPointApplies,
+  detailsFromZodError,
+  findUnstorableKey,
+  workflowDefinitionSchema,
   newId,
   resolveJobResultSchema,
   type SourceType,
@@ -31,6 +35,38 @@ export type SubmissionOutcome =
   { state: 'resolved'; version: VersionSummary } | { state: 'pending'; jobId: string };
 
 /**
+ * The checks of a JSON workflow that need no module catalog, done before anything is stored or
+ * queued: malformed JSON (400), a key that cannot be stored or a document that is not a workflow
+ * (422). So even `wait=false` refuses such a document at once instead of answering 202 with a job
+ * that can only fail. The resolver runs the same checks (and the catalog's) on what gets through.
+ */
+function precheckJsonWorkflow(bytes: Buffer): void {
+  let document: unknown;
+  try {
+    document = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new StepwiseError('BAD_REQUEST', `the workflow is not valid JSON: ${message}`, [
+      { path: 'body', message },
+    ]);
+  }
+  const unstorable = findUnstorableKey(document, '');
+  const errors = unstorable
+    ? [unstorable]
+    : (() => {
+        const parsed = workflowDefinitionSchema.safeParse(document);
+        return parsed.success ? [] : detailsFromZodError(parsed.error);
+      })();
+  if (errors.length > 0) {
+    throw new StepwiseError(
+      'WORKFLOW_INVALID',
+      errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      errors,
+    );
+  }
+}
+
+/**
  * Stores the raw bytes, hands them to the resolver, and (within `waitMs`) returns the version.
  * Refusals come back as StepwiseErrors with the resolver's code and details. If the job cannot be
  * enqueued the stored bytes are deleted again, so a failed submission leaves nothing behind.
@@ -39,11 +75,8 @@ export async function submitWorkflow(
   deps: SubmissionDependencies,
   input: SubmitWorkflowInput,
 ): Promise<SubmissionOutcome> {
-  if (input.sourceType === 'json' && input.entryPoint !== undefined) {
-    throw new StepwiseError('BAD_REQUEST', 'entry_point applies to zip submissions only', [
-      { path: 'query.entry_point', message: 'not allowed with application/json' },
-    ]);
-  }
+  assertEntryPointApplies(input.sourceType, input.entryPoint);
+  if (input.sourceType === 'json') precheckJsonWorkflow(input.bytes);
   const rawSha256 = sha256Hex(input.bytes);
   const fileId = await uploadToBucket(
     deps.mongo,

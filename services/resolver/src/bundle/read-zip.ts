@@ -82,27 +82,66 @@ function stripCommonFolder(
   return new Map([...files].map(([path, bytes]) => [path.slice(top.length + 1), bytes]));
 }
 
-/** The files of a zip bundle that count, by path, read within the limits. */
-export async function readZipBundle(
-  bytes: Uint8Array,
-  entryPoint: string,
-  limits: BundleLimits,
-): Promise<Map<string, Uint8Array>> {
-  let zip: JSZip;
+interface LoadedZip {
+  zip: JSZip;
+  /** Every entry of the central directory, duplicates included. */
+  entryCount: number;
+  /** Paths (as JSZip normalizes them) that more than one entry has. */
+  duplicates: Set<string>;
+}
+
+/**
+ * Loads the archive's directory (nothing is inflated yet). JSZip keeps one object per normalized
+ * path, so of two entries with the same path the last would silently win, while `unzip` extracts
+ * the first: one upload would be two different workflows, and a harmless later entry could hide
+ * an unsafe earlier one ("a/../workflow.json"). JSZip's loader files each entry by assigning it to
+ * `zip.files`; watching those assignments is the one way its API leaves to see every entry.
+ */
+async function loadZip(bytes: Uint8Array): Promise<LoadedZip> {
+  const zip = new JSZip();
+  const loaded: LoadedZip = { zip, entryCount: 0, duplicates: new Set() };
+  // No prototype, as JSZip's own: an entry named "__proto__" must stay an entry.
+  const files = Object.create(null) as Record<string, JSZip.JSZipObject>;
+  zip.files = new Proxy(files, {
+    set(target, name, value: JSZip.JSZipObject) {
+      if (typeof name === 'string') {
+        loaded.entryCount++;
+        if (Object.hasOwn(target, name)) loaded.duplicates.add(name);
+      }
+      return Reflect.set(target, name, value);
+    },
+  });
   try {
-    zip = await JSZip.loadAsync(bytes, { checkCRC32: false, createFolders: false });
+    await zip.loadAsync(bytes, { checkCRC32: false, createFolders: false });
   } catch (error) {
     throw new StepwiseError(
       'INVALID_ZIP',
       `not a readable zip archive: ${(error as Error).message}`,
     );
   }
-  const entries = Object.values(zip.files);
-  if (entries.length > limits.maxEntries) {
-    throw tooLarge(
-      `the zip has ${entries.length} entries; at most ${limits.maxEntries} are allowed`,
+  return loaded;
+}
+
+/** The files of a zip bundle that count, by path, read within the limits. */
+export async function readZipBundle(
+  bytes: Uint8Array,
+  entryPoint: string,
+  limits: BundleLimits,
+): Promise<Map<string, Uint8Array>> {
+  const { zip, entryCount, duplicates } = await loadZip(bytes);
+  if (entryCount > limits.maxEntries) {
+    throw tooLarge(`the zip has ${entryCount} entries; at most ${limits.maxEntries} are allowed`);
+  }
+  // Repeated folders and junk carry nothing that counts; a repeated file is ambiguous.
+  const repeated = [...duplicates].filter((name) => !isJunk(name)).sort();
+  if (repeated.length > 0) {
+    throw new StepwiseError(
+      'INVALID_ZIP',
+      `the zip holds more than one entry at ${repeated.map((name) => `'${name}'`).join(', ')}`,
+      repeated.map((name) => ({ path: name, message: 'more than one entry has this path' })),
     );
   }
+  const entries = Object.values(zip.files);
 
   const unsafe: ErrorDetail[] = [];
   const counted: JSZip.JSZipObject[] = [];

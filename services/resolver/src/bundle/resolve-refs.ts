@@ -1,5 +1,10 @@
 import { posix } from 'node:path';
-import { StepwiseError, formatIssuePath, type ErrorDetail } from '@stepwise/shared';
+import {
+  StepwiseError,
+  findUnstorableKey,
+  formatIssuePath,
+  type ErrorDetail,
+} from '@stepwise/shared';
 
 /** Most `$ref` expansions one workflow may make; a guard against exponential fan-out. */
 const MAX_EXPANSIONS = 10_000;
@@ -44,7 +49,7 @@ export class ReferenceResolver {
         [{ path: entryPoint, message: 'entry point not found' }],
       );
     }
-    const document = this.parseJsonFile(entryPoint, bytes, []);
+    const document = this.parseJsonFile(entryPoint, bytes, [], []);
     const resolved =
       document === undefined ? undefined : this.walk(document, entryPoint, [], [entryPoint]);
     this.throwIfFailed();
@@ -53,7 +58,8 @@ export class ReferenceResolver {
 
   /** Resolves `$ref`s inside a document that came without files (a JSON submission). */
   resolveDocument(document: unknown): unknown {
-    const resolved = this.walk(document, '', [], []);
+    const storable = this.storable(document, null, []);
+    const resolved = storable === undefined ? undefined : this.walk(storable, '', [], []);
     this.throwIfFailed();
     return resolved;
   }
@@ -69,18 +75,44 @@ export class ReferenceResolver {
     return undefined;
   }
 
-  private parseJsonFile(file: string, bytes: Uint8Array, path: JsonPath): unknown {
+  /**
+   * `file` parsed, or undefined once its problem is recorded: at `path` (where it is referenced)
+   * when it is no JSON, at the key when it holds one that cannot be stored. `at` is where the
+   * document lands in the resolved workflow.
+   */
+  private parseJsonFile(file: string, bytes: Uint8Array, path: JsonPath, at: JsonPath): unknown {
     let text: string;
     try {
       text = decodeText(bytes);
     } catch {
       return this.fail(path, `'${file}' is not valid UTF-8`);
     }
+    let document: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      document = JSON.parse(text) as unknown;
     } catch (error) {
       return this.fail(path, `'${file}' is not valid JSON: ${(error as Error).message}`);
     }
+    return this.storable(document, file, at);
+  }
+
+  /**
+   * The document, or undefined once its first key that cannot be stored is recorded (a NUL, which
+   * MongoDB refuses so the job could never finish, or a reserved name, which would not read back
+   * as sent: storable-keys.ts). Checked on each parsed document as it is, before anything copies
+   * it. The detail's path is where the key lands in the resolved workflow; the message also names
+   * the file and the key's place in that file.
+   */
+  private storable(document: unknown, file: string | null, at: JsonPath): unknown {
+    const inFile = findUnstorableKey(document, '');
+    if (!inFile) return document;
+    const resolved = findUnstorableKey(document, formatIssuePath(at)) ?? inFile;
+    this.errors.push({
+      path: resolved.path,
+      message:
+        file === null ? inFile.message : `${inFile.message} (in '${file}' at ${inFile.path})`,
+    });
+    return undefined;
   }
 
   private walk(value: unknown, file: string, path: JsonPath, stack: readonly string[]): unknown {
@@ -154,7 +186,7 @@ export class ReferenceResolver {
     if (stack.includes(joined)) {
       return this.fail([...path, '$ref'], `$ref cycle: ${[...stack, joined].join(' → ')}`);
     }
-    const document = this.parseJsonFile(joined, bytes, [...path, '$ref']);
+    const document = this.parseJsonFile(joined, bytes, [...path, '$ref'], path);
     return document === undefined
       ? undefined
       : this.walk(document, joined, path, [...stack, joined]);

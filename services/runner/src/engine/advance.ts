@@ -10,7 +10,7 @@ import {
 import type { DecisionSession, ModuleExecution } from './decision.js';
 import type { ModuleRegistry } from '../modules/registry.js';
 import { TemplateError, type TemplateEngine } from './templating.js';
-import { ModuleFailure, toModuleFailure } from './module-failure.js';
+import { ModuleFailure, refuseUnstorable, toModuleFailure } from './module-failure.js';
 import { redactForLog } from './redaction.js';
 
 export { ModuleFailure };
@@ -357,6 +357,13 @@ export function recordExecution(
   if (!result.ok) {
     failAttempt(session, planned, attempt, result.failure, deps);
   } else if (implementation.interactive) {
+    // A plugin's request is stored in the log like an output: the same rule applies.
+    try {
+      refuseUnstorable(result.value, 'request', unstorableOutput(implementation));
+    } catch (error) {
+      failAttempt(session, planned, attempt, asFailure(error), deps);
+      return;
+    }
     session.emit('interaction_requested', position, {
       interaction_id: deps.newInteractionId(),
       module_id: planned.module.module_id,
@@ -369,6 +376,15 @@ export function recordExecution(
       failAttempt(session, planned, attempt, asFailure(error), deps);
     }
   }
+}
+
+/** How a module whose result cannot be stored fails (another try would likely fail the same). */
+function unstorableOutput(implementation: StepwiseModule) {
+  return {
+    code: 'OUTPUT_UNSTORABLE',
+    subject: `what module '${implementation.id}' returned`,
+    retryable: false,
+  };
 }
 
 /** Records a module's outputs and the state writes they make. */
@@ -387,6 +403,9 @@ export function completeModule(
         false,
       );
   }
+  // Every module's outputs, plugins' and answers' included, are stored: a value that cannot be
+  // stored fails the module here rather than every later commit of the run.
+  refuseUnstorable(outputs, 'outputs', unstorableOutput(implementation));
   const position = { step_id: planned.step.step_id, module_name: planned.module.name };
   session.emit('module_completed', position, {
     outputs,

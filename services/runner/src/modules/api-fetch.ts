@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { builtInModuleDeclarations, type ExecutableModule } from '@stepwise/shared';
-import { ModuleFailure } from '../engine/module-failure.js';
+import { ModuleFailure, refuseUnstorable } from '../engine/module-failure.js';
 import type { DestinationPolicy } from '../outbound/destination-policy.js';
 import { OutboundError, sendOutbound } from '../outbound/http-client.js';
 import { redactForLog } from '../engine/redaction.js';
@@ -78,11 +78,19 @@ export function createApiFetch(settings: FetchSettings): ExecutableModule {
             true,
           );
         }
-        return {
+        const outputs = {
           status: response.status,
           headers: redactForLog(response.headers) as Record<string, unknown>,
           body: decodeBody(String(response.headers['content-type'] ?? ''), response.body),
         };
+        // The answer is stored as it came, so it meets the rule for keys (api.md) and MongoDB's
+        // nesting limit. A server that answered so once will likely do it again: no retry.
+        refuseUnstorable(outputs, '', {
+          code: 'HTTP_RESPONSE_UNSTORABLE',
+          subject: `the answer from ${String(inputs['url'])}`,
+          retryable: false,
+        });
+        return outputs;
       } catch (error) {
         if (error instanceof OutboundError) {
           throw new ModuleFailure(

@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import { z } from 'zod';
 import { builtInModuleDeclarations, type ExecutableModule } from '@stepwise/shared';
 import type { TokenLedger } from '../history/token-ledger.js';
-import { ModuleFailure } from '../engine/module-failure.js';
+import { ModuleFailure, refuseUnstorable } from '../engine/module-failure.js';
 import { OutboundError, sendOutbound } from '../outbound/http-client.js';
 
 export interface LlmSettings {
@@ -168,6 +168,13 @@ export function createApiLlm(settings: LlmSettings, ledger: TokenLedger): Execut
           true,
         );
       }
+      // Like a model that strays from the schema, one whose JSON cannot be stored (a key api.md
+      // refuses, too deep a nesting) may answer better next time: the module's retry covers it.
+      refuseUnstorable(json, 'json', {
+        code: 'LLM_OUTPUT_INVALID',
+        subject: "the model's JSON",
+        retryable: true,
+      });
       const validate = ajv.compile(schema);
       if (!validate(json))
         throw new ModuleFailure(

@@ -1,8 +1,12 @@
 import { z } from 'zod';
-import { builtInModuleDeclarations, type InteractiveModule } from '@stepwise/shared';
+import {
+  builtInModuleDeclarations,
+  type InteractiveModule,
+  interactionAnswerSchemas,
+} from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
 
-const responseSchema = z.strictObject({ confirmed: z.boolean() });
+const responseSchema = interactionAnswerSchemas['user.confirm'];
 
 export const userConfirm: InteractiveModule = {
   id: 'user.confirm',

@@ -3,6 +3,7 @@ import {
   builtInModuleDeclarations,
   type ErrorDetail,
   type InteractiveModule,
+  interactionAnswerSchemas,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
 
@@ -10,7 +11,7 @@ const fieldsSchema = builtInModuleDeclarations['user.form'].inputs.shape.fields;
 type FormField = z.infer<typeof fieldsSchema>[number];
 
 const requestSchema = z.object({ prompt: z.string().nullable(), fields: fieldsSchema });
-const responseSchema = z.strictObject({ values: z.record(z.string(), z.unknown()) });
+const responseSchema = interactionAnswerSchemas['user.form'];
 
 function fieldErrors(field: FormField, value: unknown): string[] {
   switch (field.type) {

@@ -5,6 +5,7 @@ import {
   builtInModuleDeclarations,
   type ErrorDetail,
   type InteractiveModule,
+  interactionAnswerSchemas,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
 
@@ -24,7 +25,7 @@ const requestSchema = z.object({
 });
 type SelectRequest = z.infer<typeof requestSchema>;
 
-const responseSchema = z.strictObject({ selected_indices: z.array(z.number().int()).min(0) });
+const responseSchema = interactionAnswerSchemas['user.select'];
 
 /**
  * With a `track_key`, every option gets a key (the template rendered with `option`), the request

@@ -3,11 +3,9 @@ import {
   builtInModuleDeclarations,
   type ErrorDetail,
   type InteractiveModule,
+  interactionAnswerSchemas,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
-
-/** Longest text a person may send; also bounds the work of an author's `pattern`. */
-const MAX_TEXT_LENGTH = 100_000;
 
 const requestSchema = z.object({
   prompt: z.string(),
@@ -17,7 +15,7 @@ const requestSchema = z.object({
   max_length: z.number().int().nullable(),
 });
 
-const responseSchema = z.strictObject({ value: z.string().max(MAX_TEXT_LENGTH) });
+const responseSchema = interactionAnswerSchemas['user.text_input'];
 
 function compilePattern(pattern: string): RegExp {
   // Anchored: the whole value must match, as with HTML's pattern attribute.

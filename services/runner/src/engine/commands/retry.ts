@@ -15,7 +15,9 @@ export async function decideRetry(
   if (!target) {
     const where =
       moduleName === undefined ? `step '${stepId}'` : `module '${stepId}.${moduleName}'`;
-    return reject('BAD_REQUEST', `this version has no ${where}`, [
+    // Well formed, but not in this run's version (which resume may have changed): a conflict with
+    // the run's state, as the other refusals of a position are.
+    return reject('CONFLICT', `this version has no ${where}`, [
       {
         path: moduleName === undefined ? 'body.step_id' : 'body.module_name',
         message: 'not in the run’s version',

@@ -16,7 +16,7 @@ export async function decideSwitchVersion(
   if (restartStep !== undefined) {
     const first = newPlan.firstOfStep(restartStep);
     if (!first)
-      return reject('BAD_REQUEST', `the new version has no step '${restartStep}'`, [
+      return reject('CONFLICT', `the new version has no step '${restartStep}'`, [
         { path: 'body.restart_at', message: 'not a step of the submitted version' },
       ]);
     restartAt = { step_id: first.step.step_id, module_name: first.module.name };
