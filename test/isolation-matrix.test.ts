@@ -105,6 +105,19 @@ interface Body {
  * schema cannot express (say, "exactly one of"): the caller learns which are valid by probing.
  */
 function bodyShapes(schema: JsonSchema, idFor: (kind: IdKind) => string): Body[] {
+  // One of several whole objects (a union in the document): the shapes of each.
+  const alternatives = schema.oneOf ?? schema.anyOf;
+  if (alternatives && !schema.properties) {
+    const seen = new Set<string>();
+    return alternatives
+      .flatMap((alternative) => bodyShapes(alternative, idFor))
+      .filter((body) => {
+        const text = body.bytes?.toString() ?? '';
+        if (seen.has(text)) return false;
+        seen.add(text);
+        return true;
+      });
+  }
   const properties = schema.properties ?? {};
   const required = (schema.required ?? []).filter((name) => name in properties);
   const optional = Object.keys(properties).filter((name) => !required.includes(name));
@@ -113,6 +126,7 @@ function bodyShapes(schema: JsonSchema, idFor: (kind: IdKind) => string): Body[]
     const kind = idKindOf(property);
     if (kind) return idFor(kind);
     if (property.enum && property.enum.length > 0) return property.enum[0];
+    if (property.const !== undefined) return property.const;
     if (property.pattern)
       return fc.sample(fc.stringMatching(new RegExp(property.pattern)), { numRuns: 1, seed: 7 })[0];
     switch (Array.isArray(property.type) ? property.type[0] : property.type) {

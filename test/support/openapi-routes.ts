@@ -73,6 +73,9 @@ const operationSchema = z.object({
 
 const documentSchema = z.object({
   openapi: z.string(),
+  components: z
+    .object({ schemas: z.record(z.string(), jsonSchemaSchema).default({}) })
+    .default({ schemas: {} }),
   paths: z.record(
     z.string(),
     z.partialRecord(z.enum(['get', 'post', 'put', 'patch', 'delete']), operationSchema),
@@ -149,11 +152,55 @@ export async function fetchRouteOperations(baseUrl: string): Promise<RouteOperat
         auth: authOf(operation.security, key),
         bodyMediaTypes: Object.keys(content),
         bodyRequired: operation.requestBody?.required ?? false,
-        jsonBodySchema: content['application/json']?.schema ?? null,
+        jsonBodySchema: bodySchemaOf(content['application/json']?.schema, document.components),
       });
     }
   }
   return operations;
+}
+
+/**
+ * A body schema as the generators here read it: named schemas (`$ref`) inlined (the recursive
+ * `JsonValue` as "anything"), and a `oneOf` that only says which properties are required (the
+ * document's "exactly one of a and b") turned into one whole object per alternative, without the
+ * properties the other alternatives require.
+ */
+function bodySchemaOf(
+  schema: JsonSchema | undefined,
+  components: { schemas: Record<string, JsonSchema> },
+): JsonSchema | null {
+  if (!schema) return null;
+  const inline = (value: unknown, depth: number): unknown => {
+    if (Array.isArray(value)) return value.map((item) => inline(item, depth));
+    if (typeof value !== 'object' || value === null) return value;
+    const ref = (value as { $ref?: unknown }).$ref;
+    if (typeof ref === 'string') {
+      const name = ref.replace('#/components/schemas/', '');
+      const target = components.schemas[name];
+      if (name === 'JsonValue' || !target || depth > 8) return {};
+      return inline(target, depth + 1);
+    }
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [key, inline(inner, depth)]),
+    );
+  };
+  const inlined = jsonSchemaSchema.parse(inline(schema, 0));
+  const alternatives = inlined.oneOf;
+  if (!inlined.properties || !alternatives?.every((alternative) => !alternative.properties))
+    return inlined;
+  const requiredBy = alternatives.map((alternative) => alternative.required ?? []);
+  const { oneOf: _oneOf, ...base } = inlined;
+  return {
+    oneOf: requiredBy.map((required, index) => {
+      const others = requiredBy.flatMap((names, other) => (other === index ? [] : names));
+      const properties = Object.fromEntries(
+        Object.entries(base.properties ?? {}).filter(
+          ([name]) => required.includes(name) || !others.includes(name),
+        ),
+      );
+      return { ...base, properties, required: [...(base.required ?? []), ...required] };
+    }),
+  };
 }
 
 /** True for operations whose body is raw bytes (an upload) rather than a validated JSON object. */

@@ -55,7 +55,12 @@ export const listRunsQuerySchema = z.strictObject({
   template: templateName.optional(),
   project_name: z.string().min(1).max(200).optional(),
   limit: queryInteger(1, 100).default(20),
-  cursor: z.string().min(1).max(200).optional(),
+  cursor: z
+    .string()
+    .min(1)
+    .max(200)
+    .describe("Opaque: the previous page's next_cursor, and nothing else (anything else is 400)")
+    .optional(),
 });
 
 export const runViewSchema = z

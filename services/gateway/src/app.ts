@@ -145,6 +145,10 @@ const API_VERSION = '1.0.0';
 export function createGatewayApp(deps: GatewayDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No automatic weak ETags on JSON answers: they would make express answer 304 to a client that
+  // sends If-None-Match, a status the routes do not declare (and a run read with wait=true must
+  // never be "not modified"). Artifact bytes set their own strong ETag and declare their 304.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   const metrics = createMetrics({
     models: deps.models,

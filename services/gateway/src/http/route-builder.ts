@@ -220,6 +220,12 @@ export function defineRoute<
         keyHeader === undefined
           ? undefined
           : parseOrThrow(idempotencyKeySchema, keyHeader, 'headers.idempotency-key');
+      // express's res.send answers 304 by itself when a request looks "fresh" (`If-None-Match: *`
+      // does, whatever the answer). Only a route that declares 304 may see conditional headers.
+      if (!(304 in spec.responses)) {
+        delete req.headers['if-none-match'];
+        delete req.headers['if-modified-since'];
+      }
       const reply: AnyReply = await handler({
         params,
         query,
