@@ -876,6 +876,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "username": "alice",
+                 *       "email": "alice@example.com"
+                 *     }
+                 */
                 "application/json": {
                     username: string;
                     /** Format: email */
@@ -1369,6 +1375,28 @@ export interface operations {
             content: {
                 "application/zip": Blob | Uint8Array;
                 "application/x-zip-compressed": Blob | Uint8Array;
+                /**
+                 * @example {
+                 *       "workflow_id": "caption_check",
+                 *       "steps": [
+                 *         {
+                 *           "step_id": "write",
+                 *           "modules": [
+                 *             {
+                 *               "module_id": "user.text_input",
+                 *               "name": "caption",
+                 *               "inputs": {
+                 *                 "prompt": "Write a caption"
+                 *               },
+                 *               "outputs_to_state": {
+                 *                 "value": "caption"
+                 *               }
+                 *             }
+                 *           ]
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": components["schemas"]["Workflow"];
             };
         };
@@ -2242,6 +2270,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "workflow_template_name": "pet_clips",
+                 *       "project_name": "spring-campaign",
+                 *       "initial_state": {
+                 *         "topic": "kittens"
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     workflow_version_id?: string;
                     workflow_template_name?: string;
@@ -2260,6 +2297,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "workflow_run_id": "run_5f0c2a9e8b7d6c5b4a392817",
+                     *       "workflow_template_id": "tpl_1a2b3c4d5e6f7a8b9c0d1e2f",
+                     *       "workflow_template_name": "pet_clips",
+                     *       "user_id": "usr_0f1e2d3c4b5a69788796a5b4",
+                     *       "initial_version_id": "ver_01a22a50-b929-72e4-9413-c3163b656a55",
+                     *       "current_version_id": "ver_01a22a50-b929-72e4-9413-c3163b656a55",
+                     *       "project_name": "spring-campaign",
+                     *       "status": "awaiting_input",
+                     *       "current_step": "ideas",
+                     *       "current_module": "choose_idea",
+                     *       "active_branch_id": "br_362e9ec531172a7b5e147724",
+                     *       "pending_interaction": {
+                     *         "interaction_id": "int_b17e7e6c3c9d49a5e2911e0f",
+                     *         "module_id": "user.select",
+                     *         "step_id": "ideas",
+                     *         "module_name": "choose_idea",
+                     *         "request": {
+                     *           "prompt": "Pick an idea",
+                     *           "options": [
+                     *             {
+                     *               "value": "kittens asleep in a sunbeam"
+                     *             }
+                     *           ]
+                     *         }
+                     *       },
+                     *       "error": null,
+                     *       "last_seq": 6,
+                     *       "created_at": "2026-11-30T09:00:00.000Z",
+                     *       "updated_at": "2026-11-30T09:00:00.412Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["Run"];
                 };
             };
@@ -2364,6 +2434,15 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "response": {
+                 *         "selected_indices": [
+                 *           0
+                 *         ]
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     /** @description The answer, shaped by the pending interaction's module_id (see its *Answer schema) */
                     response: components["schemas"]["SelectAnswer"] | components["schemas"]["TextInputAnswer"] | components["schemas"]["FormAnswer"] | components["schemas"]["ConfirmAnswer"] | components["schemas"]["PluginAnswer"];
@@ -2621,6 +2700,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "step_id": "ideas",
+                 *       "feedback": "Shorter and funnier, please"
+                 *     }
+                 */
                 "application/json": {
                     step_id: string;
                     module_name?: string;

@@ -201,6 +201,9 @@ function requestBody(components: SchemaComponents, spec: RouteSpec) {
               type === 'application/json' && upload.jsonSchema
                 ? components.convert(upload.jsonSchema, 'input')
                 : { type: 'string', format: 'binary', contentMediaType: type },
+            ...(type === 'application/json' && spec.bodyExample !== undefined
+              ? { example: spec.bodyExample }
+              : {}),
           },
         ]),
       ),
@@ -209,7 +212,12 @@ function requestBody(components: SchemaComponents, spec: RouteSpec) {
   if (!spec.body) return undefined;
   return {
     required: true,
-    content: { 'application/json': { schema: components.convert(spec.body, 'input') } },
+    content: {
+      'application/json': {
+        schema: components.convert(spec.body, 'input'),
+        ...(spec.bodyExample === undefined ? {} : { example: spec.bodyExample }),
+      },
+    },
   };
 }
 

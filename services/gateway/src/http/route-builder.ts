@@ -52,6 +52,8 @@ export interface RouteSpec<
     /** The schema of the JSON variant of the upload, when one of the media types is JSON. */
     jsonSchema?: z.ZodType;
   };
+  /** An example of the JSON body (or of the JSON variant of an upload), for the document. */
+  bodyExample?: unknown;
   /** Every successful answer the route gives, by status; nothing else is sent. */
   responses: R;
   /** Error codes particular to this route, beyond those every route of its kind can answer. */

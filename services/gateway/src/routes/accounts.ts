@@ -45,6 +45,7 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         summary: 'Create a user and its first API key (shown once)',
         auth: 'admin',
         body: createUserBodySchema,
+        bodyExample: { username: 'alice', email: 'alice@example.com' },
         responses: {
           201: json(createUserResponseSchema, 'The user, and its first API key (shown only now)'),
         },

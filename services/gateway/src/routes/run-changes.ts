@@ -78,6 +78,32 @@ interface AnsweringRequest {
 const runAtRest = (
   description = 'The command is applied and the run is at rest (a question, the end, a retry wait)',
 ) => json(runViewSchema, description);
+/** A run as POST /v1/runs answers it, waiting at its first question (for the document). */
+const startedRunExample: RunView = {
+  workflow_run_id: 'run_5f0c2a9e8b7d6c5b4a392817',
+  workflow_template_id: 'tpl_1a2b3c4d5e6f7a8b9c0d1e2f',
+  workflow_template_name: 'pet_clips',
+  user_id: 'usr_0f1e2d3c4b5a69788796a5b4',
+  initial_version_id: 'ver_01a22a50-b929-72e4-9413-c3163b656a55',
+  current_version_id: 'ver_01a22a50-b929-72e4-9413-c3163b656a55',
+  project_name: 'spring-campaign',
+  status: 'awaiting_input',
+  current_step: 'ideas',
+  current_module: 'choose_idea',
+  active_branch_id: 'br_362e9ec531172a7b5e147724',
+  pending_interaction: {
+    interaction_id: 'int_b17e7e6c3c9d49a5e2911e0f',
+    module_id: 'user.select',
+    step_id: 'ideas',
+    module_name: 'choose_idea',
+    request: { prompt: 'Pick an idea', options: [{ value: 'kittens asleep in a sunbeam' }] },
+  },
+  error: null,
+  last_seq: 6,
+  created_at: '2026-11-30T09:00:00.000Z',
+  updated_at: '2026-11-30T09:00:00.412Z',
+};
+
 const runAccepted = json(
   runViewSchema,
   'Accepted, but the run is still moving when wait_ms ran out (or the command is not applied yet): the run as it stands',
@@ -120,8 +146,15 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         auth: 'user',
         query: changeRunQuerySchema,
         body: createRunBodySchema,
+        bodyExample: {
+          workflow_template_name: 'pet_clips',
+          project_name: 'spring-campaign',
+          initial_state: { topic: 'kittens' },
+        },
         responses: {
-          201: runAtRest('Started, and the run came to rest (a question, the end)'),
+          201: json(runViewSchema, 'Started, and the run came to rest (a question, the end)', {
+            example: startedRunExample,
+          }),
           202: runAccepted,
         },
         errors: ['NOT_FOUND'],
@@ -147,6 +180,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: interactionParamsSchema,
         query: changeRunQuerySchema,
         body: interactionBodySchema,
+        bodyExample: { response: { selected_indices: [0] } },
         responses: { 200: runAtRest(), 202: runAccepted },
         errors: [...commandErrors, 'INTERACTION_NOT_PENDING', 'INTERACTION_INVALID'],
         idempotent: true,
@@ -199,6 +233,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
         body: retryBodySchema,
+        bodyExample: { step_id: 'ideas', feedback: 'Shorter and funnier, please' },
         responses: { 200: runAtRest(), 202: runAccepted },
         errors: commandErrors,
         idempotent: true,

@@ -51,6 +51,22 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
           maxBytes: deps.maxUploadBytes,
           jsonSchema: workflowDefinitionSchema,
         },
+        bodyExample: {
+          workflow_id: 'caption_check',
+          steps: [
+            {
+              step_id: 'write',
+              modules: [
+                {
+                  module_id: 'user.text_input',
+                  name: 'caption',
+                  inputs: { prompt: 'Write a caption' },
+                  outputs_to_state: { value: 'caption' },
+                },
+              ],
+            },
+          ],
+        },
         responses: {
           201: json(versionSummarySchema, 'A new version was stored'),
           200: json(versionSummarySchema, 'The same content is already a version of yours'),
