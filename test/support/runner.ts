@@ -5,6 +5,8 @@ import { connectRedis, loadPluginModules, startWorker } from '@stepwise/shared/n
 import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
 import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
+import type { StepwiseModule } from '@stepwise/shared';
+import type { DrainDependencies } from '../../services/runner/src/engine/drain-run.js';
 import type { TestDatabases } from './databases.js';
 import { testPluginPath } from './gateway.js';
 
@@ -16,6 +18,8 @@ export interface TestRunnerOptions {
   llm?: Partial<LlmSettings>;
   maxArtifactBytes?: number;
   leaseMs?: number;
+  /** Plugin modules to add to the test plugin's (a test's own interactive module, say). */
+  extraPlugins?: readonly StepwiseModule[];
 }
 
 export async function startTestRunner(
@@ -28,7 +32,7 @@ export async function startTestRunner(
     models: databases.models,
     redis,
     queuePrefix: databases.queuePrefix,
-    plugins: await loadPluginModules([testPluginPath]),
+    plugins: [...(await loadPluginModules([testPluginPath])), ...(options.extraPlugins ?? [])],
     moduleTimeoutMs: options.moduleTimeoutMs ?? 30_000,
     fetch: {
       policy: { allowedHosts: options.allowedHosts ?? [] },
@@ -54,3 +58,32 @@ export async function startTestRunner(
   });
   return worker;
 }
+
+/**
+ * The runner's dependencies for tests that drive `drainRun` directly, without a queue: small
+ * limits, no outbound hosts, and no wake-ups or recovery jobs (waking is the queue's business).
+ */
+export function queuelessDrainDependencies(
+  databases: TestDatabases,
+  plugins: readonly StepwiseModule[],
+): DrainDependencies {
+  const { deps } = createRunnerDependencies({
+    mongo: databases.mongo,
+    models: databases.models,
+    redis: databases.redis,
+    queuePrefix: databases.queuePrefix,
+    plugins: [...plugins],
+    moduleTimeoutMs: 10_000,
+    fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
+    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
+    maxArtifactBytes: 1024,
+    leaseMs: 30_000,
+  });
+  return { ...deps, scheduleWake: async () => undefined, scheduleRecovery: async () => undefined };
+}
+
+/** A run and its start command, stored as the gateway stores them (the runner's tests use it). */
+export { createRun as storeNewRun } from '../../services/gateway/src/runs/create-run.js';
+
+/** The plugins of the test plugin package, loaded. */
+export const loadTestPlugins = () => loadPluginModules([testPluginPath]);

@@ -87,6 +87,11 @@ describe('the route builder', () => {
     const document = buildOpenApiDocument(routes, 'test');
     const get = document.paths['/declared']?.['get'] as { responses: Record<string, unknown> };
     expect(Object.keys(get.responses).sort()).toEqual(['200', '202', '400', '404', '413', '415']);
+    // The headers every answer carries are declared on every answer, errors included.
+    for (const status of ['200', '404']) {
+      const answer = get.responses[status] as { headers: Record<string, unknown> };
+      expect(Object.keys(answer.headers)).toEqual(['X-Request-Id', 'Cache-Control']);
+    }
     const remove = document.paths['/declared']?.['delete'] as {
       responses: Record<string, unknown>;
     };

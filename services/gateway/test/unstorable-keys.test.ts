@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   createModuleCatalog,
@@ -7,15 +6,9 @@ import {
   type RunView,
   type StepwiseModule,
 } from '@stepwise/shared';
-import {
-  connectRedis,
-  declarationsOf,
-  loadPluginModules,
-  startWorker,
-} from '@stepwise/shared/node';
-import { createRunJobHandler } from '../../runner/src/run-jobs.js';
-import { createRunnerDependencies } from '../../runner/src/runner.js';
+import { declarationsOf, loadPluginModules } from '@stepwise/shared/node';
 import { useTestDatabases } from '../../../test/support/databases.js';
+import { startTestRunner } from '../../../test/support/runner.js';
 import {
   createTestUser,
   startTestGateway,
@@ -55,33 +48,7 @@ const freeAnswer: StepwiseModule = {
 const plugins = [...(await loadPluginModules([testPluginPath])), freeAnswer];
 await startTestResolver(db, { catalog: createModuleCatalog(declarationsOf(plugins)) });
 
-// test/support/runner.ts loads only the shared test plugin: the same runner, with this one added.
-const runnerRedis = connectRedis(db.redisUrl, 'worker');
-const runner = createRunnerDependencies({
-  mongo: db.mongo,
-  models: db.models,
-  redis: runnerRedis,
-  queuePrefix: db.queuePrefix,
-  plugins,
-  moduleTimeoutMs: 30_000,
-  fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
-  llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
-  maxArtifactBytes: 1024,
-  leaseMs: 30_000,
-});
-const worker = startWorker({
-  kind: 'runCommand',
-  connection: connectRedis(db.redisUrl, 'worker'),
-  prefix: db.queuePrefix,
-  concurrency: 8,
-  logger: pino({ level: 'silent' }),
-  handler: createRunJobHandler(db.models, runner.deps, runner.fairShare),
-});
-afterAll(async () => {
-  await worker.close();
-  await runner.runQueue.close();
-  runnerRedis.disconnect();
-});
+await startTestRunner(db, { extraPlugins: [freeAnswer] });
 
 let client: RunsClient;
 let userId = '';

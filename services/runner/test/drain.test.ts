@@ -1,14 +1,16 @@
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId, type RunCommandRecord } from '@stepwise/shared';
-import { FairShare, acceptRunCommand, loadPluginModules } from '@stepwise/shared/node';
+import { FairShare, acceptRunCommand } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
 import { MongoRunRepository } from '../src/engine/run-repository.js';
 import { createRunJobHandler } from '../src/run-jobs.js';
-import { createRunnerDependencies } from '../src/runner.js';
-import { createRun } from '../../gateway/src/runs/create-run.js';
 import { useTestDatabases } from '../../../test/support/databases.js';
-import { testPluginPath } from '../../../test/support/gateway.js';
+import {
+  loadTestPlugins,
+  queuelessDrainDependencies,
+  storeNewRun,
+} from '../../../test/support/runner.js';
 
 /**
  * The drain loop over the real MongoDB repository, without a queue: what happens when the same
@@ -20,20 +22,7 @@ let deps: DrainDependencies;
 let versionId: string;
 
 beforeAll(async () => {
-  ({ deps } = createRunnerDependencies({
-    mongo: db.mongo,
-    models: db.models,
-    redis: db.redis,
-    queuePrefix: db.queuePrefix,
-    plugins: await loadPluginModules([testPluginPath]),
-    moduleTimeoutMs: 10_000,
-    fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
-    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
-    maxArtifactBytes: 1024,
-    leaseMs: 30_000,
-  }));
-  // Waking is the queue's business; these tests have none.
-  deps = { ...deps, scheduleWake: async () => undefined, scheduleRecovery: async () => undefined };
+  deps = queuelessDrainDependencies(db, await loadTestPlugins());
   const templateId = newId('template');
   versionId = newId('version');
   const now = new Date();
@@ -83,7 +72,7 @@ beforeAll(async () => {
 });
 
 async function startedRun() {
-  const { run, command } = await createRun(db.mongo, db.models, {
+  const { run, command } = await storeNewRun(db.mongo, db.models, {
     userId,
     body: { workflow_version_id: versionId, project_name: 'p' },
     correlationId: newId('correlation'),

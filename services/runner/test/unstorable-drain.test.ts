@@ -3,9 +3,8 @@ import { z } from 'zod';
 import { newId, type StepwiseModule, type WorkflowDefinition } from '@stepwise/shared';
 import { DuplicateRequestKeyError, acceptRunCommand, commandAt } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
-import { createRunnerDependencies } from '../src/runner.js';
-import { createRun } from '../../gateway/src/runs/create-run.js';
 import { useTestDatabases } from '../../../test/support/databases.js';
+import { queuelessDrainDependencies, storeNewRun } from '../../../test/support/runner.js';
 
 /**
  * Keys that cannot be stored (api.md, "Contract decisions added later"), on the engine's side and
@@ -59,20 +58,7 @@ const asksParsedText: StepwiseModule = {
 };
 
 beforeAll(async () => {
-  ({ deps } = createRunnerDependencies({
-    mongo: db.mongo,
-    models: db.models,
-    redis: db.redis,
-    queuePrefix: db.queuePrefix,
-    plugins: [parsesText, asksParsedText, returnsItself],
-    moduleTimeoutMs: 10_000,
-    fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
-    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
-    maxArtifactBytes: 1024,
-    leaseMs: 30_000,
-  }));
-  // Waking is the queue's business; these tests have none.
-  deps = { ...deps, scheduleWake: async () => undefined, scheduleRecovery: async () => undefined };
+  deps = queuelessDrainDependencies(db, [parsesText, asksParsedText, returnsItself]);
 });
 
 /** Stores a version of `workflow` as the resolver would have, and returns its id. */
@@ -114,7 +100,7 @@ function oneModule(module: Record<string, unknown>): WorkflowDefinition {
 
 /** Creates a run of `versionId` and applies its start. */
 async function startedRun(versionId: string, initialState: Record<string, unknown> = {}) {
-  const { run } = await createRun(db.mongo, db.models, {
+  const { run } = await storeNewRun(db.mongo, db.models, {
     userId,
     body: { workflow_version_id: versionId, project_name: 'p', initial_state: initialState },
     correlationId: newId('correlation'),

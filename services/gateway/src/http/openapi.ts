@@ -126,14 +126,22 @@ function parameters(
   }));
 }
 
-function headerRefs(names: readonly string[]) {
+/**
+ * Headers on every answer: the request id, and `Cache-Control` (`no-store`, unless the route sets
+ * its own). helmet's security headers (CSP, X-Frame-Options, …) are on every answer too; being the
+ * same everywhere and meaningless to a client, they are named in the document's description.
+ */
+const everyAnswer = ['X-Request-Id', 'Cache-Control'] as const;
+
+function headerRefs(extra: readonly string[]) {
+  const names = [...new Set([...everyAnswer, ...extra])];
   return Object.fromEntries(
     names.map((name) => [name, { $ref: `#/components/headers/${name.replace(/-/g, '')}` }]),
   );
 }
 
 function successResponse(components: SchemaComponents, response: ResponseSpec) {
-  const headers = headerRefs(['X-Request-Id', ...(response.headers ?? [])]);
+  const headers = headerRefs(response.headers ?? []);
   switch (response.kind) {
     case 'empty':
       return { description: response.description, headers };
@@ -176,7 +184,6 @@ function errorResponses(spec: RouteSpec) {
             .map((code) => `\`${code}\`: ${errorCatalog[code].meaning}`)
             .join('; '),
           headers: headerRefs([
-            'X-Request-Id',
             ...(status === 401 ? ['WWW-Authenticate'] : []),
             ...(status === 429 ? ['Retry-After'] : []),
           ]),
@@ -281,7 +288,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
       title: 'Stepwise',
       version,
       description:
-        'Multi-tenant server for human-in-the-loop workflows. Every error answers the envelope in components.schemas.ErrorEnvelope; a known path called with a method it does not serve answers 405 METHOD_NOT_ALLOWED with an Allow header.',
+        'Multi-tenant server for human-in-the-loop workflows. Every error answers the envelope in components.schemas.ErrorEnvelope; a known path called with a method it does not serve answers 405 METHOD_NOT_ALLOWED with an Allow header. Every answer also carries security headers (Content-Security-Policy, X-Content-Type-Options, X-Frame-Options, Referrer-Policy, Cross-Origin-Resource-Policy, Cross-Origin-Opener-Policy, Strict-Transport-Security) that are the same everywhere.',
     },
     servers: [{ url: '/' }],
     paths,

@@ -23,7 +23,7 @@ export type ResponseHeaderName = keyof typeof responseHeaders;
 
 interface ResponseBase {
   description: string;
-  /** Headers beyond X-Request-Id (which every answer carries). */
+  /** Headers beyond X-Request-Id and Cache-Control (which every answer carries). */
   headers?: readonly ResponseHeaderName[];
 }
 
