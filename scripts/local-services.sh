@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Starts and stops the databases Stepwise needs on a machine without a Docker engine:
 #   - Redis from Debian's redis-server package (installed when missing and running as root);
-#   - a MongoDB wire-protocol stand-in (mongo-java-server, in memory) built from tools/mongo-stand-in.
+#   - a MongoDB wire-protocol stand-in (mongo-java-server) built from tools/mongo-stand-in.
 # Both listen on loopback only. State (pids, logs) lives in .local/ (or $STEPWISE_LOCAL_DIR).
+# By default both keep their data in memory (tests, CI: fast, isolated, gone at stop). With
+# `start --durable`, data is kept under $STEPWISE_LOCAL_DIR/data: Redis in an append-only file,
+# MongoDB in an H2 MVStore file; a later `start --durable` finds it again.
 #
-# usage: scripts/local-services.sh start|stop|status|env|stand-in-command
+# usage: scripts/local-services.sh start [--durable]|stop|status|env|stand-in-command
 # env:   REDIS_PORT (6379), MONGO_PORT (27017), STEPWISE_LOCAL_DIR (.local)
 set -euo pipefail
 
@@ -13,6 +16,8 @@ state_dir="${STEPWISE_LOCAL_DIR:-$root/.local}"
 redis_port="${REDIS_PORT:-6379}"
 mongo_port="${MONGO_PORT:-27017}"
 stand_in="$root/tools/mongo-stand-in"
+data_dir="$state_dir/data"
+durable=false
 
 log() { printf '[local-services] %s\n' "$*" >&2; }
 
@@ -46,7 +51,8 @@ ensure_redis_installed() {
 
 ensure_stand_in_built() {
   if [ -f "$stand_in/target/mongo-stand-in-1.0.0.jar" ] && [ -d "$stand_in/target/lib" ] &&
-     [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/src/main/java/dev/stepwise/mongo/MongoStandIn.java" ]; then
+     [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/src/main/java/dev/stepwise/mongo/MongoStandIn.java" ] &&
+     [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/pom.xml" ]; then
     return 0
   fi
   command -v mvn >/dev/null 2>&1 || { log "Maven (mvn) is required to build the MongoDB stand-in"; return 1; }
@@ -64,11 +70,20 @@ start_redis() {
     log "port $redis_port is already in use; set REDIS_PORT to a free port"; return 1
   fi
   ensure_redis_installed
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize yes --pidfile "$pidfile" --logfile "$state_dir/redis.log" \
-    --dir "$state_dir"
+  local persistence=(--save '' --appendonly no --dir "$state_dir")
+  if $durable; then
+    mkdir -p "$data_dir/redis"
+    # Every write is in the append-only file within a second; a restart replays it.
+    persistence=(--save '' --appendonly yes --appendfsync everysec --dir "$data_dir/redis")
+  fi
+  redis-server --port "$redis_port" --bind 127.0.0.1 "${persistence[@]}" \
+    --daemonize yes --pidfile "$pidfile" --logfile "$state_dir/redis.log"
   wait_for_port "$redis_port" redis "$pidfile"
-  log "redis listening on 127.0.0.1:$redis_port"
+  if $durable; then
+    log "redis listening on 127.0.0.1:$redis_port (data in $data_dir/redis)"
+  else
+    log "redis listening on 127.0.0.1:$redis_port (in memory)"
+  fi
 }
 
 start_mongo() {
@@ -80,12 +95,21 @@ start_mongo() {
     log "port $mongo_port is already in use; set MONGO_PORT to a free port"; return 1
   fi
   ensure_stand_in_built
+  local storage=()
+  if $durable; then
+    mkdir -p "$data_dir"
+    storage=(--data-file "$data_dir/mongo.mv.db")
+  fi
   nohup java -Xmx4g -cp "$stand_in/target/mongo-stand-in-1.0.0.jar:$stand_in/target/lib/*" \
-    dev.stepwise.mongo.MongoStandIn --host 127.0.0.1 --port "$mongo_port" \
+    dev.stepwise.mongo.MongoStandIn --host 127.0.0.1 --port "$mongo_port" "${storage[@]}" \
     >"$state_dir/mongo.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   wait_for_port "$mongo_port" mongo "$pidfile"
-  log "mongo stand-in listening on 127.0.0.1:$mongo_port"
+  if $durable; then
+    log "mongo stand-in listening on 127.0.0.1:$mongo_port (data in $data_dir/mongo.mv.db)"
+  else
+    log "mongo stand-in listening on 127.0.0.1:$mongo_port (in memory)"
+  fi
 }
 
 stop_one() {
@@ -108,7 +132,13 @@ print_env() {
 
 mkdir -p "$state_dir"
 case "${1:-}" in
-  start) start_redis; start_mongo; print_env ;;
+  start)
+    case "${2:-}" in
+      --durable) durable=true ;;
+      "") ;;
+      *) echo "usage: $0 start [--durable]" >&2; exit 2 ;;
+    esac
+    start_redis; start_mongo; print_env ;;
   # Builds the MongoDB stand-in if needed and prints the java command line that runs it (for the
   # soak harness, which runs and pauses its own instance).
   stand-in-command)
@@ -124,5 +154,5 @@ case "${1:-}" in
       fi
     done ;;
   env) print_env ;;
-  *) echo "usage: $0 start|stop|status|env|stand-in-command" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--durable]|stop|status|env|stand-in-command" >&2; exit 2 ;;
 esac

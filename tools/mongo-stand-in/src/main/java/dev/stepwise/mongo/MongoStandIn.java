@@ -2,12 +2,16 @@ package dev.stepwise.mongo;
 
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * Serves the MongoDB wire protocol from memory on one port.
+ * Serves the MongoDB wire protocol on one port, from memory (tests, CI: fast and isolated) or,
+ * with {@code --data-file}, from an H2 MVStore file that keeps the data across restarts (the
+ * local stack a person lives with).
  *
  * <p>The library's own version enum tops out at wire version 8, which the MongoDB Node.js driver 7
  * (mongoose 9) refuses; the driver needs 9+. Announcing 6.0 / wire 17 lets it connect. Stepwise
@@ -32,20 +36,31 @@ public final class MongoStandIn {
   public static void main(String[] args) throws InterruptedException {
     String host = "127.0.0.1";
     int port = 27017;
+    String dataFile = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--host" -> host = args[++i];
         case "--port" -> port = Integer.parseInt(args[++i]);
+        case "--data-file" -> dataFile = args[++i];
         default -> {
-          System.err.println("usage: MongoStandIn [--host HOST] [--port PORT]");
+          System.err.println("usage: MongoStandIn [--host HOST] [--port PORT] [--data-file PATH]");
           System.exit(2);
         }
       }
     }
 
-    MongoServer server = new MongoServer(new MemoryBackend().version(ANNOUNCED_VERSION));
+    MongoBackend backend =
+        dataFile == null
+            ? new MemoryBackend().version(ANNOUNCED_VERSION)
+            : new H2Backend(dataFile).version(ANNOUNCED_VERSION);
+    MongoServer server = new MongoServer(backend);
     server.bind(host, port);
-    System.out.println("mongo-stand-in listening on " + host + ":" + port);
+    System.out.println(
+        "mongo-stand-in listening on "
+            + host
+            + ":"
+            + port
+            + (dataFile == null ? " (in memory)" : " (data in " + dataFile + ")"));
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
