@@ -19,7 +19,25 @@ stand_in="$root/tools/mongo-stand-in"
 data_dir="$state_dir/data"
 durable=false
 
-log() { printf '[local-services] %s\n' "$*" >&2; }
+log() { printf '[local-services] %s\n' "$*" >&2 || true; }
+
+# A pid file can outlive its process (a SIGKILL, a reboot), and pids are soon reused: a pid counts
+# as ours only while it still runs the program we started, on our port.
+running() {
+  local name=$1 pidfile="$state_dir/$1.pid" pattern
+  [ -f "$pidfile" ] || return 1
+  local pid; pid=$(cat "$pidfile")
+  case "$name" in
+    redis) pattern="redis-server.*:$redis_port" ;;
+    mongo) pattern="MongoStandIn.*--port $mongo_port" ;;
+  esac
+  if kill -0 "$pid" 2>/dev/null && [ -r "/proc/$pid/cmdline" ] &&
+     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"; then
+    return 0
+  fi
+  rm -f "$pidfile"
+  return 1
+}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -63,7 +81,7 @@ ensure_stand_in_built() {
 
 start_redis() {
   local pidfile="$state_dir/redis.pid"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  if running redis; then
     log "redis already running (pid $(cat "$pidfile"))"; return 0
   fi
   if port_open "$redis_port"; then
@@ -88,7 +106,7 @@ start_redis() {
 
 start_mongo() {
   local pidfile="$state_dir/mongo.pid"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  if running mongo; then
     log "mongo stand-in already running (pid $(cat "$pidfile"))"; return 0
   fi
   if port_open "$mongo_port"; then
@@ -114,7 +132,7 @@ start_mongo() {
 
 stop_one() {
   local name=$1 pidfile="$state_dir/$1.pid"
-  [ -f "$pidfile" ] || return 0
+  running "$name" || return 0
   local pid; pid=$(cat "$pidfile")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
@@ -147,7 +165,7 @@ case "${1:-}" in
   stop) stop_one mongo; stop_one redis ;;
   status)
     for name in redis mongo; do
-      if [ -f "$state_dir/$name.pid" ] && kill -0 "$(cat "$state_dir/$name.pid")" 2>/dev/null; then
+      if running "$name"; then
         echo "$name: running (pid $(cat "$state_dir/$name.pid"))"
       else
         echo "$name: stopped"
