@@ -164,6 +164,10 @@ async function runLocally() {
     ...serviceEnv,
     ADMIN_TOKEN: adminToken,
     HOST: process.env.HOST ?? '127.0.0.1',
+    // The stack knows a service is up from its info-level "ready" line: never quieter than info.
+    LOG_LEVEL: ['trace', 'debug'].includes(process.env.LOG_LEVEL ?? '')
+      ? process.env.LOG_LEVEL
+      : 'info',
   };
 
   const children = [];
