@@ -195,6 +195,10 @@ describe('stopping the local stack', () => {
       },
       stdio: ['ignore', reader.stdin, 'ignore'],
     });
+    // A failed expectation must not leave a stack running.
+    afterAll(() => {
+      if (piped.exitCode === null && piped.signalCode === null) piped.kill('SIGINT');
+    });
     await new Promise((resolve) => reader.on('exit', resolve));
     await expect
       .poll(
