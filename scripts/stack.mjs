@@ -198,6 +198,8 @@ async function runLocally() {
   };
   let listening = '';
   for (const name of ['gateway', 'resolver', 'runner']) {
+    // A stop that came while the previous service was starting: start nothing more.
+    if (stopping) return;
     const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
       cwd: root,
       env,
