@@ -1,9 +1,10 @@
 // Engine throughput: many concurrent runs of a workflow of non-interactive modules, end to end
 // through real gateway, resolver and runner processes: module completions per second from the
-// first POST /v1/runs to the last run completed. Baselines measured in the same run on the same
-// Redis and Mongo: BullMQ no-op jobs per second, and insertMany of the very event documents the
-// engine wrote, both in bulk (batches of 1,000) and one insertMany per run (the engine's own
-// granularity: a run of non-interactive modules commits once). Needs MONGO_URL, REDIS_URL, a build.
+// first POST /v1/runs to the last run completed and its events in the log. Baselines measured in
+// the same run on the same Redis and Mongo: BullMQ no-op jobs per second, and insertMany of the
+// very event documents the engine wrote, both in bulk (batches of 1,000) and one insertMany per run
+// (the engine's own granularity: a run of non-interactive modules commits once). Needs MONGO_URL,
+// REDIS_URL, a build.
 //   node bench/engine.mjs [--quick] [--runs N] [--modules N]
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
@@ -71,6 +72,23 @@ async function runAll(count, projectPrefix) {
     if (completed === count) break;
     await sleep(20);
   }
+  // A run's document says `completed` when its last commit lands; that commit's events (its
+  // outbox) are written to the log just after. The round ends when the log holds them all.
+  const runIds = (
+    await models.runs
+      .find({ project_name: new RegExp(`^${projectPrefix}-`) }, { workflow_run_id: 1 })
+      .lean()
+  ).map((r) => r.workflow_run_id);
+  const logDeadline = Date.now() + 60_000; // past it, engineRound reports what is missing
+  while (
+    Date.now() < logDeadline &&
+    (await models.events.countDocuments({
+      workflow_run_id: { $in: runIds },
+      event_type: 'module_completed',
+    })) <
+      count * moduleCount
+  )
+    await sleep(20);
   return (performance.now() - started) / 1000;
 }
 
@@ -91,8 +109,29 @@ async function engineRound(round) {
     workflow_run_id: { $in: runIds },
     event_type: 'module_completed',
   });
-  if (completions !== runCount * moduleCount)
-    throw new Error(`expected ${runCount * moduleCount} module completions, found ${completions}`);
+  if (completions !== runCount * moduleCount) {
+    // Say which runs are short and what their histories hold: a lost event is a bug to chase.
+    const perRun = await models.events.aggregate([
+      { $match: { workflow_run_id: { $in: runIds }, event_type: 'module_completed' } },
+      { $group: { _id: '$workflow_run_id', n: { $sum: 1 } } },
+    ]);
+    const counted = new Map(perRun.map((r) => [r._id, r.n]));
+    const short = runIds.filter((id) => (counted.get(id) ?? 0) !== moduleCount);
+    const history = short[0]
+      ? await models.events
+          .find({ workflow_run_id: short[0] }, { _id: 0, seq: 1, event_type: 1, module_name: 1 })
+          .sort({ seq: 1 })
+          .lean()
+      : [];
+    throw new Error(
+      `expected ${runCount * moduleCount} module completions, found ${completions} in ${runIds.length} runs; ` +
+        `${short.length} runs short: ${short
+          .slice(0, 5)
+          .map((id) => `${id}=${counted.get(id) ?? 0}`)
+          .join(', ')}; ` +
+        `history of the first: ${JSON.stringify(history)}`,
+    );
+  }
   const events = await models.events.find({ workflow_run_id: { $in: runIds } }, { _id: 0 }).lean();
   console.log(
     `round ${round}: ${runCount} runs × ${moduleCount} modules in ${seconds.toFixed(2)} s → ${(completions / seconds).toFixed(0)} module completions/s; CPU s ${JSON.stringify(cpuSeconds)}`,

@@ -7,7 +7,8 @@
 # `start --durable`, data is kept under $STEPWISE_LOCAL_DIR/data: Redis in an append-only file,
 # MongoDB in an H2 MVStore file; a later `start --durable` finds it again.
 #
-# usage: scripts/local-services.sh start [--durable]|stop|status|env|stand-in-command
+# usage: scripts/local-services.sh start [--durable] [redis|mongo]|stop|status|env|prepare [redis|mongo]
+#        |stand-in-command
 # env:   REDIS_PORT (6379), MONGO_PORT (27017), STEPWISE_LOCAL_DIR (.local)
 set -euo pipefail
 
@@ -21,22 +22,49 @@ durable=false
 
 log() { printf '[local-services] %s\n' "$*" >&2 || true; }
 
+# What our own process of each kind looks like in /proc/PID/cmdline, on our port.
+own_pattern() {
+  case "$1" in
+    redis) echo "redis-server.*:$redis_port" ;;
+    mongo) echo "MongoStandIn.*--port $mongo_port" ;;
+  esac
+}
+
+is_own() { # name pid
+  [ -r "/proc/$2/cmdline" ] && tr '\0' ' ' <"/proc/$2/cmdline" | grep -q -- "$(own_pattern "$1")"
+}
+
 # A pid file can outlive its process (a SIGKILL, a reboot), and pids are soon reused: a pid counts
 # as ours only while it still runs the program we started, on our port.
 running() {
-  local name=$1 pidfile="$state_dir/$1.pid" pattern
+  local name=$1 pidfile="$state_dir/$1.pid"
   [ -f "$pidfile" ] || return 1
   local pid; pid=$(cat "$pidfile")
-  case "$name" in
-    redis) pattern="redis-server.*:$redis_port" ;;
-    mongo) pattern="MongoStandIn.*--port $mongo_port" ;;
-  esac
-  if kill -0 "$pid" 2>/dev/null && [ -r "/proc/$pid/cmdline" ] &&
-     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"; then
+  if kill -0 "$pid" 2>/dev/null && is_own "$name" "$pid"; then
     return 0
   fi
   rm -f "$pidfile"
   return 1
+}
+
+# The port is taken but no pid file says by whom (it was deleted, or another state directory
+# started it). If the holder is our own kind of process on our port, an unclean stop left it
+# behind: stop it, so this start can go on instead of refusing. Anything else is left alone.
+free_port_from_own() { # name port
+  local name=$1 port=$2 pid
+  for proc in /proc/[0-9]*; do
+    pid=${proc#/proc/}
+    is_own "$name" "$pid" 2>/dev/null || continue
+    log "stopping the $name an earlier start left on port $port (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do port_open "$port" || return 0; sleep 0.1; done
+  done
+  if port_open "$port"; then
+    log "port $port is already in use by another program; set ${name^^}_PORT to a free port"
+    return 1
+  fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -67,16 +95,25 @@ ensure_redis_installed() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 }
 
+# The stand-in's jar is there and newer than its sources and pom.
+stand_in_built() {
+  [ -f "$stand_in/target/mongo-stand-in-1.0.0.jar" ] && [ -d "$stand_in/target/lib" ] &&
+    [ -z "$(find "$stand_in/src" -newer "$stand_in/target/mongo-stand-in-1.0.0.jar" -print -quit)" ] &&
+    [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/pom.xml" ]
+}
+
 ensure_stand_in_built() {
-  if [ -f "$stand_in/target/mongo-stand-in-1.0.0.jar" ] && [ -d "$stand_in/target/lib" ] &&
-     [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/src/main/java/dev/stepwise/mongo/MongoStandIn.java" ] &&
-     [ "$stand_in/target/mongo-stand-in-1.0.0.jar" -nt "$stand_in/pom.xml" ]; then
-    return 0
-  fi
+  if stand_in_built; then return 0; fi
   command -v mvn >/dev/null 2>&1 || { log "Maven (mvn) is required to build the MongoDB stand-in"; return 1; }
   command -v java >/dev/null 2>&1 || { log "Java 17+ is required to run the MongoDB stand-in"; return 1; }
   log "building the MongoDB stand-in (mongo-java-server) with Maven"
-  (cd "$stand_in" && mvn -q -B package -DskipTests) >&2
+  # Maven 3.8 writes colour resets even in batch mode; its output is shown only when it fails.
+  local output
+  if ! output=$(cd "$stand_in" && mvn -q -B -Dstyle.color=never package -DskipTests 2>&1); then
+    log "building the stand-in failed:"
+    printf '%s\n' "$output" | sed 's/\x1b\[[0-9;]*m//g' >&2
+    return 1
+  fi
 }
 
 start_redis() {
@@ -84,9 +121,7 @@ start_redis() {
   if running redis; then
     log "redis already running (pid $(cat "$pidfile"))"; return 0
   fi
-  if port_open "$redis_port"; then
-    log "port $redis_port is already in use; set REDIS_PORT to a free port"; return 1
-  fi
+  if port_open "$redis_port"; then free_port_from_own redis "$redis_port"; fi
   ensure_redis_installed
   local persistence=(--save '' --appendonly no --dir "$state_dir")
   if $durable; then
@@ -109,9 +144,7 @@ start_mongo() {
   if running mongo; then
     log "mongo stand-in already running (pid $(cat "$pidfile"))"; return 0
   fi
-  if port_open "$mongo_port"; then
-    log "port $mongo_port is already in use; set MONGO_PORT to a free port"; return 1
-  fi
+  if port_open "$mongo_port"; then free_port_from_own mongo "$mongo_port"; fi
   ensure_stand_in_built
   local storage=()
   if $durable; then
@@ -149,16 +182,38 @@ print_env() {
 }
 
 mkdir -p "$state_dir"
+usage="usage: $0 start [--durable] [redis|mongo]|stop|status|env|prepare|needs-prepare|stand-in-command"
 case "${1:-}" in
   start)
+    shift
+    which=(redis mongo)
+    for arg in "$@"; do
+      case "$arg" in
+        --durable) durable=true ;;
+        redis|mongo) which=("$arg") ;;
+        *) echo "$usage" >&2; exit 2 ;;
+      esac
+    done
+    for name in "${which[@]}"; do "start_$name"; done
+    print_env ;;
+  # Installs Redis and builds the stand-in when they are missing, without starting anything: the
+  # slow first-start work, which `npm run stack` times as phases of their own.
+  prepare)
     case "${2:-}" in
-      --durable) durable=true ;;
-      "") ;;
-      *) echo "usage: $0 start [--durable]" >&2; exit 2 ;;
-    esac
-    start_redis; start_mongo; print_env ;;
+      redis) ensure_redis_installed ;;
+      mongo) ensure_stand_in_built ;;
+      "") ensure_redis_installed; ensure_stand_in_built ;;
+      *) echo "$usage" >&2; exit 2 ;;
+    esac ;;
+  # Exits 0 when `prepare NAME` has work to do (Redis to install, the stand-in to build).
+  needs-prepare)
+    case "${2:-}" in
+      redis) ! command -v redis-server >/dev/null 2>&1 ;;
+      mongo) ! stand_in_built ;;
+      *) echo "$usage" >&2; exit 2 ;;
+    esac ;;
   # Builds the MongoDB stand-in if needed and prints the java command line that runs it (for the
-  # soak harness, which runs and pauses its own instance).
+  # soak harness and tests, which run their own instances).
   stand-in-command)
     ensure_stand_in_built
     echo "java -Xmx4g -cp $stand_in/target/mongo-stand-in-1.0.0.jar:$stand_in/target/lib/* dev.stepwise.mongo.MongoStandIn" ;;
@@ -172,5 +227,5 @@ case "${1:-}" in
       fi
     done ;;
   env) print_env ;;
-  *) echo "usage: $0 start [--durable]|stop|status|env|stand-in-command" >&2; exit 2 ;;
+  *) echo "$usage" >&2; exit 2 ;;
 esac

@@ -130,13 +130,37 @@ async function runLocally() {
     say(`--fresh: removed ${dataDir}`);
   }
 
-  const services = await phase(
-    durable
-      ? 'Redis and the MongoDB stand-in (installed or built when missing)'
-      : 'Redis and the MongoDB stand-in, in memory',
-    () => localServices('start', ...(durable ? ['--durable'] : [])),
+  // The slow first-start work gets phases of its own, so a first start is never silent.
+  const firstStartWork = [
+    ['redis', 'installing Redis (Debian package redis-server)'],
+    ['mongo', 'building the MongoDB stand-in (Maven; downloads its dependencies once)'],
+  ];
+  for (const [name, description] of firstStartWork) {
+    if (localServices('needs-prepare', name).status !== 0) continue;
+    const prepared = await phase(description, () => localServices('prepare', name));
+    if (prepared.status !== 0) process.exit(prepared.status ?? 1);
+  }
+  const build = await phase('compiling (npm run build)', () =>
+    spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }),
   );
-  if (services.status !== 0) process.exit(services.status ?? 1);
+  if (build.status !== 0) {
+    say(build.stdout.toString() + build.stderr.toString());
+    process.exit(build.status ?? 1);
+  }
+
+  let services;
+  for (const [name, description] of [
+    ['redis', 'starting Redis'],
+    ['mongo', 'starting the MongoDB stand-in'],
+  ]) {
+    services = await phase(durable ? description : `${description}, in memory`, () =>
+      localServices('start', ...(durable ? ['--durable'] : []), name),
+    );
+    if (services.status !== 0) {
+      localServices('stop'); // Redis may be up already: a failed start leaves nothing running.
+      process.exit(services.status ?? 1);
+    }
+  }
   const serviceEnv = Object.fromEntries(
     services.stdout
       .trim()
@@ -148,14 +172,6 @@ async function runLocally() {
       ? `data is kept in ${dataDir} (npm run stack -- --fresh starts empty)`
       : 'data is kept in memory: it is gone when the stack stops',
   );
-
-  const build = await phase('compiling (npm run build)', () =>
-    spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] }),
-  );
-  if (build.status !== 0) {
-    say(build.stdout.toString() + build.stderr.toString());
-    process.exit(build.status ?? 1);
-  }
 
   const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
   if (!process.env.ADMIN_TOKEN) say(`ADMIN_TOKEN=${adminToken} (set ADMIN_TOKEN to choose one)`);

@@ -35,7 +35,7 @@ const log = (message) =>
   console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 
 log(
-  `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users (${effectUserCount} with side effects), seed ${seed}; state in ${dir}`,
+  `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users (${effectUserCount} with side effects), seed ${seed}; state in ${dir}; stores: Redis with an append-only file in that folder (its restarts are faults), the MongoDB stand-in in memory (paused, never killed)`,
 );
 mkdirSync(dir, { recursive: true });
 // The LLM and render provider: answers after 0-150 ms (as a real one takes its time, so that

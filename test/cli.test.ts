@@ -117,4 +117,14 @@ describe('the stepwise CLI in a terminal', () => {
     terminal.type(`${stepwise} status run_000000000000000000000000`);
     await terminal.waitFor(/error NOT_FOUND: run 'run_000000000000000000000000' not found/);
   });
+
+  it('says what to do when the server no longer knows the key', async () => {
+    const otherConfig = mkdtempSync(join(tmpdir(), 'stepwise-cli-unknown-key-'));
+    const stranger = new TestTerminal(root, { STEPWISE_CONFIG_DIR: otherConfig, NO_COLOR: '1' });
+    stranger.type(`${stepwise} login --server ${gateway.url} --key sk_${'0'.repeat(40)}`);
+    // `login` checks the key, so it is the first to say so.
+    await stranger.waitFor(
+      /error UNAUTHENTICATED: unknown or revoked API key: http:\S+ does not know the key you logged in with\. It was revoked, or the server started with empty data .*Get a new key and run `stepwise login` again\./,
+    );
+  });
 });

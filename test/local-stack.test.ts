@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -29,8 +29,8 @@ await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', () => resolve(
 const flakyUrl = `http://127.0.0.1:${(flaky.address() as { port: number }).port}/thing`;
 afterAll(() => new Promise<void>((resolve) => flaky.close(() => resolve())));
 
-function startStack(): ServiceProcess {
-  return startProcess('scripts/stack.mjs', [], {
+function startStack(...args: string[]): ServiceProcess {
+  return startProcess('scripts/stack.mjs', args, {
     STEPWISE_LOCAL_DIR: localDir,
     REDIS_PORT: String(ports.redis),
     MONGO_PORT: String(ports.mongo),
@@ -46,6 +46,8 @@ async function ready(stack: ServiceProcess): Promise<string> {
 }
 
 let stack = startStack();
+/** Keys made by the tests below, all of which must be gone after `--fresh`. */
+const keysMade: string[] = [];
 afterAll(async () => {
   if (stack.child.exitCode === null) {
     stack.child.kill('SIGTERM');
@@ -85,8 +87,16 @@ describe('the local stack keeps its data', () => {
     async () => {
       await ready(stack);
       const output = stack.lines.join('\n');
-      expect(output).toMatch(/\[stack\] compiling \(npm run build\): done in \d+\.\d s/);
-      expect(output).toMatch(/\[stack\] starting the gateway: done in \d+\.\d s/);
+      for (const name of [
+        'compiling \\(npm run build\\)',
+        'starting Redis',
+        'starting the MongoDB stand-in',
+        'starting the gateway',
+        'starting the resolver',
+        'starting the runner',
+      ])
+        expect(output).toMatch(new RegExp(`\\[stack\\] ${name}: done in \\d+\\.\\d s`));
+      expect(output).toMatch(/\[stack\] ready at http:\/\/127\.0\.0\.1:\d+/);
       expect(output).toContain(`data is kept in ${join(localDir, 'data')}`);
     },
   );
@@ -101,6 +111,7 @@ describe('the local stack keeps its data', () => {
         body: JSON.stringify({ username: `u${stop.length}`, email: `u${stop.length}@example.com` }),
       });
       const key = ((await created.json()) as { api_key: string }).api_key;
+      keysMade.push(key);
       const workflow = {
         workflow_id: 'survives',
         steps: [
@@ -175,6 +186,61 @@ describe('the local stack keeps its data', () => {
       expect(calls).toBeGreaterThan(callsBefore);
     }, 240_000);
   }
+
+  for (const part of ['redis', 'mongo'] as const) {
+    it(`keeps working when ${part} alone is killed and started again under a running stack`, async () => {
+      const base = await ready(stack);
+      const key = keysMade[0] ?? '';
+      const before = await api(base, key, '/v1/runs');
+      expect(before.status).toBe(200);
+      expect(before.body['items']).toHaveLength(2);
+      process.kill(Number(readFileSync(join(localDir, `${part}.pid`), 'utf8')), 'SIGKILL');
+      const restarted = spawnSync(
+        'bash',
+        ['scripts/local-services.sh', 'start', '--durable', part],
+        {
+          cwd: new URL('..', import.meta.url).pathname,
+          env: {
+            ...process.env,
+            STEPWISE_LOCAL_DIR: localDir,
+            REDIS_PORT: String(ports.redis),
+            MONGO_PORT: String(ports.mongo),
+          },
+          encoding: 'utf8',
+        },
+      );
+      expect(restarted.status, restarted.stderr).toBe(0);
+      // The same runs, read through the services that were never restarted.
+      await expect
+        .poll(async () => (await api(base, key, '/v1/runs')).body['items'], {
+          timeout: 30_000,
+          interval: 500,
+        })
+        .toEqual(before.body['items']);
+    }, 90_000);
+  }
+
+  it('starts empty with --fresh', async () => {
+    const base = await ready(stack);
+    expect(keysMade).toHaveLength(2);
+    const createU7 = (at: string) =>
+      fetch(`${at}/v1/admin/users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'u7', email: 'u7@example.com' }),
+      });
+    // The data is really there before the wipe.
+    expect((await api(base, keysMade[0] ?? '', '/v1/runs')).status).toBe(200);
+    expect((await createU7(base)).status).toBe(409);
+    stack.child.kill('SIGTERM');
+    await stack.exited;
+    stack = startStack('--fresh');
+    const again = await ready(stack);
+    expect(stack.lines.join('\n')).toContain(`--fresh: removed ${join(localDir, 'data')}`);
+    for (const key of keysMade) expect((await api(again, key, '/v1/runs')).status).toBe(401);
+    // The username taken before the wipe is free again.
+    expect((await createU7(again)).status).toBe(201);
+  }, 180_000);
 });
 
 describe('stopping the local stack', () => {

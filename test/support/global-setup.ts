@@ -89,6 +89,10 @@ async function startServices(project: TestProject): Promise<(() => Promise<void>
   };
   const script = join(repoRoot, 'scripts/local-services.sh');
   await run('bash', [script, 'start'], { env });
+  // Tests use throw-away in-memory stores (fast, isolated); `npm run stack` is what keeps data.
+  console.log(
+    `[tests] Redis and the MongoDB stand-in in memory on ports ${env.REDIS_PORT} and ${env.MONGO_PORT}`,
+  );
   project.provide('mongoUrl', `mongodb://127.0.0.1:${env.MONGO_PORT}/stepwise`);
   project.provide('redisUrl', `redis://127.0.0.1:${env.REDIS_PORT}`);
   return async () => {

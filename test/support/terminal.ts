@@ -44,8 +44,9 @@ export class TestTerminal {
     this.tmux('send-keys', '-t', 'main', ...keys);
   }
 
+  /** The screen and its scrollback, a line the terminal wrapped joined back into one (-J). */
   screen(): string {
-    return this.tmux('capture-pane', '-p', '-t', 'main', '-S', '-200');
+    return this.tmux('capture-pane', '-p', '-J', '-t', 'main', '-S', '-200');
   }
 
   clear(): void {

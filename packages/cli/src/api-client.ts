@@ -68,8 +68,15 @@ export class ApiClient {
     const envelope = (
       parsed as { error?: { code?: string; message?: string; details?: unknown } } | null
     )?.error;
+    const message = envelope?.message ?? `HTTP ${response.status}`;
     throw new CliError(
-      envelope?.message ?? `HTTP ${response.status}`,
+      // A key the server no longer knows is most often a server started with empty data; say what
+      // to do, not only what went wrong.
+      response.status === 401
+        ? `${message}: ${this.config.server} does not know the key you logged in with. It was ` +
+            'revoked, or the server started with empty data (for example `npm run stack -- ' +
+            '--fresh` or `--memory`). Get a new key and run `stepwise login` again.'
+        : message,
       envelope?.code ?? `HTTP_${response.status}`,
       envelope?.details,
     );

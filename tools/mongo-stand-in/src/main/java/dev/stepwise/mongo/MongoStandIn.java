@@ -3,7 +3,6 @@ package dev.stepwise.mongo;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.MongoBackend;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -52,7 +51,7 @@ public final class MongoStandIn {
     MongoBackend backend =
         dataFile == null
             ? new MemoryBackend().version(ANNOUNCED_VERSION)
-            : new H2Backend(dataFile).version(ANNOUNCED_VERSION);
+            : new CommittingH2Backend(dataFile).version(ANNOUNCED_VERSION);
     MongoServer server = new MongoServer(backend);
     server.bind(host, port);
     System.out.println(
