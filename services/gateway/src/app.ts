@@ -28,6 +28,8 @@ import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-bui
 import { json, raw } from './http/responses.js';
 import { z } from 'zod';
 import { accountRoutes } from './routes/accounts.js';
+import { inboxRoutes } from './routes/inbox.js';
+import { peopleRoutes } from './routes/people.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
 import { workflowRoutes } from './routes/workflows.js';
@@ -91,6 +93,8 @@ export function gatewayRoutes(
       },
     ),
     ...accountRoutes(deps.models),
+    ...peopleRoutes(deps),
+    ...inboxRoutes(deps),
     ...workflowRoutes({
       mongo: deps.mongo,
       models: deps.models,
