@@ -28,6 +28,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web app runs in the browser.
+    files: ['apps/web/src/**'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.mjs', '**/*.js'],
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },

@@ -63,6 +63,11 @@ describe('the stepwise CLI in a terminal', () => {
     await terminal.waitFor(/music/);
     terminal.press('Enter'); // yes
     await terminal.waitFor(/Publish "Who wins\?"/);
+    // The approval shows the rendered prompt and the settings beside the question.
+    await terminal.waitFor(
+      /Video prompt:\n {2}A 15-second vertical clip for shorts\.\n {2}Scene: dogs versus a cucumber\./,
+    );
+    await terminal.waitFor(/Clip settings:\n {2}\{\n {4}"duration_s": 15,\n {4}"mood": "funny",/);
     terminal.press('Enter');
     await terminal.waitFor(new RegExp(`${runId}\\s+pet_clips\\s+completed`));
 
@@ -81,6 +86,72 @@ describe('the stepwise CLI in a terminal', () => {
     terminal.type(`${stepwise} status ${runId}`);
     await terminal.waitFor(new RegExp(`${runId}\\s+pet_clips\\s+completed`));
   }, 60_000);
+
+  it('prints the context beside a question: display items and option details', async () => {
+    const artifact = `art_${'cd'.repeat(12)}`;
+    const versionId = await client.submitJson({
+      workflow_id: 'cli_context',
+      initial_state: { topic: 'otters', file: artifact },
+      steps: [
+        {
+          step_id: 'pick',
+          modules: [
+            {
+              module_id: 'user.select',
+              name: 'draft',
+              inputs: {
+                prompt: 'Which draft?',
+                options: [
+                  { id: 'long', description: 'Otters hold hands.\nThey sleep afloat.' },
+                  { id: 'still', image: 'https://img.example/{{ state.topic }}.png' },
+                  { id: 'stored', image: '{{ state.file }}' },
+                ],
+              },
+              display: [
+                { label: 'Brief', kind: 'markdown', value: '# About {{ state.topic }}' },
+                {
+                  label: 'Numbers',
+                  kind: 'json',
+                  value: '{"count": 2, "topic": "{{ state.topic }}"}',
+                },
+                {
+                  label: 'Still',
+                  kind: 'image',
+                  value: 'https://img.example/{{ state.topic }}.jpg',
+                },
+                { label: 'Voice', kind: 'audio', value: 'https://media.example/a.mp3' },
+                { label: 'Clip', kind: 'video', value: 'https://media.example/v.mp4' },
+                { label: 'Storyboard', kind: 'artifact', value: '{{ state.file }}' },
+              ],
+              outputs_to_state: { selected: 'draft' },
+            },
+          ],
+        },
+      ],
+    });
+    const { run } = await client.start({ workflow_version_id: versionId }, '?wait_ms=20000');
+    expect(run.status).toBe('awaiting_input');
+    terminal.clear();
+    terminal.type(`${stepwise} answer ${run.workflow_run_id}`);
+    await terminal.waitFor(/Which draft\?/);
+    const artifactUrl = `${gateway.url}/v1/artifacts/${artifact}/content`;
+    const screen = terminal.screen();
+    expect(screen).toContain('Brief:\n  # About otters\n');
+    expect(screen).toContain('Numbers:\n  {\n    "count": 2,\n    "topic": "otters"\n  }\n');
+    expect(screen).toContain('Still (image): https://img.example/otters.jpg\n');
+    expect(screen).toContain('Voice (audio): https://media.example/a.mp3\n');
+    expect(screen).toContain('Clip (video): https://media.example/v.mp4\n');
+    expect(screen).toContain(`Storyboard (artifact): ${artifactUrl}\n`);
+    expect(screen).toContain('1. {"id":"long"}\n   Otters hold hands.\n   They sleep afloat.\n');
+    expect(screen).toContain('2. {"id":"still"}\n   image: https://img.example/otters.png\n');
+    expect(screen).toContain(`3. {"id":"stored"}\n   image: ${artifactUrl}\n`);
+    terminal.press('Enter');
+    await terminal.waitFor(new RegExp(`${run.workflow_run_id}\\s+cli_context\\s+completed`));
+    expect((await client.state(run.workflow_run_id)).state['draft']).toEqual({
+      id: 'long',
+      description: 'Otters hold hands.\nThey sleep afloat.',
+    });
+  });
 
   it('follows events as they happen', async () => {
     const { run } = await client.start({ workflow_template_name: 'pet_clips' });

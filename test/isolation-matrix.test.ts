@@ -21,6 +21,7 @@ import {
   ChangeTracker,
   patternOfKind,
   seedTenants,
+  startAwaitingRun,
   type OwnedResource,
   type ResourceKind,
   type SeededTenant,
@@ -336,6 +337,95 @@ const listChecks: Record<string, () => Promise<void>> = {
         where,
       ).toBe(true);
       expectNoneOfAlices(response, where);
+    }
+  },
+  'get /v1/me/interactions': async () => {
+    const operation = meOperation('get /v1/me/interactions');
+    // Alice has questions waiting (else bob seeing none of them would prove nothing).
+    expect(
+      await db.models.runs.countDocuments({ user_id: alice.userId, status: 'awaiting_input' }),
+    ).toBeGreaterThan(0);
+    const bobsWaiting = (
+      await db.models.runs
+        .find({ user_id: bob.userId, status: 'awaiting_input' })
+        .select({ workflow_run_id: 1 })
+        .lean()
+    ).map((run) => run.workflow_run_id);
+    const filters: Record<string, string>[] = [
+      {},
+      { sort: 'newest' },
+      { limit: '100' },
+      ...owned(alice, 'templateName').map((name) => ({ workflow_template_name: name.value })),
+      { project_name: alice.projectName },
+    ];
+    for (const filter of filters) {
+      // Every page, following the cursors.
+      let query: Record<string, string> = { ...filter, limit: filter['limit'] ?? '1' };
+      const seen: string[] = [];
+      for (let pages = 0; pages < 50; pages++) {
+        const response = await sendChangingNothing(requestAs(bob, operation, {}, query, noBody));
+        const where = `GET /v1/me/interactions?${new URLSearchParams(query).toString()}`;
+        expect(response.status, where).toBe(200);
+        expectNoneOfAlices(response, where);
+        const page = JSON.parse(response.body.toString()) as {
+          items: { workflow_run_id: string }[];
+          next_cursor: string | null;
+          total: number;
+        };
+        seen.push(...page.items.map((item) => item.workflow_run_id));
+        if (Object.keys(filter).length === 0 || filter['sort'] || filter['limit'])
+          expect(page.total, where).toBe(bobsWaiting.length);
+        if (!page.next_cursor) break;
+        query = { ...query, cursor: page.next_cursor };
+      }
+      expect(
+        seen.every((runId) => bobsWaiting.includes(runId)),
+        JSON.stringify(filter),
+      ).toBe(true);
+      if (Object.keys(filter).length === 0)
+        expect([...seen].sort()).toEqual([...bobsWaiting].sort());
+    }
+  },
+  'get /v1/me/stream': async () => {
+    // Bob's stream from the beginning of time (Last-Event-ID 0: every change of every run he can
+    // see), held open while alice's runs change: only bob's runs appear.
+    const bobsRuns = new Set(
+      (
+        await db.models.runs.find({ user_id: bob.userId }).select({ workflow_run_id: 1 }).lean()
+      ).map((run) => run.workflow_run_id),
+    );
+    for (const lastEventId of ['0', undefined]) {
+      const abort = new AbortController();
+      const response = await fetch(`${gateway.url}/v1/me/stream`, {
+        headers: {
+          authorization: `Bearer ${bob.apiKey}`,
+          ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }),
+        },
+        signal: abort.signal,
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      let text = '';
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of response.body ?? []) text += decoder.decode(chunk as Uint8Array);
+      })().catch(() => undefined);
+      const aliceNew = await startAwaitingRun(alice);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      abort.abort();
+      await reading;
+      const where = `GET /v1/me/stream (Last-Event-ID ${lastEventId ?? 'none'})`;
+      const leaked = [...aliceIds(), ...aliceNew.map((r) => r.value)].filter((id) =>
+        text.includes(id),
+      );
+      expect(leaked, `${where} shows bob alice's ids`).toEqual([]);
+      const mentioned = [...text.matchAll(/"workflow_run_id":"([^"]+)"/g)].map((m) => m[1]);
+      expect(
+        mentioned.filter((runId) => !bobsRuns.has(runId ?? '')),
+        where,
+      ).toEqual([]);
+      // From the beginning of time bob's own runs are there (the check reads real messages).
+      if (lastEventId === '0') expect(mentioned.length, where).toBeGreaterThan(0);
     }
   },
   'post /v1/runs': async () => {

@@ -37,6 +37,7 @@ import {
   snapshotCollections,
   startAwaitingRun,
   templateNamePattern,
+  TENANT_PASSWORD,
   type CaseChanges,
   type CollectionDiff,
   type Snapshot,
@@ -326,6 +327,12 @@ const examplesByName: Record<string, readonly unknown[]> = {
   status: ['awaiting_input', 'completed', 'running'],
   wait: ['true', 'false'],
   wait_ms: [0, 50, 200],
+  // Sign-in and password changes reach their logic only with a tenant's real credentials; the
+  // new password is the same one, so later cases can still sign in.
+  login: ['alice', 'bob@example.com', 'nobody'],
+  password: [TENANT_PASSWORD],
+  current_password: [TENANT_PASSWORD],
+  new_password: [TENANT_PASSWORD],
 };
 
 const int32 = { min: -(2 ** 31), max: 2 ** 31 - 1 };

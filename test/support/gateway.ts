@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { QueueEvents, type Worker } from 'bullmq';
 import { afterAll } from 'vitest';
@@ -88,11 +89,15 @@ export async function startTestGateway(
     ],
     ...rest,
   };
-  const server = createGatewayApp(deps).listen(0, '127.0.0.1');
-  recordContractStatuses(server);
+  // Listening first, so that PUBLIC_URL can default to the address the gateway really has.
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  if (!('publicUrl' in (settings ?? {}))) deps.settings.publicUrl = url;
+  server.on('request', createGatewayApp(deps));
+  recordContractStatuses(server);
   let closed = false;
   const close = async () => {
     if (closed) return;

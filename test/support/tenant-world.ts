@@ -8,6 +8,7 @@ import { createModels } from '@stepwise/shared/node';
 import { exampleBundle, exampleBundleDir, readTree, zipFiles } from './bundles.js';
 import type { TestDatabases } from './databases.js';
 import { createTestUser, type TestGateway } from './gateway.js';
+import { acceptInvitation, type SignedIn } from './people.js';
 import { RunsClient } from './runs.js';
 
 /**
@@ -46,7 +47,14 @@ export interface SeededTenant {
   resources: OwnedResource[];
   /** A workflow of the tenant's as JSON, e.g. a valid body for uploads. */
   workflowJson: Record<string, unknown>;
+  /** The password the tenant set through an invitation (every tenant is a person too). */
+  password: string;
+  /** A signed-in session of the tenant: its cookie and CSRF token. */
+  session: SignedIn;
 }
+
+/** Every tenant's password: the fuzzers use it to get past sign-in into the routes' logic. */
+export const TENANT_PASSWORD = 'tenant passphrase 0123';
 
 export interface TenantWorld {
   /** Owns everything: templates with versions, runs in every state, a branch, artifacts, jobs, keys. */
@@ -164,7 +172,10 @@ async function recordRun(
 
 async function createTenant(gateway: TestGateway, username: string): Promise<SeededTenant> {
   const created = await createTestUser(gateway, username);
+  const session = await acceptInvitation(gateway, created.user.user_id, TENANT_PASSWORD);
   const tenant: SeededTenant = {
+    password: TENANT_PASSWORD,
+    session,
     username,
     userId: created.user.user_id,
     apiKey: created.api_key,

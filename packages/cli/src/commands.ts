@@ -148,7 +148,7 @@ export async function answer(runId: string): Promise<void> {
   // Answer what it asks, one interaction after another, until it stops asking.
   while (current.pending_interaction) {
     const interaction = current.pending_interaction;
-    const response = await askInTerminal(interaction);
+    const response = await askInTerminal(interaction, (path) => client.url(path));
     try {
       const { body } = await client.request<RunView>(
         'POST',

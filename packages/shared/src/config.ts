@@ -94,6 +94,27 @@ export const gatewayEnvSchema = z.object({
     .describe(
       'Client addresses (comma-separated; IPv6: the /64) whose failed authentications are not counted; test clients only',
     ),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional()
+    .describe(
+      'The address people reach this server at (e.g. behind a load balancer); links that leave the server (invitations) are built from it, and none are made without it',
+    ),
+  WEB_APP_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Folder of the built web app served at /app (default: apps/web/dist of this checkout)',
+    ),
+  INVITATION_TTL_MS: positiveInt(72 * 3_600_000).describe('How long an invitation link works'),
+  SESSION_IDLE_MS: positiveInt(12 * 3_600_000).describe(
+    'A signed-in session ends after this long without a request',
+  ),
+  SESSION_MAX_MS: positiveInt(14 * 24 * 3_600_000).describe(
+    'A signed-in session ends this long after sign-in, however active',
+  ),
   SSE_HEARTBEAT_MS: positiveInt(15_000).describe(
     'Quiet time after which an event stream sends a heartbeat comment (and re-reads the log)',
   ),

@@ -10,6 +10,10 @@ export const errorCatalog = {
   UNAUTHENTICATED: { status: 401, meaning: 'Missing, unknown or revoked credentials' },
   FORBIDDEN: { status: 403, meaning: 'The credentials do not allow this route' },
   NOT_FOUND: { status: 404, meaning: "No such resource (also for another tenant's ids)" },
+  INVITATION_INVALID: {
+    status: 410,
+    meaning: 'The invitation link is unknown, already used or expired; ask for a new one',
+  },
   METHOD_NOT_ALLOWED: {
     status: 405,
     meaning: 'The path exists but not with this method; the Allow header lists its methods',
@@ -31,6 +35,10 @@ export const errorCatalog = {
   INTERACTION_INVALID: { status: 422, meaning: 'The response does not fit the interaction' },
   RATE_LIMITED: { status: 429, meaning: 'Too many requests for this user' },
   INTERNAL: { status: 500, meaning: 'An unexpected server error; nothing was half-written' },
+  NOT_CONFIGURED: {
+    status: 501,
+    meaning: 'The server lacks a setting this needs (the message names it)',
+  },
   UNAVAILABLE: { status: 503, meaning: 'MongoDB or Redis is unreachable; retry later' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

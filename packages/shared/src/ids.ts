@@ -18,6 +18,8 @@ export const idKinds = {
   command: { prefix: 'cmd', timeOrdered: true },
   job: { prefix: 'job', timeOrdered: true },
   interaction: { prefix: 'int', timeOrdered: false },
+  invitation: { prefix: 'inv', timeOrdered: false },
+  session: { prefix: 'ses', timeOrdered: false },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

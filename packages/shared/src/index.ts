@@ -1,6 +1,7 @@
 // The platform-neutral door: schemas, ids, errors and queue contracts. Nothing here opens a
 // connection or reads the environment; see `./node.ts` for that.
 export * from './accounts.js';
+export * from './people-api.js';
 export * from './errors.js';
 export * from './ids.js';
 export * from './queues.js';
@@ -12,6 +13,7 @@ export * from './runs/events.js';
 export * from './runs/plan.js';
 export * from './runs/reducer.js';
 export * from './run-api.js';
+export * from './inbox-api.js';
 export * from './workflow/module-api.js';
 export * from './runs/version-diff.js';
 export * from './canonical-json.js';
@@ -21,5 +23,6 @@ export * from './runs/commands.js';
 export * from './storable-keys.js';
 export * from './history-api.js';
 export * from './workflow/interaction-answers.js';
+export * from './workflow/interaction-requests.js';
 export * from './query-params.js';
 export * from './schema-docs.js';

@@ -9,6 +9,7 @@ const credentialHeaders = [
   'cookie',
   'set-cookie',
   'x-api-key',
+  'x-csrf-token',
 ];
 const credentialFields = [
   'authorization',
@@ -16,6 +17,10 @@ const credentialFields = [
   'admin_token',
   'adminToken',
   'password',
+  'current_password',
+  'new_password',
+  'csrf_token',
+  'token',
   'ADMIN_TOKEN',
   'LLM_API_KEY',
 ];

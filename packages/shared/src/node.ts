@@ -4,6 +4,7 @@ export * from './connections.js';
 export * from './lifecycle.js';
 export * from './logger.js';
 export * from './models/index.js';
+export * from './models/people.js';
 export * from './queue-runtime.js';
 export * from './worker-service.js';
 export * from './hashing.js';

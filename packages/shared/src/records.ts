@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventTypeSchema } from './runs/events.js';
+import { interactionRequestSchema } from './workflow/interaction-requests.js';
 
 /**
  * The documents Stepwise stores, one schema per collection of docs/architecture.md. Mongoose models
@@ -73,7 +74,8 @@ export const pendingInteractionSchema = z.object({
   module_id: z.string(),
   step_id: z.string(),
   module_name: z.string(),
-  request: z.unknown(),
+  /** What the person sees: a built-in module's request by `module_id`, or a plugin's own. */
+  request: interactionRequestSchema,
 });
 export type PendingInteraction = z.infer<typeof pendingInteractionSchema>;
 

@@ -209,6 +209,14 @@ export function runChannel(queuePrefix: string, runId: string): string {
   return `${queuePrefix}:run:${runId}`;
 }
 
+/**
+ * The Redis channel on which commits of any of a user's runs are announced (the user stream,
+ * `GET /v1/me/stream`). Like the run channel it only says "look again".
+ */
+export function userChannel(queuePrefix: string, userId: string): string {
+  return `${queuePrefix}:user:${userId}`;
+}
+
 /** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
 export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {
   // A root branch sees only its own events: a plain filter the (run, branch, seq) index serves.

@@ -16,10 +16,12 @@ import type { Redis } from 'ioredis';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { createMetrics, type GatewayMetrics } from './http/metrics.js';
 import { createQueueDashboard, DASHBOARD_PATH } from './http/queue-dashboard.js';
+import { WEB_APP_PATH, webAppRouter } from './http/web-app.js';
 import {
   createAuthFailureLimiter,
   createRateLimiter,
   RateLimitedError,
+  type AuthFailureLimiter,
   type AuthFailureLimitSettings,
   type RateLimitSettings,
 } from './http/rate-limit.js';
@@ -30,6 +32,7 @@ import { z } from 'zod';
 import { accountRoutes } from './routes/accounts.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { peopleRoutes } from './routes/people.js';
+import { SessionStore } from './people/sessions.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
 import { workflowRoutes } from './routes/workflows.js';
@@ -49,6 +52,24 @@ export interface GatewaySettings {
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
   sseHeartbeatMs: number;
+  /** The built web app (apps/web/dist) served at /app; not served when absent. */
+  webAppDir?: string;
+  /** PUBLIC_URL: where people reach the app; links that leave the server need it. */
+  publicUrl?: string;
+  /** INVITATION_TTL_MS, SESSION_IDLE_MS, SESSION_MAX_MS; their defaults when absent. */
+  people?: { invitationTtlMs: number; sessionIdleMs: number; sessionMaxMs: number };
+}
+
+const peopleDefaults = {
+  invitationTtlMs: 72 * 3_600_000,
+  sessionIdleMs: 12 * 3_600_000,
+  sessionMaxMs: 14 * 24 * 3_600_000,
+};
+
+/** What the routes share with the authenticator: sessions, and the failed-sign-in counter. */
+interface SharedAuthentication {
+  sessions: SessionStore;
+  authFailures: AuthFailureLimiter;
 }
 
 export interface GatewayDependencies {
@@ -72,7 +93,9 @@ export interface GatewayDependencies {
 export function gatewayRoutes(
   deps: GatewayDependencies,
   metrics: GatewayMetrics,
+  authentication: SharedAuthentication,
 ): RouteDefinition[] {
+  const people = deps.settings.people ?? peopleDefaults;
   const routes: RouteDefinition[] = [
     ...healthRoutes({ probes: deps.probes, isDraining: deps.isDraining }),
     defineRoute(
@@ -93,7 +116,14 @@ export function gatewayRoutes(
       },
     ),
     ...accountRoutes(deps.models),
-    ...peopleRoutes(deps),
+    ...peopleRoutes({
+      models: deps.models,
+      sessions: authentication.sessions,
+      authFailures: authentication.authFailures,
+      publicUrl: deps.settings.publicUrl,
+      invitationTtlMs: people.invitationTtlMs,
+      sessionMaxMs: people.sessionMaxMs,
+    }),
     ...inboxRoutes(deps),
     ...workflowRoutes({
       mongo: deps.mongo,
@@ -189,13 +219,21 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
     ),
   );
 
+  if (deps.settings.webAppDir) app.use(WEB_APP_PATH, webAppRouter(deps.settings.webAppDir));
+
+  const people = deps.settings.people ?? peopleDefaults;
+  const sessions = new SessionStore(deps.redis, deps.queuePrefix, {
+    idleMs: people.sessionIdleMs,
+    maxMs: people.sessionMaxMs,
+  });
   const router = express.Router();
-  mountRoutes(router, gatewayRoutes(deps, metrics), {
+  mountRoutes(router, gatewayRoutes(deps, metrics, { sessions, authFailures }), {
     authenticate: createAuthenticator(
       deps.models,
       deps.settings.adminToken,
       createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
       authFailures,
+      { store: sessions, publicUrl: deps.settings.publicUrl },
     ),
     maxJsonBodyBytes: deps.settings.maxJsonBodyBytes,
   });

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { QueueEvents } from 'bullmq';
 import { jobCatalog } from '@stepwise/shared';
@@ -73,6 +74,14 @@ const app = createGatewayApp({
   shutdown: shutdown.signal,
   settings: {
     adminToken: config.ADMIN_TOKEN,
+    ...(config.PUBLIC_URL === undefined ? {} : { publicUrl: config.PUBLIC_URL }),
+    webAppDir:
+      config.WEB_APP_DIR ?? fileURLToPath(new URL('../../../apps/web/dist', import.meta.url)),
+    people: {
+      invitationTtlMs: config.INVITATION_TTL_MS,
+      sessionIdleMs: config.SESSION_IDLE_MS,
+      sessionMaxMs: config.SESSION_MAX_MS,
+    },
     rateLimit: { limit: config.RATE_LIMIT_PER_WINDOW, windowMs: config.RATE_LIMIT_WINDOW_MS },
     authFailureLimit: {
       limit: config.AUTH_FAILURES_PER_WINDOW,

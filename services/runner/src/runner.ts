@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Connection } from 'mongoose';
 import { eventsAppendedKey, newId, type StepwiseModule } from '@stepwise/shared';
-import { FairShare, JobQueue, runChannel, type Models } from '@stepwise/shared/node';
+import { FairShare, JobQueue, runChannel, userChannel, type Models } from '@stepwise/shared/node';
 import type { DrainDependencies } from './engine/drain-run.js';
 import { MongoRunRepository } from './engine/run-repository.js';
 import { TemplateEngine } from './engine/templating.js';
@@ -33,10 +33,29 @@ export function createRunnerDependencies(options: RunnerOptions): {
 } {
   const fairShare = new FairShare(options.redis, options.queuePrefix);
   const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
+  // Whose each run is, for the user channel: a run never changes owner, so a bounded map spares a
+  // read per commit (a miss costs one lookup on the unique run id).
+  const owners = new Map<string, string>();
+  const ownerOf = async (runId: string): Promise<string | null> => {
+    const known = owners.get(runId);
+    if (known !== undefined) return known;
+    const run = await options.models.runs
+      .findOne({ workflow_run_id: runId })
+      .select({ _id: 0, user_id: 1 })
+      .lean<{ user_id: string }>();
+    if (!run) return null;
+    if (owners.size >= 10_000) owners.delete(owners.keys().next().value ?? runId);
+    owners.set(runId, run.user_id);
+    return run.user_id;
+  };
   const repository = new MongoRunRepository(
     options.models,
     async (runId, lastSeq) => {
       await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
+      // The owner's stream (GET /v1/me/stream) looks again too; it reads the runs themselves.
+      const userId = await ownerOf(runId);
+      if (userId !== null)
+        await options.redis.publish(userChannel(options.queuePrefix, userId), runId);
     },
     options.leaseMs,
   );

@@ -2,6 +2,7 @@ import { mongo, type Connection } from 'mongoose';
 import { createAccountModels } from './accounts.js';
 import { createHistoryModels } from './history.js';
 import { createOutputModels } from './outputs.js';
+import { createPeopleModels } from './people.js';
 import { createRunModels } from './runs.js';
 import { createWorkflowModels } from './workflows.js';
 
@@ -9,6 +10,7 @@ import { createWorkflowModels } from './workflows.js';
 export function createModels(connection: Connection) {
   return {
     ...createAccountModels(connection),
+    ...createPeopleModels(connection),
     ...createWorkflowModels(connection),
     ...createRunModels(connection),
     ...createHistoryModels(connection),

@@ -42,6 +42,11 @@ runSchema.index({ workflow_run_id: 1 }, { unique: true });
 runSchema.index({ user_id: 1, created_at: -1, workflow_run_id: -1 });
 runSchema.index({ workflow_template_id: 1 });
 runSchema.index({ status: 1 });
+// The inbox (GET /v1/me/interactions): a user's waiting runs in the order they started waiting;
+// while a run waits its updated_at is the time of the question (see gateway runs/inbox.ts).
+runSchema.index({ user_id: 1, status: 1, updated_at: 1, workflow_run_id: 1 });
+// The user stream (GET /v1/me/stream): a user's runs changed since a moment, in commit order.
+runSchema.index({ user_id: 1, updated_at: 1, workflow_run_id: 1 });
 
 const eventSchema = new Schema<EventRecord>(
   {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { moduleEffectsSchema } from '../workflow/module-declarations.js';
+import { interactionRequestSchema } from '../workflow/interaction-requests.js';
 import { eventTypes, type EventType } from './events.js';
 
 /**
@@ -70,8 +71,8 @@ export const eventDataSchemas = {
     interaction_id: z.string(),
     /** The module type that asks (`user.select`, a plugin's id…). */
     module_id: z.string(),
-    /** What the person sees; its shape is the module's business. */
-    request: z.unknown(),
+    /** What the person sees: a built-in module's request by `module_id`, or a plugin's own. */
+    request: interactionRequestSchema,
   }),
   interaction_responded: z.looseObject({
     interaction_id: z.string(),

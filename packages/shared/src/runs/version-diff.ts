@@ -12,7 +12,9 @@ export const moduleChangeSchema = z.object({
   module_name: z.string(),
   change: z.enum(['added', 'removed', 'changed']),
   /** For `changed`: which parts differ (`module_id` is the module type; `order` its place). */
-  fields: z.array(z.enum(['module_id', 'inputs', 'outputs_to_state', 'when', 'retry', 'order'])),
+  fields: z.array(
+    z.enum(['module_id', 'inputs', 'outputs_to_state', 'when', 'retry', 'display', 'order']),
+  ),
   relation: changeRelationSchema,
 });
 
@@ -32,7 +34,14 @@ export const versionChangesSchema = z.object({
 });
 export type VersionChanges = z.infer<typeof versionChangesSchema>;
 
-const comparedFields = ['module_id', 'inputs', 'outputs_to_state', 'when', 'retry'] as const;
+const comparedFields = [
+  'module_id',
+  'inputs',
+  'outputs_to_state',
+  'when',
+  'retry',
+  'display',
+] as const;
 
 function relationOf(index: number, positionIndex: number): ChangeRelation {
   if (positionIndex < 0) return 'after';

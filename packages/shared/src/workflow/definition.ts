@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { storableObject } from '../schema-docs.js';
 import { detailsFromZodError, formatIssuePath, type ErrorDetail } from '../errors.js';
 import type { ModuleCatalog } from './module-declarations.js';
+import { displayDefinitionSchema } from './interaction-requests.js';
 
 /** The workflow document a user submits (workflow-format.md, "Shape"), after `$ref` resolution. */
 
@@ -44,6 +45,8 @@ export const moduleDefinitionSchema = z.strictObject({
   outputs_to_state: z.record(outputPath, stateKey).default({}),
   when: z.string().min(1).max(2000).optional(),
   retry: retryPolicySchema.optional(),
+  /** Context shown beside an interactive module's question (rendered when it is asked). */
+  display: displayDefinitionSchema.optional(),
 });
 
 export const stepDefinitionSchema = z.strictObject({
@@ -160,6 +163,13 @@ export function validateWorkflow(document: unknown, catalog: ModuleCatalog): Wor
           message: `unknown module_id '${module.module_id}'`,
         });
         return;
+      }
+      if (module.display !== undefined && !declaration.interactive) {
+        // Nobody is asked anything, so nobody would see it: a mistake worth saying.
+        errors.push({
+          path: formatIssuePath([...path, 'display']),
+          message: `module '${module.module_id}' asks nobody anything, so it cannot have display`,
+        });
       }
       errors.push(...staticInputErrors(module.inputs, declaration.inputs, [...path, 'inputs']));
     });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_OPTION_DESCRIPTION_LENGTH, MAX_OPTION_IMAGE_LENGTH } from './interaction-requests.js';
 
 /**
  * The module catalog as the resolver and the runner both see it: each module's id, whether a
@@ -43,6 +44,25 @@ const formFieldSchema = z.strictObject({
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),
 });
 
+/**
+ * A `user.select` option is any JSON value (what `selected` becomes). An object option may carry a
+ * `description` (long text, e.g. an LLM draft) and an `image` (a URL or an artifact id), which the
+ * request shows beside it; other keys are the author's own.
+ */
+const optionExtras = {
+  description: z.string().max(MAX_OPTION_DESCRIPTION_LENGTH).optional(),
+  image: z.string().max(MAX_OPTION_IMAGE_LENGTH).optional(),
+};
+const selectOptionSchema = z.unknown().superRefine((option, context) => {
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) return;
+  // Checked field by field, so that the error names `options[2].description`, not the option.
+  for (const [key, schema] of Object.entries(optionExtras)) {
+    const result = schema.safeParse((option as Record<string, unknown>)[key]);
+    for (const issue of result.error?.issues ?? [])
+      context.addIssue({ code: 'custom', path: [key, ...issue.path], message: issue.message });
+  }
+});
+
 const chatMessageSchema = z.strictObject({
   role: z.enum(['system', 'user', 'assistant']),
   content: z.string(),
@@ -77,7 +97,7 @@ export const builtInModuleDeclarations = {
     summary: 'A person picks one or more of a list of options',
     inputs: z.strictObject({
       prompt: z.string(),
-      options: z.array(z.unknown()).min(1),
+      options: z.array(selectOptionSchema).min(1),
       multi: z.boolean().default(false),
       min: nonNegativeInt.optional(),
       max: nonNegativeInt.optional(),

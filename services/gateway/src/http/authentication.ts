@@ -3,6 +3,8 @@ import { StepwiseError } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 import { authenticateKey, createUserReader } from '../accounts/accounts.js';
 import { secretsEqual } from '../accounts/keys.js';
+import { checkCookieWrite, sessionSecretOf } from '../people/session-cookie.js';
+import type { SessionStore } from '../people/sessions.js';
 import { clientAddressKey, type AuthAttempt, type AuthFailureLimiter } from './rate-limit.js';
 import type { Caller } from './request-context.js';
 import type { Authenticator } from './route-builder.js';
@@ -38,11 +40,17 @@ export function authAttemptOf(req: Request, credential: string): AuthAttempt {
  * before it, so that it costs no extra round trip; when it refuses, the lookup's answer is
  * dropped, whatever it was (a right key's `last_used_at` may still move: it was presented).
  */
+export interface CookieSessions {
+  store: SessionStore;
+  publicUrl: string | undefined;
+}
+
 export function createAuthenticator(
   models: Models,
   adminToken: string,
   limitRate: (userId: string) => Promise<void> = async () => undefined,
   failures: AuthFailureLimiter = noAuthFailureLimit,
+  sessions?: CookieSessions,
 ): Authenticator {
   const readUser = createUserReader(models);
   const identify = async (token: string, mode: 'user' | 'admin'): Promise<Caller | null> => {
@@ -50,11 +58,37 @@ export function createAuthenticator(
     const found = await authenticateKey(models, token, readUser);
     if (!found) return null;
     if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
-    return { kind: 'user', user: found.user, keyId: found.keyId };
+    return { kind: 'user', user: found.user, keyId: found.keyId, sessionId: null };
+  };
+  /**
+   * A person signed in through the app: the session cookie, on user routes only (admin routes
+   * keep the admin token). A cookie that names no live session is not counted as a failed
+   * authentication: it is an ended session far more often than a guess, and guessing a 256-bit
+   * secret is hopeless anyway.
+   */
+  const fromSession = async (
+    req: Parameters<Authenticator>[0],
+    secret: string,
+    cookies: CookieSessions,
+  ): Promise<Caller> => {
+    const session = await cookies.store.find(secret);
+    if (!session) throw unauthenticated('the session has ended; sign in again');
+    checkCookieWrite(req, session.csrf_token, cookies.publicUrl);
+    const user = await readUser(session.user_id);
+    if (!user) throw unauthenticated('the session has ended; sign in again');
+    await limitRate(user.user_id);
+    return { kind: 'user', user, keyId: null, sessionId: session.session_id };
   };
   return async (req, mode) => {
     const token = bearerToken(req);
-    if (!token) throw unauthenticated('missing bearer token (Authorization: Bearer <api key>)');
+    const secret = token || !sessions ? null : sessionSecretOf(req);
+    if (secret && sessions && mode === 'user') return fromSession(req, secret, sessions);
+    if (!token)
+      throw unauthenticated(
+        mode === 'admin'
+          ? 'missing bearer token (Authorization: Bearer <admin token>)'
+          : 'missing credentials: an API key (Authorization: Bearer <api key>) or a signed-in session',
+      );
     const attempt = authAttemptOf(req, token);
     const [allowed, identified] = await Promise.allSettled([
       failures.check(attempt),

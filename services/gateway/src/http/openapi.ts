@@ -167,7 +167,10 @@ function successResponse(components: SchemaComponents, response: ResponseSpec) {
 
 /** The error answers of a route, one per status, each naming the codes it can carry. */
 function errorResponses(spec: RouteSpec) {
-  const codes = new Set<ErrorCode>([...impliedErrorCodes(spec.auth), ...(spec.errors ?? [])]);
+  const codes = new Set<ErrorCode>([
+    ...impliedErrorCodes(spec.auth, spec.method),
+    ...(spec.errors ?? []),
+  ]);
   if (spec.upload) codes.add('UNSUPPORTED_MEDIA_TYPE');
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {

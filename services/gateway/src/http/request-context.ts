@@ -3,7 +3,17 @@ import type { NextFunction, Request, Response } from 'express';
 import type { UserRecord } from '@stepwise/shared';
 import type { Logger } from '@stepwise/shared/node';
 
-export type Caller = { kind: 'user'; user: UserRecord; keyId: string } | { kind: 'admin' };
+/**
+ * Who is calling. A user comes with an API key (programs) or a signed-in session (people); the
+ * session's public id is not its cookie's secret.
+ */
+export type UserCaller = {
+  kind: 'user';
+  user: UserRecord;
+  keyId: string | null;
+  sessionId: string | null;
+};
+export type Caller = UserCaller | { kind: 'admin' };
 
 /** What the gateway knows about the request in flight; kept in `res.locals`. */
 export interface RequestContext {

@@ -18,6 +18,8 @@ export const responseHeaders = {
   'Cache-Control': 'How long and by whom the answer may be cached',
   'Content-Length': 'The size of the body in bytes',
   'Content-Disposition': 'The file name to save the bytes under',
+  'Set-Cookie':
+    'The session cookie `stepwise_session` (HttpOnly, SameSite=Lax, Secure over https), or its removal',
 } as const;
 export type ResponseHeaderName = keyof typeof responseHeaders;
 
@@ -102,15 +104,21 @@ export interface AnyReply {
 /**
  * The error codes a route can answer because of what it is, whatever it does: any route refuses a
  * malformed request (400), an oversized (413) or mistyped (415) body; authenticated routes add
- * 401 and 429 (admin routes 403), and reach the stores (503). Routes add their own on top.
+ * 401 and 429 (admin routes 403), and reach the stores (503). A user route that changes something
+ * adds 403 too: a write made with a session cookie from another origin, or without the session's
+ * CSRF token, is refused. Routes add their own on top.
  */
-export function impliedErrorCodes(auth: 'none' | 'user' | 'admin'): ErrorCode[] {
+export function impliedErrorCodes(
+  auth: 'none' | 'user' | 'admin',
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete',
+): ErrorCode[] {
   const always: ErrorCode[] = ['BAD_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
   if (auth === 'none') return always;
+  const forbidden = auth === 'admin' || method !== 'get';
   return [
     ...always,
     'UNAUTHENTICATED',
-    ...(auth === 'admin' ? (['FORBIDDEN'] as const) : []),
+    ...(forbidden ? (['FORBIDDEN'] as const) : []),
     'RATE_LIMITED',
     'UNAVAILABLE',
   ];

@@ -11,13 +11,18 @@ import {
 } from '@stepwise/shared';
 import { refuseDeclaredOversize } from './body-limits.js';
 import type { AnyReply, Reply, ResponsesSpec } from './responses.js';
-import { requestContextOf, type Caller, type RequestContext } from './request-context.js';
+import {
+  requestContextOf,
+  type Caller,
+  type RequestContext,
+  type UserCaller,
+} from './request-context.js';
 
 export type AuthMode = 'none' | 'user' | 'admin';
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 type CallerFor<A extends AuthMode> = A extends 'user'
-  ? { kind: 'user'; user: UserRecord; keyId: string }
+  ? UserCaller
   : A extends 'admin'
     ? { kind: 'admin' }
     : null;

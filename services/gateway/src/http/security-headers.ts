@@ -61,3 +61,27 @@ export function apiSecurityHeaders(): Middleware {
 export function dashboardContentSecurityPolicy(): Middleware {
   return helmet.contentSecurityPolicy({ useDefaults: false, directives: dashboardDirectives });
 }
+
+/**
+ * The web app (`/app`): its own scripts and styles only, no inline script (people.md). Images
+ * and media may come from anywhere over http(s): a select option's `image` or a `display` item
+ * is a URL the workflow chose. It talks to nothing but this server.
+ */
+const webAppDirectives = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:', 'blob:', 'https:', 'http:'],
+  'media-src': ["'self'", 'blob:', 'https:', 'http:'],
+  'font-src': ["'self'"],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+};
+
+/** Replaces the API's Content-Security-Policy with the web app's. */
+export function webAppContentSecurityPolicy(): Middleware {
+  return helmet.contentSecurityPolicy({ useDefaults: false, directives: webAppDirectives });
+}

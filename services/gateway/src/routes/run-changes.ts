@@ -20,7 +20,7 @@ import {
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
 import { json } from '../http/responses.js';
-import type { RequestContext } from '../http/request-context.js';
+import type { RequestContext, UserCaller } from '../http/request-context.js';
 import { createRun } from '../runs/create-run.js';
 import { dispatchCommand, submitRunCommand } from '../runs/run-commands.js';
 import { ChangeSignal } from '../runs/run-notifications.js';
@@ -96,7 +96,26 @@ const startedRunExample: RunView = {
     module_id: 'user.select',
     step_id: 'ideas',
     module_name: 'choose_idea',
-    request: { prompt: 'Pick an idea', options: [{ value: 'kittens asleep in a sunbeam' }] },
+    request: {
+      prompt: 'Which idea should we film?',
+      options: [
+        {
+          index: 0,
+          value: 'kittens asleep in a sunbeam',
+          key: 'idea:kittens asleep in a sunbeam',
+          last_used: null,
+        },
+        {
+          index: 1,
+          value: 'kittens versus a cucumber',
+          key: 'idea:kittens versus a cucumber',
+          last_used: '2026-11-28T17:02:11.000Z',
+        },
+      ],
+      multi: false,
+      min: 1,
+      max: 1,
+    },
   },
   error: null,
   last_seq: 6,
@@ -112,8 +131,12 @@ const runAccepted = json(
 const commandErrors = ['NOT_FOUND', 'RUN_FINISHED', 'CONFLICT'] as const;
 
 /** Who sent a request, for the command record and the events it causes. */
-function actorOf(caller: { user: { user_id: string }; keyId: string }): Actor {
-  return { user_id: caller.user.user_id, key_id: caller.keyId };
+function actorOf(caller: UserCaller): Actor {
+  return {
+    user_id: caller.user.user_id,
+    key_id: caller.keyId,
+    ...(caller.sessionId === null ? {} : { session_id: caller.sessionId }),
+  };
 }
 
 export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { runChannel } from '@stepwise/shared/node';
+import { runChannel, userChannel } from '@stepwise/shared/node';
 
 type Listener = (lastSeq: number) => void;
 
@@ -21,7 +21,15 @@ export class RunNotifications {
   }
 
   subscribe(runId: string, listener: Listener): () => void {
-    const channel = runChannel(this.queuePrefix, runId);
+    return this.listen(runChannel(this.queuePrefix, runId), listener);
+  }
+
+  /** Commits of any of the user's runs (the runner announces each on the user's channel too). */
+  subscribeUser(userId: string, listener: Listener): () => void {
+    return this.listen(userChannel(this.queuePrefix, userId), listener);
+  }
+
+  private listen(channel: string, listener: Listener): () => void {
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();

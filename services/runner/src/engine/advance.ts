@@ -1,5 +1,7 @@
 import {
   type BranchSnapshot,
+  type DisplayItem,
+  type InteractionRequest,
   type ModuleDefinition,
   type ModuleRunContext,
   type PlannedModule,
@@ -12,6 +14,7 @@ import type { ModuleRegistry } from '../modules/registry.js';
 import { TemplateError, type TemplateEngine } from './templating.js';
 import { ModuleFailure, refuseUnstorable, toModuleFailure } from './module-failure.js';
 import { redactForLog } from './redaction.js';
+import { completeRequest, renderDisplay } from './display.js';
 
 export { ModuleFailure };
 
@@ -278,6 +281,7 @@ async function prepareModule(
 
   let inputs: Record<string, unknown>;
   let implementation: StepwiseModule;
+  let display: DisplayItem[] | null;
   try {
     implementation = resolveImplementation(deps.registry, module.module_id);
     const context = templateContext(run, plan, session.snapshot, planned, deps.now());
@@ -303,6 +307,11 @@ async function prepareModule(
       throw new ModuleFailure('INPUT_INVALID', problems, false);
     }
     inputs = parsed.data as Record<string, unknown>;
+    // Rendered with the inputs, from the same state: what the person sees beside the question.
+    display =
+      implementation.interactive && module.display !== undefined
+        ? await renderDisplay(module.display, deps.templates, context)
+        : null;
   } catch (error) {
     // The module never started: record the attempt so the log shows what was tried.
     if (interruptedKey === null)
@@ -335,6 +344,7 @@ async function prepareModule(
     plan,
     attempt,
     inputs,
+    display,
     idempotencyKey,
     effects,
     recovered,
@@ -358,8 +368,10 @@ export function recordExecution(
     failAttempt(session, planned, attempt, result.failure, deps);
   } else if (implementation.interactive) {
     // A plugin's request is stored in the log like an output: the same rule applies.
+    let request: InteractionRequest;
     try {
-      refuseUnstorable(result.value, 'request', unstorableOutput(implementation));
+      request = completeRequest(planned.module.module_id, result.value, execution.display);
+      refuseUnstorable(request, 'request', unstorableOutput(implementation));
     } catch (error) {
       failAttempt(session, planned, attempt, asFailure(error), deps);
       return;
@@ -367,7 +379,7 @@ export function recordExecution(
     session.emit('interaction_requested', position, {
       interaction_id: deps.newInteractionId(),
       module_id: planned.module.module_id,
-      request: result.value,
+      request,
     });
   } else {
     try {

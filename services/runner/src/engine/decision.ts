@@ -2,6 +2,7 @@ import {
   applyEvent,
   type BranchSnapshot,
   type DecidedEvent,
+  type DisplayItem,
   type EventDataInput,
   type EventType,
   type PlannedModule,
@@ -34,6 +35,8 @@ export interface ModuleExecution {
   plan: WorkflowPlan;
   attempt: number;
   inputs: Record<string, unknown>;
+  /** An interactive module's rendered `display` (null when it declares none), for its request. */
+  display: DisplayItem[] | null;
   /** `<run id>:<seq of the attempt's module_started>`: unique for ever. */
   idempotencyKey: string;
   effects: 'none' | 'external';

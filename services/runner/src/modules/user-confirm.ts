@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   builtInModuleDeclarations,
+  confirmRequestSchema,
+  type ConfirmRequest,
   type InteractiveModule,
   interactionAnswerSchemas,
 } from '@stepwise/shared';
@@ -14,7 +16,9 @@ export const userConfirm: InteractiveModule = {
   interactive: true,
   outputs: z.object({ confirmed: z.boolean() }),
   async request(inputs) {
-    return { message: String(inputs['message']) };
+    return confirmRequestSchema.parse({
+      message: String(inputs['message']),
+    } satisfies ConfirmRequest);
   },
   async respond(_request, response) {
     const parsed = responseSchema.safeParse(response);

@@ -3,6 +3,7 @@ import {
   builtInModuleDeclarations,
   type ErrorDetail,
   type InteractiveModule,
+  formRequestSchema,
   interactionAnswerSchemas,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
@@ -50,7 +51,8 @@ export const userForm: InteractiveModule = {
   interactive: true,
   outputs: z.object({ values: z.record(z.string(), z.unknown()) }),
   async request(inputs) {
-    return requestSchema.parse({
+    // The fields as declared (inputs are parsed, so `required` is filled in): the request's shape.
+    return formRequestSchema.parse({
       prompt: typeof inputs['prompt'] === 'string' ? inputs['prompt'] : null,
       fields: inputs['fields'],
     });

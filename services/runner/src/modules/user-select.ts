@@ -6,24 +6,29 @@ import {
   type ErrorDetail,
   type InteractiveModule,
   interactionAnswerSchemas,
+  selectRequestSchema,
+  type SelectOptionView,
+  type SelectRequest,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
 
+/** What `respond` reads of its request (lenient: a request logged by an older runner still reads). */
 const requestSchema = z.object({
-  prompt: z.string(),
-  options: z.array(
-    z.object({
-      index: z.number().int(),
-      value: z.unknown(),
-      key: z.string().nullable(),
-      last_used: z.string().nullable(),
-    }),
-  ),
+  options: z.array(z.object({ value: z.unknown(), key: z.string().nullable() })),
   multi: z.boolean(),
   min: z.number().int(),
   max: z.number().int(),
 });
-type SelectRequest = z.infer<typeof requestSchema>;
+
+/** An object option's own `description` and `image` (checked at submission), shown beside it. */
+function shownBeside(option: unknown): Pick<SelectOptionView, 'description' | 'image'> {
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) return {};
+  const { description, image } = option as Record<string, unknown>;
+  return {
+    ...(typeof description === 'string' ? { description } : {}),
+    ...(typeof image === 'string' ? { image } : {}),
+  };
+}
 
 const responseSchema = interactionAnswerSchemas['user.select'];
 
@@ -52,22 +57,23 @@ export function createUserSelect(usage: OptionUsageStore): InteractiveModule {
         scopeOf(context),
         keys.filter((key): key is string => key !== null),
       );
-      const described = options.map((value, index) => {
+      const described = options.map((value, index): SelectOptionView => {
         const key = keys[index] ?? null;
         return {
           index,
           value,
           key,
           last_used: key === null ? null : (lastUsed.get(key)?.toISOString() ?? null),
+          ...shownBeside(value),
         };
       });
-      return {
+      return selectRequestSchema.parse({
         prompt: String(inputs['prompt']),
         options: described,
         multi,
         min,
         max,
-      } satisfies SelectRequest;
+      } satisfies SelectRequest);
     },
     async respond(request, response, context) {
       const { options, multi, min, max } = requestSchema.parse(request);

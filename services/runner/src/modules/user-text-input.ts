@@ -4,6 +4,8 @@ import {
   type ErrorDetail,
   type InteractiveModule,
   interactionAnswerSchemas,
+  textInputRequestSchema,
+  type TextInputRequest,
 } from '@stepwise/shared';
 import { responseErrors } from './response-errors.js';
 
@@ -30,13 +32,13 @@ export const userTextInput: InteractiveModule = {
   async request(inputs) {
     const pattern = typeof inputs['pattern'] === 'string' ? inputs['pattern'] : null;
     if (pattern !== null) compilePattern(pattern); // an invalid pattern fails the module now, not the person later
-    return {
+    return textInputRequestSchema.parse({
       prompt: String(inputs['prompt']),
       default: typeof inputs['default'] === 'string' ? inputs['default'] : null,
       pattern,
       min_length: typeof inputs['min_length'] === 'number' ? inputs['min_length'] : null,
       max_length: typeof inputs['max_length'] === 'number' ? inputs['max_length'] : null,
-    };
+    } satisfies TextInputRequest);
   },
   async respond(request, response) {
     const spec = requestSchema.parse(request);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RunError } from '../../records.js';
+import type { InteractionRequest } from '../../workflow/interaction-requests.js';
 import { eventDataSchemas, type EventDataSchemas } from '../event-data.js';
 import { eventTypes, type EventType, type FoldableEvent } from '../events.js';
 
@@ -54,6 +55,16 @@ const foldedError = z
   .optional()
   .transform((value): RunError => (isRecord(value) ? value : {}) as RunError);
 
+/**
+ * The untyped fold kept the logged request whatever it was; it still does, so a request logged
+ * before requests had named shapes (a plugin's string, say) still reaches the person unchanged.
+ * The engine logs only requests that match `interactionRequestSchema`; the cast is for older logs.
+ */
+const foldedRequest = z
+  .unknown()
+  .optional()
+  .transform((value) => value as InteractionRequest);
+
 const foldDataSchemas = {
   ...lenientSchemas,
   // The untyped fold took any number as the attempt (the schema wants a whole number).
@@ -65,6 +76,7 @@ const foldDataSchemas = {
   interaction_requested: lenientSchemas.interaction_requested.extend({
     interaction_id: foldedText,
     module_id: foldedText,
+    request: foldedRequest,
   }),
 } satisfies { [K in EventType]: z.ZodObject };
 

@@ -1,0 +1,136 @@
+import { useId, useState, type FormEvent } from 'react';
+import type { SelectOption, SelectRequest } from '../api/pending-contract';
+import { formatDateTime } from '../util/time';
+import { FieldMessages } from './FieldMessages';
+import { LazyMarkdown } from './LazyMarkdown';
+import { mediaUrl } from './media';
+import { problemsAt, type QuestionProps } from './types';
+
+/** An option's title: the text itself, or the most name-like field of an object option. */
+function titleOf(option: SelectOption): string {
+  const value = option.value;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const fields = value as Record<string, unknown>;
+    for (const name of ['title', 'label', 'name', 'text', 'caption', 'id']) {
+      const field = fields[name];
+      if (typeof field === 'string' && field.trim() !== '') return field;
+    }
+  }
+  return JSON.stringify(value);
+}
+
+function OptionCard({
+  option,
+  multi,
+  name,
+  checked,
+  onToggle,
+}: {
+  option: SelectOption;
+  multi: boolean;
+  name: string;
+  checked: boolean;
+  onToggle: () => void;
+}) {
+  const image = option.image !== undefined ? mediaUrl(option.image) : null;
+  const id = `${name}-${option.index}`;
+  return (
+    <li className={checked ? 'option-card option-card-selected' : 'option-card'}>
+      {/* A native radio or checkbox: arrow keys move between radios, space toggles, enter submits. */}
+      <label className="option-label" htmlFor={id}>
+        <input
+          id={id}
+          className="option-input"
+          type={multi ? 'checkbox' : 'radio'}
+          name={name}
+          checked={checked}
+          onChange={onToggle}
+        />
+        {image && <img className="option-image" src={image} alt="" loading="lazy" />}
+        <span className="option-title">{titleOf(option)}</span>
+        {option.last_used !== null && (
+          <span className="badge">
+            Last chosen <time dateTime={option.last_used}>{formatDateTime(option.last_used)}</time>
+          </span>
+        )}
+      </label>
+      {option.description !== undefined && option.description !== '' && (
+        <details className="option-details">
+          <summary>
+            Read more<span className="visually-hidden"> about {titleOf(option)}</span>
+          </summary>
+          <LazyMarkdown text={option.description} />
+        </details>
+      )}
+    </li>
+  );
+}
+
+export function SelectQuestion({
+  request,
+  sending,
+  problems,
+  onAnswer,
+}: QuestionProps<SelectRequest>) {
+  const name = useId();
+  const [selected, setSelected] = useState<number[]>([]);
+  const min = request.multi ? request.min : 1;
+  const max = request.multi ? request.max : 1;
+  const toggle = (index: number) =>
+    setSelected((current) => {
+      if (!request.multi) return [index];
+      return current.includes(index)
+        ? current.filter((chosen) => chosen !== index)
+        : [...current, index].sort((a, b) => a - b);
+    });
+  const countOk = selected.length >= min && selected.length <= max;
+  const help = request.multi
+    ? min === max
+      ? `Choose ${min}.`
+      : `Choose between ${min} and ${max} (${selected.length} chosen).`
+    : null;
+  const messagesId = `${name}-messages`;
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (countOk && !sending) onAnswer({ selected_indices: selected });
+  };
+
+  return (
+    <form onSubmit={submit} className="stack">
+      <fieldset
+        className="options"
+        aria-describedby={help || problems.length ? messagesId : undefined}
+      >
+        <legend className="question-prompt">{request.prompt}</legend>
+        <ul className="option-list">
+          {request.options.map((option) => (
+            <OptionCard
+              key={option.index}
+              option={option}
+              multi={request.multi}
+              name={name}
+              checked={selected.includes(option.index)}
+              onToggle={() => toggle(option.index)}
+            />
+          ))}
+        </ul>
+        <FieldMessages
+          id={messagesId}
+          help={help}
+          problems={[
+            ...(selected.length > max ? [`That is ${selected.length - max} too many.`] : []),
+            ...problemsAt(problems, 'response.selected_indices'),
+          ]}
+        />
+      </fieldset>
+      <div className="actions">
+        <button type="submit" className="button button-primary" disabled={!countOk || sending}>
+          {sending ? 'Sending…' : request.multi ? 'Send choices' : 'Send choice'}
+        </button>
+      </div>
+    </form>
+  );
+}
