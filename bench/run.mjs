@@ -19,9 +19,15 @@ const option = (name) => {
   return at === -1 ? undefined : process.argv[at + 1];
 };
 const only = option('--only')?.split(',');
-const scenarios = ['engine', 'interaction', 'resolver', 'gateway-reads', 'scale', 'memory'].filter(
-  (name) => !only || only.includes(name),
-);
+const scenarios = [
+  'engine',
+  'interaction',
+  'resolver',
+  'gateway-reads',
+  'scale',
+  'memory',
+  'web-app',
+].filter((name) => !only || only.includes(name));
 const storeChoice = option('--store') ?? 'memory';
 if (!['memory', 'durable'].includes(storeChoice)) {
   console.error(`--store must be memory or durable, not ${storeChoice}`);

@@ -180,6 +180,13 @@ async function runLocally() {
     ...serviceEnv,
     ADMIN_TOKEN: adminToken,
     HOST: process.env.HOST ?? '127.0.0.1',
+    // Invitation links need the address people reach the app at; on one's own machine that is
+    // the gateway's own (set PUBLIC_URL when it is reached another way). Unknown for port 0.
+    ...(process.env.PUBLIC_URL || process.env.PORT === '0'
+      ? {}
+      : {
+          PUBLIC_URL: `http://${process.env.HOST && process.env.HOST !== '0.0.0.0' ? process.env.HOST : '127.0.0.1'}:${process.env.PORT ?? '8080'}`,
+        }),
     // The stack knows a service is up from its info-level "ready" line: never quieter than info.
     LOG_LEVEL: ['trace', 'debug'].includes(process.env.LOG_LEVEL ?? '')
       ? process.env.LOG_LEVEL
@@ -243,7 +250,7 @@ async function runLocally() {
     if (name === 'gateway') listening = line;
   }
   const address = JSON.parse(listening);
-  say(`ready at http://${address.host}:${address.port}`);
+  say(`ready at http://${address.host}:${address.port} (the web app: /app)`);
 }
 
 if (dockerEngineAvailable()) runWithDocker();

@@ -200,6 +200,17 @@ function requestAs(
   };
 }
 
+/** The same request sent with the tenant's session cookie instead of their key. */
+function withSession(tenant: SeededTenant, raw: RawRequest): RawRequest {
+  const { authorization: _key, ...headers } = raw.headers ?? {};
+  return { ...raw, headers: { ...headers, cookie: tenant.session.cookie } };
+}
+
+/** GET /v1/me as the tenant. */
+function meRequest(tenant: SeededTenant): RawRequest {
+  return requestAs(tenant, meOperation('get /v1/me'), {}, {}, noBody);
+}
+
 function answerOf(response: RawResponse): string {
   return response.status >= 400
     ? `${response.status} ${parseEnvelope(response).error.code}`
@@ -338,6 +349,58 @@ const listChecks: Record<string, () => Promise<void>> = {
       ).toBe(true);
       expectNoneOfAlices(response, where);
     }
+  },
+  'get /v1/me/session': async () => {
+    // With bob's cookie: bob's session, nothing of alice's; with his key: no session at all.
+    const operation = meOperation('get /v1/me/session');
+    const response = await sendChangingNothing(
+      withSession(bob, requestAs(bob, operation, {}, {}, noBody)),
+    );
+    expect(response.status).toBe(200);
+    const session = JSON.parse(response.body.toString()) as { user: { user_id: string } };
+    expect(session.user.user_id).toBe(bob.userId);
+    expect(response.body.toString()).not.toContain(alice.session.csrfToken);
+    expectNoneOfAlices(response, 'GET /v1/me/session');
+    const withKey = await sendChangingNothing(requestAs(bob, operation, {}, {}, noBody));
+    expect(withKey.status).toBe(404);
+  },
+  'delete /v1/me/session': async () => {
+    // Bob signing out (a session of his own made for it) ends his, never alice's.
+    const signedIn = await http.send({
+      method: 'POST',
+      path: '/v1/auth/sessions',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ login: bob.username, password: bob.password })),
+    });
+    expect(signedIn.status).toBe(201);
+    const cookie = (signedIn.headers['set-cookie']?.[0] ?? '').split(';')[0] ?? '';
+    const csrf = (JSON.parse(signedIn.body.toString()) as { csrf_token: string }).csrf_token;
+    const before = aliceDocuments(await snapshotDatabase(db.mongo));
+    const out = await http.send({
+      method: 'DELETE',
+      path: '/v1/me/session',
+      headers: { cookie, origin: new URL(gateway.url).origin, 'x-csrf-token': csrf },
+    });
+    expect(out.status).toBe(204);
+    expect(aliceDocuments(await snapshotDatabase(db.mongo))).toEqual(before);
+    expect((await http.send(withSession(alice, meRequest(alice)))).status).toBe(200);
+  },
+  'put /v1/me/password': async () => {
+    // Bob's change (to the same password) touches no password but his, and ends no session of
+    // alice's.
+    const alicesBefore = await db.models.passwords.findOne({ user_id: alice.userId }).lean();
+    const response = await http.send({
+      ...requestAs(bob, meOperation('put /v1/me/password'), {}, {}, noBody),
+      headers: { authorization: `Bearer ${bob.apiKey}`, 'content-type': 'application/json' },
+      body: Buffer.from(
+        JSON.stringify({ current_password: bob.password, new_password: bob.password }),
+      ),
+    });
+    expect(response.status).toBe(204);
+    expect(await db.models.passwords.findOne({ user_id: alice.userId }).lean()).toEqual(
+      alicesBefore,
+    );
+    expect((await http.send(withSession(alice, meRequest(alice)))).status).toBe(200);
   },
   'get /v1/me/interactions': async () => {
     const operation = meOperation('get /v1/me/interactions');

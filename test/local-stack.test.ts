@@ -42,7 +42,7 @@ function startStack(...args: string[]): ServiceProcess {
 
 async function ready(stack: ServiceProcess): Promise<string> {
   const line = await stack.waitForLine((l) => l.startsWith('[stack] ready at '), 120_000);
-  return line.replace('[stack] ready at ', '').trim();
+  return /http:\/\/\S+/.exec(line)?.[0] ?? '';
 }
 
 let stack = startStack();

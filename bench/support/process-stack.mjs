@@ -143,6 +143,8 @@ export async function startProcessStack({
             PORT: String(port),
             ADMIN_TOKEN: adminToken,
             RATE_LIMIT_PER_WINDOW: '0',
+            // Its own address, so that invitation links can be made (the web-app scenario).
+            PUBLIC_URL: `http://127.0.0.1:${port}`,
             ...common,
           }
         : common,
@@ -161,6 +163,7 @@ export async function startProcessStack({
 
   return {
     base,
+    adminToken,
     models,
     mongo,
     apiKey: user.api_key,

@@ -1,7 +1,9 @@
 import { useState } from 'react';
-import type { ConfirmRequest } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { LazyMarkdown } from './LazyMarkdown';
 import type { QuestionProps } from './types';
+
+type ConfirmRequest = components['schemas']['ConfirmRequest'];
 
 /**
  * Approve or reject. The content to approve is the message itself and the `display` context

@@ -1,6 +1,8 @@
-import type { DisplayItem } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { LazyMarkdown } from './LazyMarkdown';
 import { artifactContentUrl, mediaUrl } from './media';
+
+type DisplayItem = components['schemas']['DisplayItem'];
 
 function Unshowable({ value }: { value: string }) {
   return <p className="pre-wrap muted">{value}</p>;

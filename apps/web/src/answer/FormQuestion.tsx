@@ -1,9 +1,12 @@
 import { useId, useState, type FormEvent } from 'react';
-import type { FormField, FormRequest } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { humanize } from '../api/requests';
 import { rulesHelp, textProblems, lengthOf } from './checks';
 import { FieldMessages } from './FieldMessages';
 import { problemsAt, type QuestionProps } from './types';
+
+type FormField = components['schemas']['FormField'];
+type FormRequest = components['schemas']['FormRequest'];
 
 /** What an input holds: text for string, number (as typed) and enum fields; a flag for booleans. */
 type Draft = Record<string, string | boolean>;

@@ -1,4 +1,5 @@
 import { useId, useState, type FormEvent } from 'react';
+import type { components } from '@stepwise/client';
 import type { QuestionProps } from './types';
 
 /**
@@ -11,7 +12,7 @@ export function PluginQuestion({
   sending,
   problems,
   onAnswer,
-}: QuestionProps<Record<string, unknown>> & { moduleId: string }) {
+}: QuestionProps<components['schemas']['PluginRequest']> & { moduleId: string }) {
   const id = useId();
   const [text, setText] = useState('{}');
   const [parseError, setParseError] = useState<string | null>(null);

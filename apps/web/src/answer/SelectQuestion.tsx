@@ -1,10 +1,13 @@
 import { useId, useState, type FormEvent } from 'react';
-import type { SelectOption, SelectRequest } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { formatDateTime } from '../util/time';
 import { FieldMessages } from './FieldMessages';
 import { LazyMarkdown } from './LazyMarkdown';
 import { mediaUrl } from './media';
 import { problemsAt, type QuestionProps } from './types';
+
+type SelectOption = components['schemas']['SelectOption'];
+type SelectRequest = components['schemas']['SelectRequest'];
 
 /** An option's title: the text itself, or the most name-like field of an object option. */
 function titleOf(option: SelectOption): string {

@@ -1,8 +1,10 @@
 import { useId, useState, type FormEvent } from 'react';
-import type { TextInputRequest } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { lengthOf, rulesHelp, textProblems } from './checks';
 import { FieldMessages } from './FieldMessages';
 import { problemsAt, type QuestionProps } from './types';
+
+type TextInputRequest = components['schemas']['TextInputRequest'];
 
 /** Short answers get one line; longer ones (or unbounded ones) a text area. */
 const SINGLE_LINE_MAX = 120;

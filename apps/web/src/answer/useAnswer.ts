@@ -2,12 +2,12 @@ import { useMutation, useQueryClient, type InfiniteData } from '@tanstack/react-
 import { useState } from 'react';
 import type { components } from '@stepwise/client';
 import { ApiError, api, unwrap } from '../api/client';
-import type { InboxPage } from '../api/pending-contract';
 import { inboxKey, withoutInteraction } from '../inbox/queries';
 import { newIdempotencyKey } from '../util/uuid';
 import type { AnswerResponse } from './types';
 
 export type Run = components['schemas']['Run'];
+type InboxPage = components['schemas']['InboxPage'];
 
 /** How long the gateway may hold the answer until the run is at rest (its next question). */
 const ANSWER_WAIT_MS = 3_000;

@@ -1,13 +1,11 @@
 import createClient, { type Middleware } from 'openapi-fetch';
 import type { components, paths } from '@stepwise/client';
-import type { PendingPaths } from './pending-contract';
 
 /**
  * The app's one API client: typed by the gateway's contract (`paths`), so a contract change fails
  * the app's type check. Same origin, so the session cookie goes along and no CORS is involved.
- * `PendingPaths` adds the routes the committed contract does not describe yet.
  */
-export const api = createClient<paths & PendingPaths>({
+export const api = createClient<paths>({
   baseUrl: '',
   credentials: 'same-origin',
 });

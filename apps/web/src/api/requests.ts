@@ -1,89 +1,93 @@
-import type {
-  ConfirmRequest,
-  DisplayItem,
-  FormRequest,
-  PendingInteraction,
-  SelectRequest,
-  TextInputRequest,
-} from './pending-contract';
+import type { components } from '@stepwise/client';
+
+type Schemas = components['schemas'];
+type DisplayItem = Schemas['DisplayItem'];
+
+/** A run's pending interaction (the same shape as an inbox item's `pending_interaction`). */
+export type PendingInteraction = NonNullable<Schemas['Run']['pending_interaction']>;
+
+/** The request of a built-in module, by its `module_id`. */
+interface BuiltInRequests {
+  'user.select': Schemas['SelectRequest'];
+  'user.text_input': Schemas['TextInputRequest'];
+  'user.form': Schemas['FormRequest'];
+  'user.confirm': Schemas['ConfirmRequest'];
+}
 
 /**
- * A pending interaction's `request` is typed `unknown` by the contract (its shape depends on the
- * module). These guards tell the built-in modules' requests apart by `module_id`, checking the
- * fields the app reads, so a malformed or plugin request falls back to a plain view.
+ * A pending interaction's `request`, told apart. The contract types it as a union of the built-in
+ * modules' request schemas and a plugin's loose object (`PluginRequest`); which one it is follows
+ * from the interaction's `module_id`, which the union itself does not carry. `classify` is the one
+ * place that narrows it: everything else reads the result.
  */
 export type KnownRequest =
-  | { module: 'user.select'; request: SelectRequest }
-  | { module: 'user.text_input'; request: TextInputRequest }
-  | { module: 'user.form'; request: FormRequest }
-  | { module: 'user.confirm'; request: ConfirmRequest }
-  | { module: 'other'; request: Record<string, unknown> };
+  | {
+      [Module in keyof BuiltInRequests]: { module: Module; request: BuiltInRequests[Module] };
+    }[keyof BuiltInRequests]
+  | { module: 'other'; request: Schemas['PluginRequest'] };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function isSelect(request: Record<string, unknown>): boolean {
-  return (
+/**
+ * Whether a request has the fields the app reads for its module. The gateway validates requests
+ * against these schemas, so this only guards against a gateway newer than the app: a request that
+ * fails it is shown as a plugin's (its JSON) rather than breaking the page.
+ */
+const looksLike: {
+  [Module in keyof BuiltInRequests]: (request: Record<string, unknown>) => boolean;
+} = {
+  'user.select': (request) =>
     typeof request['prompt'] === 'string' &&
     Array.isArray(request['options']) &&
     request['options'].every(
       (option: unknown) => isRecord(option) && typeof option['index'] === 'number',
     ) &&
-    typeof request['multi'] === 'boolean'
-  );
-}
-
-function isForm(request: Record<string, unknown>): boolean {
-  return (
+    typeof request['multi'] === 'boolean',
+  'user.text_input': (request) => typeof request['prompt'] === 'string',
+  'user.form': (request) =>
     Array.isArray(request['fields']) &&
     request['fields'].every(
       (field: unknown) =>
         isRecord(field) && typeof field['name'] === 'string' && typeof field['type'] === 'string',
-    )
-  );
+    ),
+  'user.confirm': (request) => typeof request['message'] === 'string',
+};
+
+function isBuiltIn(moduleId: string): moduleId is keyof BuiltInRequests {
+  return Object.hasOwn(looksLike, moduleId);
 }
 
 export function classify(interaction: PendingInteraction): KnownRequest {
-  const request = isRecord(interaction.request) ? interaction.request : {};
-  switch (interaction.module_id) {
-    case 'user.select':
-      if (isSelect(request))
-        return { module: 'user.select', request: request as unknown as SelectRequest };
-      break;
-    case 'user.text_input':
-      if (typeof request['prompt'] === 'string')
-        return { module: 'user.text_input', request: request as unknown as TextInputRequest };
-      break;
-    case 'user.form':
-      if (isForm(request))
-        return { module: 'user.form', request: request as unknown as FormRequest };
-      break;
-    case 'user.confirm':
-      if (typeof request['message'] === 'string')
-        return { module: 'user.confirm', request: request as unknown as ConfirmRequest };
-      break;
+  const { module_id: moduleId, request } = interaction;
+  if (isBuiltIn(moduleId) && looksLike[moduleId](request)) {
+    // The module id says which member of the union this is (checked just above).
+    return { module: moduleId, request } as KnownRequest;
   }
   return { module: 'other', request };
 }
 
-/** The question in one line: the prompt or message, else the module's name in the workflow. */
-export function questionText(interaction: PendingInteraction): string {
-  const request = isRecord(interaction.request) ? interaction.request : {};
-  for (const field of ['prompt', 'message']) {
-    const text = request[field];
-    if (typeof text === 'string' && text.trim() !== '') return text.trim();
-  }
-  return humanize(interaction.module_name);
+function nonBlank(text: unknown): string | null {
+  return typeof text === 'string' && text.trim() !== '' ? text.trim() : null;
 }
 
-/** The `display` items of a request, those that have the expected shape. */
-export function displayOf(request: unknown): DisplayItem[] {
-  if (!isRecord(request) || !Array.isArray(request['display'])) return [];
-  return request['display'].filter(
-    (item: unknown): item is DisplayItem =>
-      isRecord(item) && typeof item['label'] === 'string' && typeof item['kind'] === 'string',
-  );
+/** The question in one line: the prompt or message, else the module's name in the workflow. */
+export function questionText(interaction: PendingInteraction): string {
+  const known = classify(interaction);
+  const text =
+    known.module === 'user.confirm'
+      ? nonBlank(known.request.message)
+      : known.module === 'other'
+        ? // A plugin's request has no fixed fields; many still carry a prompt or a message.
+          (nonBlank(known.request['prompt']) ?? nonBlank(known.request['message']))
+        : nonBlank(known.request.prompt);
+  return text ?? humanize(interaction.module_name);
+}
+
+/** The `display` items of a request (every request schema may carry them). */
+export function displayOf(request: PendingInteraction['request']): DisplayItem[] {
+  return request.display ?? [];
 }
 
 /** `pick_idea` → "Pick idea": a readable name where only an identifier is known. */

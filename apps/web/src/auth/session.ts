@@ -1,7 +1,9 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useCallback } from 'react';
 import { ApiError, api, apiError, setCsrfToken } from '../api/client';
-import type { Session } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
+
+type Session = components['schemas']['Session'];
 
 export const sessionKey = ['session'] as const;
 

@@ -1,6 +1,13 @@
 import { useInfiniteQuery, useQuery, type InfiniteData } from '@tanstack/react-query';
 import { api, unwrap } from '../api/client';
-import type { InboxPage, InboxSort } from '../api/pending-contract';
+import type { components, paths } from '@stepwise/client';
+
+type InboxPage = components['schemas']['InboxPage'];
+
+/** The inbox's orders: the `sort` parameter of `GET /v1/me/interactions`. */
+export type InboxSort = NonNullable<
+  NonNullable<paths['/v1/me/interactions']['get']['parameters']['query']>['sort']
+>;
 
 /** A page of the inbox is 50 rows: the first screenful shows at once even with 1,000 waiting. */
 export const INBOX_PAGE_SIZE = 50;

@@ -1,8 +1,51 @@
 import { useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import type { InboxAnswered, InboxPage, InboxRunStatus } from '../api/pending-contract';
-import { userStreamEventNames } from '../api/pending-contract';
+import type { components, paths } from '@stepwise/client';
 import { inboxKey, withoutInteraction } from './queries';
+
+type InboxPage = components['schemas']['InboxPage'];
+
+/**
+ * The events of `GET /v1/me/stream`, as the contract lists them (`event:` and the JSON string in
+ * `data:`). They come from the gateway's services/gateway/src/runs/user-stream.ts, whose names are
+ * `userStreamEventNames` in packages/shared/src/inbox-api.ts.
+ */
+type UserStreamEvent =
+  paths['/v1/me/stream']['get']['responses'][200]['content']['text/event-stream'];
+type UserStreamEventName = UserStreamEvent['event'];
+
+/**
+ * The app's one list of the stream's event names. A record over the contract's names, so a name
+ * the contract adds or drops fails the type check here.
+ */
+const listened: Record<UserStreamEventName, true> = {
+  'interaction.requested': true,
+  'interaction.answered': true,
+  'run.status': true,
+};
+const userStreamEventNames = Object.keys(listened) as UserStreamEventName[];
+
+/**
+ * The parsed `data:` of `interaction.answered` and `run.status`. The contract gives their schemas
+ * only inline (as the `contentSchema` of a string `data`), not as named components, so the
+ * generated types see a string: these follow that inline schema (InboxInteractionAnswered and
+ * InboxRunStatus in packages/shared/src/inbox-api.ts).
+ */
+interface InboxAnswered {
+  workflow_run_id: string;
+  interaction_id: string;
+  seq: number;
+  answered_at: string;
+}
+interface InboxRunStatus {
+  workflow_run_id: string;
+  workflow_template_name: string;
+  project_name: string;
+  status: components['schemas']['Run']['status'];
+  pending_interaction_id: string | null;
+  last_seq: number;
+  updated_at: string;
+}
 
 /** Bursts of events (a run asking right after an answer) refetch once, after this pause. */
 const REFETCH_DEBOUNCE_MS = 150;
@@ -59,9 +102,12 @@ export function useUserStream(enabled: boolean): void {
     };
     const onMessage = (event: MessageEvent) => {
       const data = parse(event.data);
-      if (event.type === 'interaction.answered' && isAnswered(data)) {
+      if (
+        event.type === ('interaction.answered' satisfies UserStreamEventName) &&
+        isAnswered(data)
+      ) {
         drop(data.workflow_run_id, (id) => id !== data.interaction_id);
-      } else if (event.type === 'run.status' && isRunStatus(data)) {
+      } else if (event.type === ('run.status' satisfies UserStreamEventName) && isRunStatus(data)) {
         // Any other interaction of this run has left the inbox (answered, cancelled, branched).
         drop(data.workflow_run_id, (id) => id === data.pending_interaction_id);
       }

@@ -1,12 +1,14 @@
 import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
-import type { InboxItem, InboxSort } from '../api/pending-contract';
+import type { components } from '@stepwise/client';
 import { questionText } from '../api/requests';
 import { InboxFilterBar } from '../inbox/InboxFilterBar';
-import { useInbox, type InboxFilters } from '../inbox/queries';
+import { useInbox, type InboxFilters, type InboxSort } from '../inbox/queries';
 import { ErrorNotice, Loading } from '../layout/Status';
 import { noticeOf } from '../util/notice';
 import { formatDateTime, waitedFor } from '../util/time';
+
+type InboxItem = components['schemas']['InboxItem'];
 
 /** The filters live in the address (`?sort=newest&template=…&project=…`): links and reloads keep them. */
 function filtersOf(search: URLSearchParams): InboxFilters {

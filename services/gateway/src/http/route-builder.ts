@@ -7,7 +7,6 @@ import {
   findUnstorableKey,
   summarizeDetails,
   type ErrorCode,
-  type UserRecord,
 } from '@stepwise/shared';
 import { refuseDeclaredOversize } from './body-limits.js';
 import type { AnyReply, Reply, ResponsesSpec } from './responses.js';
