@@ -12,15 +12,7 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { startProcessStack } from './support/process-stack.mjs';
-import {
-  emitResult,
-  figure,
-  inParallel,
-  latency,
-  medianOf,
-  option,
-  quick,
-} from './support/report.mjs';
+import { emitResult, figure, inParallel, latency, option, quick } from './support/report.mjs';
 
 const waiting = option('waiting', { quick: 200, full: 1_000 });
 const loads = option('loads', { quick: 5, full: 15 });
