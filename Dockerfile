@@ -12,9 +12,11 @@ COPY packages/client/package.json packages/client/
 COPY services/gateway/package.json services/gateway/
 COPY services/resolver/package.json services/resolver/
 COPY services/runner/package.json services/runner/
+COPY apps/web/package.json apps/web/
 RUN npm ci --no-audit --no-fund
 COPY packages packages
 COPY services services
+COPY apps apps
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -30,6 +32,8 @@ COPY --from=build /app/services/resolver/package.json services/resolver/
 COPY --from=build /app/services/resolver/dist services/resolver/dist
 COPY --from=build /app/services/runner/package.json services/runner/
 COPY --from=build /app/services/runner/dist services/runner/dist
+# The web app, served by the gateway at /app (WEB_APP_DIR defaults to this folder).
+COPY --from=build /app/apps/web/dist apps/web/dist
 COPY scripts/healthcheck.mjs scripts/
 # The image's unprivileged user; the services need no root and write only the heartbeat in /tmp.
 USER node

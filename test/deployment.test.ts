@@ -66,14 +66,15 @@ describe('container build and compose file', () => {
   });
 
   it('copies every workspace package manifest before npm ci, and runs as a non-root user', () => {
-    const workspaces = ['packages', 'services']
+    const workspaces = ['packages', 'services', 'apps']
       .flatMap((folder) => readdirSync(join(root, folder)).map((name) => `${folder}/${name}`))
       .filter((workspace) => existsSync(join(root, workspace, 'package.json')));
     expect(workspaces).toContain('packages/cli');
     for (const workspace of workspaces)
       expect(dockerfile).toContain(`COPY ${workspace}/package.json ${workspace}/`);
     const rootManifest = JSON.parse(read('package.json')) as { workspaces: string[] };
-    expect(rootManifest.workspaces).toEqual(['packages/*', 'services/*']);
+    expect(rootManifest.workspaces).toEqual(['packages/*', 'services/*', 'apps/*']);
+    expect(workspaces).toContain('apps/web');
     expect(dockerfile).toMatch(/^USER node$/m);
   });
 

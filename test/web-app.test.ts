@@ -184,7 +184,7 @@ describe('the web app', () => {
       .poll(async () => (await adaRuns.get(firstRun)).status, { timeout: 15_000 })
       .toBe('completed');
     const answered = (await adaRuns.events(firstRun)).filter(
-      (event) => event.event_type === 'interaction_answered',
+      (event) => event.event_type === 'interaction_responded',
     );
     expect(answered.map((event) => event.module_name)).toEqual([
       'choose_idea',
@@ -261,6 +261,44 @@ describe('the web app', () => {
     await shoot(page, '08-other-person');
     await context.close();
   }, 30_000);
+
+  it('manages API keys and the password in Settings', async () => {
+    await adaPage
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Settings' })
+      .click();
+    await expect
+      .poll(() => adaPage.getByRole('heading', { name: 'Settings', level: 1 }).isVisible())
+      .toBe(true);
+    await expectAccessible(adaPage, 'the settings page');
+
+    await adaPage.getByRole('button', { name: 'Create API key' }).click();
+    const secretField = adaPage.getByRole('textbox', { name: 'New API key' });
+    await expect.poll(() => secretField.isVisible()).toBe(true);
+    const secret = await secretField.inputValue();
+    expect(secret).toMatch(/^sk_/);
+    await shoot(adaPage, '10-settings-new-key');
+    const asProgram = () =>
+      fetch(`${gateway.url}/v1/me`, { headers: { authorization: `Bearer ${secret}` } });
+    expect((await asProgram()).status).toBe(200);
+    await adaPage.getByRole('button', { name: 'Hide the key' }).click();
+    await adaPage.getByRole('button', { name: `Revoke key ${secret.slice(0, 10)}` }).click();
+    await adaPage.getByRole('button', { name: 'Yes, revoke' }).click();
+    await expect.poll(async () => (await asProgram()).status, { timeout: 10_000 }).toBe(401);
+
+    await adaPage.getByLabel('Current password').fill('ada passphrase 2026');
+    await adaPage.getByLabel('New password', { exact: true }).fill('ada changed passphrase');
+    await adaPage.getByLabel('New password again').fill('ada changed passphrase');
+    await adaPage.getByRole('button', { name: 'Change password' }).click();
+    await expect
+      .poll(() => adaPage.getByText(/Your password was changed/).isVisible(), { timeout: 10_000 })
+      .toBe(true);
+    const signIn = (password: string) =>
+      gateway.request('/v1/auth/sessions', { method: 'POST', json: { login: 'ada', password } });
+    expect((await signIn('ada passphrase 2026')).status).toBe(401);
+    expect((await signIn('ada changed passphrase')).status).toBe(201);
+    await shoot(adaPage, '11-settings-password');
+  }, 45_000);
 
   it('signs out: the session cookie no longer works', async () => {
     const cookie = (await adaContext.cookies()).find((c) => c.name === 'stepwise_session');

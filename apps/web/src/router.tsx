@@ -11,6 +11,8 @@ import { SignInPage } from './pages/SignInPage';
 // The answer page carries the question renderers and markdown: loaded when first opened, so the
 // inbox (the usual first page) stays small.
 const AnswerPage = lazy(() => import('./pages/AnswerPage'));
+// Settings (API keys, password) is visited rarely: its own chunk too.
+const SettingsPage = lazy(() => import('./pages/SettingsPage'));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading label="Loading the page" />}>{children}</Suspense>;
@@ -18,8 +20,8 @@ function Lazy({ children }: { children: ReactNode }) {
 
 /**
  * Every page lives under /app (the gateway serves index.html for any path there). Room is left
- * for the pages of later issues: runs/:runId (Run), runs/:runId/versions (Versions), templates,
- * settings; the navigation in AppShell lists them as they arrive.
+ * for the pages of later issues: runs/:runId (Run), runs/:runId/versions (Versions), templates;
+ * the navigation in AppShell lists them as they arrive.
  */
 export const router = createBrowserRouter(
   [
@@ -39,6 +41,14 @@ export const router = createBrowserRouter(
           element: (
             <Lazy>
               <AnswerPage />
+            </Lazy>
+          ),
+        },
+        {
+          path: 'settings',
+          element: (
+            <Lazy>
+              <SettingsPage />
             </Lazy>
           ),
         },

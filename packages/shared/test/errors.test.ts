@@ -35,9 +35,10 @@ describe('error table', () => {
     for (const [code, status] of Object.entries(documented)) {
       expect(errorCatalog[code as keyof typeof errorCatalog]?.status, code).toBe(status);
     }
-    // Our one addition: an unexpected failure still answers in the envelope.
+    // Our additions: an unexpected failure still answers in the envelope; people.md's
+    // invitations and PUBLIC_URL need a code each (docs/people.md).
     expect(Object.keys(errorCatalog).sort()).toEqual(
-      [...Object.keys(documented), 'INTERNAL'].sort(),
+      [...Object.keys(documented), 'INTERNAL', 'INVITATION_INVALID', 'NOT_CONFIGURED'].sort(),
     );
   });
 

@@ -5,8 +5,11 @@ import { useSession, useSignedOut } from '../auth/session';
 import { useUserStream } from '../inbox/useUserStream';
 import { ErrorNotice } from './Status';
 
-/** The pages in the navigation; Run, Versions, Templates and Settings join as they are built. */
-const navigation = [{ to: '/inbox', label: 'Inbox' }] as const;
+/** The pages in the navigation; Run, Versions and Templates join as they are built. */
+const navigation = [
+  { to: '/inbox', label: 'Inbox' },
+  { to: '/settings', label: 'Settings' },
+] as const;
 
 export function AppShell() {
   const session = useSession();

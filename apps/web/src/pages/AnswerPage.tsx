@@ -22,8 +22,17 @@ function answerPath(runId: string, interactionId: string): string {
 function Question({ run, interaction }: { run: Run; interaction: PendingInteraction }) {
   const navigate = useNavigate();
   const answer = useAnswer(run.workflow_run_id, interaction.interaction_id);
-  const onAnswer = (response: Parameters<typeof answer.mutate>[0]) =>
+  // A double click submits twice before React re-renders the button disabled: only the first
+  // submission goes out (a repeat would carry the same Idempotency-Key anyway, but its answer,
+  // not the first one's, would decide where the page goes).
+  const inFlight = useRef(false);
+  const onAnswer = (response: Parameters<typeof answer.mutate>[0]) => {
+    if (inFlight.current) return;
+    inFlight.current = true;
     answer.mutate(response, {
+      onSettled: () => {
+        inFlight.current = false;
+      },
       onSuccess: (next) => {
         const pending = next.pending_interaction;
         if (
@@ -45,6 +54,7 @@ function Question({ run, interaction }: { run: Run; interaction: PendingInteract
         void navigate('/inbox', { state: { notice } });
       },
     });
+  };
   const sending = answer.isPending;
   const problems = answer.error instanceof ApiError ? answer.error.problems : [];
   const known = classify(interaction);

@@ -2,14 +2,11 @@ import { useMutation } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router';
 import { ApiError, api, unwrap } from '../api/client';
+import { NewPasswordFields, newPasswordReady } from '../auth/NewPasswordFields';
 import { useSignedIn } from '../auth/session';
 import { AuthFrame } from '../layout/AuthFrame';
 import { describeError } from '../layout/Status';
 import { useDocumentTitle } from '../util/title';
-
-/** The gateway's bounds for a password (people.md): at least 10 characters, at most 128. */
-const MIN_PASSWORD = 10;
-const MAX_PASSWORD = 128;
 
 /**
  * The token travels in the link's fragment (`#token=…`), which browsers never send to a server
@@ -18,14 +15,6 @@ const MAX_PASSWORD = 128;
 function tokenOf(hash: string): string | null {
   const token = new URLSearchParams(hash.replace(/^#/, '')).get('token');
   return token !== null && token !== '' ? token : null;
-}
-
-function passwordProblem(password: string): string | null {
-  const length = [...password].length;
-  if (length < MIN_PASSWORD)
-    return `At least ${MIN_PASSWORD} characters (${MIN_PASSWORD - length} more).`;
-  if (length > MAX_PASSWORD) return `At most ${MAX_PASSWORD} characters.`;
-  return null;
 }
 
 export function InvitationPage() {
@@ -67,9 +56,7 @@ export function InvitationPage() {
     );
   }
 
-  const problem = password === '' ? null : passwordProblem(password);
-  const mismatch = repeat !== '' && repeat !== password ? 'The two passwords differ.' : null;
-  const ready = password !== '' && passwordProblem(password) === null && repeat === password;
+  const ready = newPasswordReady(password, repeat);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -85,38 +72,12 @@ export function InvitationPage() {
             {describeError(accept.error)}
           </div>
         )}
-        <div className="field">
-          <label htmlFor="new-password">Password</label>
-          <input
-            id="new-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={password}
-            onChange={(event) => setPassword(event.target.value)}
-            aria-invalid={problem !== null}
-            aria-describedby="new-password-help"
-          />
-          <p id="new-password-help" className={problem ? 'field-error' : 'field-help'}>
-            {problem ?? `${MIN_PASSWORD} to ${MAX_PASSWORD} characters.`}
-          </p>
-        </div>
-        <div className="field">
-          <label htmlFor="repeat-password">Password again</label>
-          <input
-            id="repeat-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            value={repeat}
-            onChange={(event) => setRepeat(event.target.value)}
-            aria-invalid={mismatch !== null}
-            aria-describedby="repeat-password-help"
-          />
-          <p id="repeat-password-help" className={mismatch ? 'field-error' : 'field-help'}>
-            {mismatch ?? 'Type it once more, to be sure.'}
-          </p>
-        </div>
+        <NewPasswordFields
+          password={password}
+          repeat={repeat}
+          onPasswordChange={setPassword}
+          onRepeatChange={setRepeat}
+        />
         <button
           type="submit"
           className="button button-primary"

@@ -1,0 +1,15 @@
+import { ApiKeysSection } from '../settings/ApiKeysSection';
+import { PasswordSection } from '../settings/PasswordSection';
+import { useDocumentTitle } from '../util/title';
+
+/** The signed-in person's own settings: API keys for their programs, and their password. */
+export default function SettingsPage() {
+  useDocumentTitle('Settings');
+  return (
+    <section className="page settings-page" aria-labelledby="settings-heading">
+      <h1 id="settings-heading">Settings</h1>
+      <ApiKeysSection />
+      <PasswordSection />
+    </section>
+  );
+}
