@@ -154,7 +154,8 @@ describe('the web app', () => {
     await caption.fill('Who wins?');
     await expectAccessible(adaPage, 'a text question');
     await shoot(adaPage, '04-text');
-    await adaPage.getByRole('button', { name: 'Send answer' }).click();
+    // Keyboard only from here: Enter in the field sends it.
+    await caption.press('Enter');
 
     // user.form: labelled fields
     const mood = adaPage.getByLabel(/mood/i);
@@ -178,7 +179,8 @@ describe('the web app', () => {
       .toBe(true);
     await expectAccessible(adaPage, 'a confirm question with its context');
     await shoot(adaPage, '06-confirm');
-    await approve.click();
+    await approve.focus();
+    await adaPage.keyboard.press('Enter');
 
     await expect
       .poll(async () => (await adaRuns.get(firstRun)).status, { timeout: 15_000 })
@@ -313,6 +315,19 @@ describe('the web app', () => {
       headers: { cookie: `stepwise_session=${cookie?.value ?? ''}` },
     });
     expect(replayed.status).toBe(401);
+
+    // Signing in again through the form, with the password changed in Settings.
+    await adaPage.getByLabel('Username or email').fill('ada@example.com');
+    await adaPage.getByLabel('Password').fill('not her password');
+    await adaPage.getByRole('button', { name: 'Sign in' }).click();
+    await expect
+      .poll(() => adaPage.getByRole('alert').first().isVisible(), { timeout: 10_000 })
+      .toBe(true);
+    await adaPage.getByLabel('Password').fill('ada changed passphrase');
+    await adaPage.getByLabel('Password').press('Enter');
+    await expect
+      .poll(() => adaPage.getByRole('heading', { name: 'Inbox' }).isVisible(), { timeout: 10_000 })
+      .toBe(true);
     await adaContext.close();
   }, 30_000);
 });
