@@ -7,19 +7,13 @@ import { useSession, useSignedIn } from '../auth/session';
 import { AuthFrame } from '../layout/AuthFrame';
 import { describeError } from '../layout/Status';
 import { useDocumentTitle } from '../util/title';
+import { tooManyAttempts } from '../util/rate-limited';
 
 /** What to tell a person whose sign-in was refused. */
 function refusal(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 401) return 'That username or email and password do not match.';
-    if (error.status === 429) {
-      const wait = error.retryAfterSeconds;
-      if (wait === null) return 'Too many failed attempts. Wait a while, then try again.';
-      const minutes = Math.ceil(wait / 60);
-      return wait < 60
-        ? `Too many failed attempts. Try again in ${wait} seconds.`
-        : `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-    }
+    if (error.status === 429) return tooManyAttempts(error.retryAfterSeconds);
   }
   return describeError(error);
 }

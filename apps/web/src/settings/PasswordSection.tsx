@@ -4,6 +4,7 @@ import { ApiError, api, unwrap } from '../api/client';
 import { NewPasswordFields, newPasswordReady } from '../auth/NewPasswordFields';
 import { useSession } from '../auth/session';
 import { describeError } from '../layout/Status';
+import { tooManyAttempts } from '../util/rate-limited';
 
 /** A 403 naming the current password (not the CSRF header): the password typed is not theirs. */
 function wrongCurrent(error: unknown): boolean {
@@ -16,14 +17,8 @@ function wrongCurrent(error: unknown): boolean {
 
 /** What to tell a person whose change was refused for another reason. */
 function refusal(error: unknown): string {
-  if (error instanceof ApiError && error.status === 429) {
-    const wait = error.retryAfterSeconds;
-    if (wait === null) return 'Too many failed attempts. Wait a while, then try again.';
-    const minutes = Math.ceil(wait / 60);
-    return wait < 60
-      ? `Too many failed attempts. Try again in ${wait} seconds.`
-      : `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-  }
+  if (error instanceof ApiError && error.status === 429)
+    return tooManyAttempts(error.retryAfterSeconds);
   return describeError(error);
 }
 
