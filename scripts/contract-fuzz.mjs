@@ -37,7 +37,7 @@ const { values: options } = parseArgs({
     workers: { type: 'string', default: '1' },
     phases: { type: 'string', default: 'examples,coverage,fuzzing,stateful' },
     // Hard stop for schemathesis, in seconds: a hung request must not hang CI.
-    timeout: { type: 'string', default: '600' },
+    timeout: { type: 'string', default: '900' },
     // Steps per stateful scenario (create a run, answer it, branch it…): bounded like the examples.
     'max-steps': { type: 'string', default: '12' },
     // Leave the stack's database and queue keys behind, for looking at what the fuzzer made.
@@ -121,13 +121,14 @@ function schemathesisConfig(seeded, maxSteps) {
   // Steps per stateful scenario: bounded like the examples, so the phase ends in time.
   lines.push('', '[phases.stateful]', `max-steps = ${Number(maxSteps)}`);
   // An event stream stays open; schemathesis reads it until its timeout, so keep that short here.
-  lines.push(
-    '',
-    '[[operations]]',
-    'include-path = "/v1/runs/{id}/stream"',
-    'request-timeout = 2',
-    'max-stream-events = 10',
-  );
+  for (const path of ['/v1/runs/{id}/stream', '/v1/me/stream'])
+    lines.push(
+      '',
+      '[[operations]]',
+      `include-path = "${path}"`,
+      'request-timeout = 2',
+      'max-stream-events = 10',
+    );
   return `${lines.join('\n')}\n`;
 }
 

@@ -139,6 +139,9 @@ export async function startStack({ root, mongoUrl, redisUrl, logDir, extraEnv = 
       // It also sends wrong and missing credentials on purpose (ignored_auth, negative cases);
       // docs/contract-testing.md explains why exempting its loopback address is safe.
       AUTH_FAILURES_EXEMPT_ADDRESSES: FUZZER_ADDRESS,
+      // A configured deployment makes invitation links; the fuzzer never opens one, so any
+      // address will do (without it, making an invitation is 501 NOT_CONFIGURED).
+      PUBLIC_URL: 'http://stepwise.invalid',
     },
     `${logDir}/gateway.log`,
   );

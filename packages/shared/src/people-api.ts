@@ -1,17 +1,28 @@
 import { z } from 'zod';
 import { userViewSchema } from './accounts.js';
+import { documented } from './schema-docs.js';
 
 /**
  * The HTTP shapes of people's accounts (people.md): invitations, passwords and signed-in sessions.
  * Programs keep using API keys; these are for a person in a browser.
  */
 
-/** At least 10 characters, at most 128 (people.md); counted in code points, not UTF-16 units. */
-export const passwordSchema = z
-  .string()
-  .refine((text) => [...text].length >= 10, 'must be at least 10 characters')
-  .refine((text) => [...text].length <= 128, 'must be at most 128 characters')
-  .describe('At least 10 and at most 128 characters');
+/**
+ * At least 10 characters, at most 128 (people.md); counted in code points, not UTF-16 units,
+ * which is also how JSON Schema's minLength and maxLength count, so the document states it as
+ * those (zod's own min/max would count UTF-16 units and cannot be published that way).
+ */
+export const passwordSchema = documented(
+  z
+    .string()
+    .refine((text) => [...text].length >= 10, 'must be at least 10 characters')
+    .refine((text) => [...text].length <= 128, 'must be at most 128 characters')
+    .describe('At least 10 and at most 128 characters'),
+  (json) => {
+    json['minLength'] = 10;
+    json['maxLength'] = 128;
+  },
+);
 
 export const invitationViewSchema = z
   .object({
