@@ -93,6 +93,26 @@ async function startPetClipsRun(project: string, topic: string): Promise<string>
   return run.workflow_run_id;
 }
 
+describe('serving the web app', () => {
+  it('never caches the page, caches hashed assets for ever, allows no inline script', async () => {
+    const page = await fetch(`${gateway.url}/app/inbox`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await page.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    const asset = /src="(\/app\/assets\/[^"]+\.js)"/.exec(html)?.[1] ?? '';
+    const script = await fetch(`${gateway.url}${asset}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toMatch(/max-age=31536000.*immutable/);
+    const missing = await fetch(`${gateway.url}/app/assets/nope-123.js`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+});
+
 describe('the web app', () => {
   let adaPage: Page;
   let adaContext: BrowserContext;

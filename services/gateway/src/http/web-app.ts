@@ -15,6 +15,13 @@ export const WEB_APP_PATH = '/app';
 export function webAppRouter(directory: string): Router {
   const router = express.Router();
   router.use(webAppContentSecurityPolicy());
+  // The API's `no-store` (set for every answer before routing) must not reach the app's files:
+  // serve-static leaves a Cache-Control it finds in place, which would make the hashed assets
+  // uncacheable.
+  router.use((_req, res, next) => {
+    res.removeHeader('Cache-Control');
+    next();
+  });
   const index = join(directory, 'index.html');
   router.use(
     '/assets',
