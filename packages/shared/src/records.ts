@@ -91,6 +91,8 @@ export const cursorPhaseSchema = z.enum([
   'skipped',
   'awaiting_input',
   'retry_wait',
+  /** Waiting for an outside job to finish (`api.job`): polled at `retry_at`, holding nothing. */
+  'job_wait',
   'failed',
 ]);
 export type CursorPhase = z.infer<typeof cursorPhaseSchema>;
@@ -101,6 +103,15 @@ export const branchCursorSchema = z.object({
   phase: cursorPhaseSchema,
 });
 export type BranchCursor = z.infer<typeof branchCursorSchema>;
+
+/** An outside job being waited on: what polling it needs, all of it from the log. */
+export const branchJobSchema = z.object({
+  job_id: z.string(),
+  status: z.string().nullable(),
+  submitted_at: z.string(),
+  deadline_at: z.string(),
+});
+export type BranchJob = z.infer<typeof branchJobSchema>;
 
 /**
  * A branch's state folded from its visible events up to `as_of_seq`; a cache of the log that a
@@ -130,6 +141,11 @@ export const branchSnapshotSchema = z.object({
    * ended, or when its log predates keys); absent in snapshots stored before keys existed.
    */
   attempt_key: z.string().nullable().optional(),
+  /**
+   * The outside job the attempt at the cursor waits on (`api.job`), from its `job_submitted` until
+   * the module ends; absent otherwise (and in every snapshot stored before jobs existed).
+   */
+  job: branchJobSchema.optional(),
 });
 export type BranchSnapshot = z.infer<typeof branchSnapshotSchema>;
 
@@ -212,6 +228,14 @@ export const workflowRunRecordSchema = z.object({
    */
   lease_holder: z.string().nullable().optional(),
   lease_expires_at: z.date().nullable().optional(),
+  /**
+   * When a timer of the run's is due: a retry's backoff or an outside job's next poll (a poll that
+   * finds the job unchanged records no event, so its next time lives here). The sweeper leaves a
+   * run whose timer is ahead alone (effects.md, rule 8); absent until a timer was set.
+   */
+  wake_at: z.date().nullable().optional(),
+  /** The `last_seq` the run stood at when `wake_at` was set: it counts only while they agree. */
+  wake_seq: z.number().int().nullable().optional(),
   lease_fence: z.number().int().nonnegative().optional(),
   ...timestamps,
 });
@@ -264,7 +288,8 @@ export const artifactRecordSchema = z.object({
   event_id: z.string().nullable(),
   step_id: z.string(),
   module_name: z.string(),
-  kind: z.enum(['deliverable', 'debug', 'state']),
+  /** `upload`: a file a person uploaded for a `user.file_input` question (docs/media.md). */
+  kind: z.enum(['deliverable', 'debug', 'state', 'upload']),
   name: z.string(),
   content_type: z.string(),
   size: z.number().int().nonnegative(),
@@ -272,6 +297,8 @@ export const artifactRecordSchema = z.object({
   file_id: z.string(),
   /** The attempt that saved it; absent on artifacts saved before attempts had keys. */
   idempotency_key: z.string().nullable().optional(),
+  /** An upload's question (the pending interaction it was sent to); absent on other kinds. */
+  interaction_id: z.string().nullable().optional(),
   created_at: z.date(),
 });
 export type ArtifactRecord = z.infer<typeof artifactRecordSchema>;

@@ -97,6 +97,13 @@ export function createRunnerDependencies(options: RunnerOptions): {
       void options.redis.incrby(eventsAppendedKey(options.queuePrefix), count).catch(() => 0);
     },
     scheduleWake: async (runId, userId, expectedLastSeq, at) => {
+      // The timer is noted on the run (while it still stands at that seq), so that a check on an
+      // outside job that recorded no event still has a durable next time, and the sweeper leaves
+      // a run whose timer is ahead alone (effects.md, rule 8).
+      await options.models.runs.collection.updateOne(
+        { workflow_run_id: runId, last_seq: expectedLastSeq },
+        { $set: { wake_at: at, wake_seq: expectedLastSeq } },
+      );
       await runQueue.enqueue(
         {
           kind: 'wake',
@@ -106,7 +113,9 @@ export function createRunnerDependencies(options: RunnerOptions): {
         },
         {
           delay: Math.max(0, at.getTime() - Date.now()),
-          jobId: `wake-${runId}-${expectedLastSeq}`,
+          // One wake per seq and time: a job checked without news sets a later one at the same
+          // seq, and a repeated request for the same moment is still one job.
+          jobId: `wake-${runId}-${expectedLastSeq}-${at.getTime()}`,
           priority: await fairShare.priorityFor(userId),
         },
       );

@@ -47,12 +47,16 @@ export async function sweepOnce(
     );
   }
 
-  // A run whose lease is live has a drain working on it (a long module renews the lease).
+  // A run whose lease is live has a drain working on it (a long module renews the lease); one
+  // whose timer is ahead (a retry's backoff, an outside job's next check) is waiting, not stuck.
   const runs = await options.models.runs
     .find({
       status: 'running',
       updated_at: { $lt: before },
-      $or: [{ lease_expires_at: null }, { lease_expires_at: { $lte: now } }],
+      $and: [
+        { $or: [{ lease_expires_at: null }, { lease_expires_at: { $lte: now } }] },
+        { $or: [{ wake_at: null }, { wake_at: { $lt: before } }] },
+      ],
     })
     .select({ workflow_run_id: 1, user_id: 1, last_seq: 1 })
     .limit(500)

@@ -32,6 +32,8 @@ const runSchema = new Schema<WorkflowRunRecord>(
     outbox: { type: Mixed, default: [] },
     lease_holder: { type: String, default: null },
     lease_expires_at: { type: Date, default: null },
+    wake_at: { type: Date },
+    wake_seq: { type: Number },
     lease_fence: { type: Number, default: 0 },
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },

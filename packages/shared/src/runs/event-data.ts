@@ -67,6 +67,35 @@ export const eventDataSchemas = {
     attempt: attemptNumber,
     idempotency_key: idempotencyKey,
   }),
+  job_submitted: z.looseObject({
+    /** The provider's id for the job. */
+    job_id: z.string(),
+    /** The status the submission answered with, if it gave one. */
+    status: z.string().nullable(),
+    attempt: attemptNumber,
+    idempotency_key: idempotencyKey,
+    /** ISO times: when it was submitted, when it is first checked, and when it times out. */
+    submitted_at: z.string(),
+    poll_at: z.string(),
+    deadline_at: z.string(),
+  }),
+  job_polled: z.looseObject({
+    job_id: z.string(),
+    status: z.string().nullable(),
+    /** The next check (ISO time). */
+    poll_at: z.string(),
+  }),
+  job_completed: z.looseObject({
+    /** Null for a provider that answered with the files at once. */
+    job_id: z.string().nullable(),
+    status: z.string().nullable(),
+    artifact_ids: z.array(z.string()),
+  }),
+  job_failed: z.looseObject({
+    job_id: z.string().nullable(),
+    status: z.string().nullable(),
+    error: eventErrorSchema,
+  }),
   interaction_requested: z.looseObject({
     interaction_id: z.string(),
     /** The module type that asks (`user.select`, a plugin's id…). */
@@ -144,6 +173,10 @@ export const runEventSchema = z.discriminatedUnion('event_type', [
   event('module_skipped', atModule),
   event('module_failed', atModule),
   event('module_interrupted', atModule),
+  event('job_submitted', atModule),
+  event('job_polled', atModule),
+  event('job_completed', atModule),
+  event('job_failed', atModule),
   event('interaction_requested', atModule),
   event('interaction_responded', atModule),
   event('retry_requested', atRun),

@@ -17,6 +17,17 @@ export const eventTypes = [
    * (same attempt number, same idempotency key) without a new `module_started`.
    */
   'module_interrupted',
+  /**
+   * An outside job (`api.job`) was submitted and answered with its id: from here on the attempt
+   * polls that job and never submits again (effects.md, rule 8).
+   */
+  'job_submitted',
+  /** The job's status changed (a poll that finds the same status records nothing). */
+  'job_polled',
+  /** The job succeeded and its result files were stored; `module_completed` follows. */
+  'job_completed',
+  /** The job failed, timed out or its results were refused; `module_failed` follows. */
+  'job_failed',
   'interaction_requested',
   'interaction_responded',
   'retry_requested',

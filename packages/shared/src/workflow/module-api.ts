@@ -46,6 +46,7 @@ interface ModuleBase extends ModuleDeclaration {
 
 export interface ExecutableModule extends ModuleBase {
   readonly interactive: false;
+  readonly job?: false;
   execute(
     inputs: Record<string, unknown>,
     context: ModuleRunContext,
@@ -60,7 +61,59 @@ export interface InteractiveModule extends ModuleBase {
   respond(request: unknown, response: unknown, context: ModuleRunContext): Promise<ResponseCheck>;
 }
 
-export type StepwiseModule = ExecutableModule | InteractiveModule;
+/** The outside job an attempt waits on, as the log recorded it at `job_submitted`. */
+export interface JobInProgress {
+  job_id: string;
+  /** The status last recorded (null when the provider gave none yet). */
+  status: string | null;
+  /** ISO time of the submission: polls back off from it. */
+  submitted_at: string;
+}
+
+/**
+ * Where an outside job stands after one call: still running (the engine records it and schedules
+ * the next check), done with the module's outputs, or failed with the provider's message.
+ */
+export type JobReport =
+  | { state: 'running'; job_id: string; status: string | null }
+  | {
+      state: 'succeeded';
+      job_id: string | null;
+      status: string | null;
+      outputs: Record<string, unknown>;
+      /** The artifacts the outputs name (recorded in `job_completed`). */
+      artifact_ids: string[];
+    }
+  | {
+      state: 'failed';
+      job_id: string | null;
+      status: string | null;
+      error: { code: string; message: string };
+    };
+
+/**
+ * A module that waits on an outside job without holding anything (effects.md, rule 8): the engine
+ * calls `submit` once per attempt (again only if the attempt was interrupted before its
+ * `job_submitted` was committed, with the same key), then `poll` each time a durable timer fires,
+ * until a report is no longer `running` or the deadline passes.
+ */
+export interface JobModule extends ModuleBase {
+  readonly interactive: false;
+  readonly job: true;
+  submit(inputs: Record<string, unknown>, context: ModuleRunContext): Promise<JobReport>;
+  poll(
+    inputs: Record<string, unknown>,
+    context: ModuleRunContext,
+    job: JobInProgress,
+  ): Promise<JobReport>;
+  /** When to check a running job next, and when to give up on it (ms). */
+  schedule(inputs: Record<string, unknown>): {
+    nextPollDelayMs: (sinceSubmissionMs: number) => number;
+    timeoutMs: number;
+  };
+}
+
+export type StepwiseModule = ExecutableModule | JobModule | InteractiveModule;
 
 export interface StepwisePlugin {
   modules: StepwiseModule[];

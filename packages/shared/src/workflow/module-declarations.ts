@@ -77,6 +77,23 @@ const keywordInputSchema = z.union([
   }),
 ]);
 
+/** A media type, or a family of them (`image/*`), as uploads and job results are checked against. */
+const mediaTypePatternSchema = z
+  .string()
+  .regex(/^[a-z]+\/(\*|[a-z0-9][a-z0-9.+-]*)$/, 'a media type such as image/png or image/*');
+
+/** Largest file a person may upload to one `user.file_input` (the gateway may set a lower cap). */
+export const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_UPLOAD_BYTES = 20 * 1024 * 1024;
+
+/** One HTTP call an `api.job` makes: a templated URL, method, headers and body. */
+const jobCallSchema = z.strictObject({
+  url: z.string(),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH']).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.unknown().optional(),
+});
+
 export const builtInModuleDeclarations = {
   'transform.set': {
     interactive: false,
@@ -132,6 +149,19 @@ export const builtInModuleDeclarations = {
     summary: 'A person approves or rejects',
     inputs: z.strictObject({ message: z.string() }),
   },
+  'user.file_input': {
+    interactive: true,
+    effects: 'none',
+    summary: 'A person uploads one or more files (checked by their bytes, not their names)',
+    inputs: z.strictObject({
+      prompt: z.string(),
+      /** Media types accepted, checked against the file's magic bytes (`image/*` for a family). */
+      accept: z.array(mediaTypePatternSchema).min(1).max(50),
+      max_bytes: z.number().int().positive().max(MAX_UPLOAD_BYTES).default(DEFAULT_UPLOAD_BYTES),
+      min_files: nonNegativeInt.max(100).default(1),
+      max_files: z.number().int().positive().max(100).default(1),
+    }),
+  },
   'history.keywords': {
     interactive: false,
     effects: 'external',
@@ -173,6 +203,51 @@ export const builtInModuleDeclarations = {
       json_schema: z.record(z.string(), z.unknown()).optional(),
       temperature: z.number().min(0).max(2).optional(),
       max_tokens: z.number().int().positive().optional(),
+    }),
+  },
+  'api.job': {
+    interactive: false,
+    effects: 'external',
+    summary:
+      'Submits a job to an asynchronous provider, polls it durably until it ends, and stores its result files as artifacts',
+    inputs: z.strictObject({
+      submit: jobCallSchema,
+      /** JSONPath to the job id in the submission's answer; without it the answer is the result. */
+      job_id_path: z.string().min(1).optional(),
+      /** The status call; `{job_id}` in its URL is replaced by the job id. */
+      status: jobCallSchema.optional(),
+      /** JSONPath to the job's status in the status answer. */
+      status_path: z.string().min(1).default('$.status'),
+      success_values: z.array(z.string()).min(1).default(['succeeded', 'completed', 'success']),
+      failure_values: z.array(z.string()).default(['failed', 'error', 'canceled', 'cancelled']),
+      /** JSONPath to the provider's message when the job fails. */
+      error_path: z.string().min(1).default('$.error'),
+      /** JSONPath to the result files: URLs (`url`) or base64 strings (`base64`). */
+      result_path: z.string().min(1),
+      result_encoding: z.enum(['url', 'base64']).default('url'),
+      /** Media types the result files must be (by their bytes); anything else fails the module. */
+      accept: z.array(mediaTypePatternSchema).min(1).max(50).default(['image/*']),
+      max_results: z.number().int().positive().max(100).default(16),
+      /** The artifacts' name (an index and extension are added). */
+      name: z.string().min(1).max(200).default('result'),
+      poll: z
+        .strictObject({
+          initial_ms: z.number().int().min(100).max(3_600_000).default(1_000),
+          max_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+          factor: z.number().min(1).max(10).default(2),
+        })
+        .default({ initial_ms: 1_000, max_ms: 30_000, factor: 2 }),
+      /** From the submission: a job not done by then fails the module (JOB_TIMEOUT). */
+      timeout_ms: z
+        .number()
+        .int()
+        .positive()
+        .max(7 * 24 * 3_600_000)
+        .default(600_000),
+      /** One call's time limit. */
+      request_timeout_ms: z.number().int().positive().max(120_000).optional(),
+      /** false: do not send the attempt's Idempotency-Key with the submission. */
+      idempotency_key: z.boolean().optional(),
     }),
   },
   'artifact.save': {

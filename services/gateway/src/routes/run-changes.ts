@@ -37,12 +37,24 @@ const workflowMediaTypes = ['application/zip', 'application/x-zip-compressed', '
 const correlationOf = (context: RequestContext) => context.correlationId ?? newId('correlation');
 
 /**
- * True when a run needs nothing more from the engine right now: it asks a question, has ended, or
- * waits out a retry backoff. A command's answer waits for this (effects.md, rule 1).
+ * True when a run needs nothing more from the engine right now: it asks a question, has ended,
+ * waits out a retry backoff, or waits on an outside job (`api.job`). A command's answer waits for this (effects.md, rule 1).
  */
 function atRest(run: { status: string; snapshot?: { cursor: { phase: string } | null } }): boolean {
-  return run.status !== 'running' || run.snapshot?.cursor?.phase === 'retry_wait';
+  const phase = run.snapshot?.cursor?.phase;
+  return run.status !== 'running' || phase === 'retry_wait' || phase === 'job_wait';
 }
+
+/**
+ * What telling rest needs of a run: its cursor's phase (a retry or job wait is rest), so the
+ * snapshot comes along without its state and request, which can be large.
+ */
+const restProjection = {
+  outbox: 0,
+  last_rejection: 0,
+  'snapshot.state': 0,
+  'snapshot.pending_interaction': 0,
+} as const;
 
 /** Waits until `deadline` for the run to come to rest (see atRest), then answers it as it stands. */
 export async function awaitRest(
@@ -56,7 +68,7 @@ export async function awaitRest(
   const unsubscribe = deps.notifications.subscribe(runId, signal.notify);
   try {
     for (;;) {
-      const run = await findRun(deps.models, userId, runId);
+      const run = await findRun(deps.models, userId, runId, restProjection);
       const left = deadline - Date.now();
       if (rest(run) || left <= 0) return run;
       // Re-read at least every second even without an announcement (a lost one only costs latency).

@@ -14,10 +14,11 @@ export async function findRun(
   models: Models,
   userId: string,
   runId: string,
+  projection: Readonly<Record<string, 0>> = runProjection,
 ): Promise<WorkflowRunRecord> {
   const run = await models.runs
     .findOne({ workflow_run_id: runId, user_id: userId })
-    .select(runProjection)
+    .select(projection)
     .lean<WorkflowRunRecord>();
   if (!run) throw new NotFoundError('run', runId);
   return run;

@@ -1,4 +1,5 @@
 import type { Connection } from 'mongoose';
+import { namingArtifact } from './artifact-ids.js';
 import { newId, type ArtifactRecord } from '@stepwise/shared';
 import { deleteFromBucket, sha256Hex, uploadToBucket, type Models } from '@stepwise/shared/node';
 
@@ -71,7 +72,7 @@ export class ArtifactStore {
         .findOne({
           workflow_run_id: artifact.workflow_run_id,
           event_type: 'module_completed',
-          'data.outputs.artifact_id': artifact.artifact_id,
+          ...namingArtifact(artifact.artifact_id),
         })
         .select({ event_id: 1 })
         .lean<{ event_id: string }>();

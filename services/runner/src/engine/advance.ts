@@ -15,6 +15,15 @@ import { TemplateError, type TemplateEngine } from './templating.js';
 import { ModuleFailure, refuseUnstorable, toModuleFailure } from './module-failure.js';
 import { redactForLog } from './redaction.js';
 import { completeRequest, renderDisplay } from './display.js';
+import {
+  isJobModule,
+  jobBeingPolled,
+  jobCheckDue,
+  jobTimedOut,
+  recordJobError,
+  recordJobReport,
+} from './job-progress.js';
+import type { JobReport } from '@stepwise/shared';
 
 export { ModuleFailure };
 
@@ -50,7 +59,8 @@ export function nextModule(snapshot: BranchSnapshot, plan: WorkflowPlan): NextSt
     }
     case 'ready':
     case 'started':
-    case 'retry_wait': {
+    case 'retry_wait':
+    case 'job_wait': {
       const same = plan.find(cursor.step_id, cursor.module_name);
       if (!same)
         throw new ModuleFailure(
@@ -61,8 +71,12 @@ export function nextModule(snapshot: BranchSnapshot, plan: WorkflowPlan): NextSt
       return {
         planned: same,
         // Attempts count on across retries and resumes; a retry request or a version switch
-        // resets the count to 0 before the module is ready again.
-        attempt: cursor.phase === 'started' ? Math.max(1, snapshot.attempt) : snapshot.attempt + 1,
+        // resets the count to 0 before the module is ready again. A started attempt, or one
+        // waiting on its outside job, goes on as the same attempt.
+        attempt:
+          cursor.phase === 'started' || cursor.phase === 'job_wait'
+            ? Math.max(1, snapshot.attempt)
+            : snapshot.attempt + 1,
       };
     }
     case 'awaiting_input':
@@ -200,6 +214,9 @@ export async function advance(
     const { cursor, retry_at: retryAt } = session.snapshot;
     if (cursor?.phase === 'retry_wait' && retryAt !== null && new Date(retryAt) > deps.now())
       return;
+    // A module waiting on an outside job is checked when its timer fires (holding nothing).
+    const jobDue = jobCheckDue(session.snapshot, run, session.wakeAt);
+    if (jobDue !== null && jobDue > deps.now()) return;
     let next: NextStep;
     try {
       next = nextModule(session.snapshot, plan);
@@ -265,6 +282,10 @@ async function prepareModule(
   const { step, module } = planned;
   const position = { step_id: step.step_id, module_name: module.name };
   const cursor = session.snapshot.cursor;
+  if (jobBeingPolled(session.snapshot, planned)) {
+    await prepareJobCheck(session, run, plan, planned, attempt, deps);
+    return;
+  }
   const interruptedKey =
     cursor?.phase === 'started' &&
     cursor.step_id === step.step_id &&
@@ -348,7 +369,61 @@ async function prepareModule(
     idempotencyKey,
     effects,
     recovered,
+    job: null,
   };
+}
+
+/**
+ * The next check on the outside job an attempt submitted: the same attempt and key, inputs
+ * rendered again from the same state, no new `module_started`. A job past its deadline fails the
+ * attempt without another call.
+ */
+async function prepareJobCheck(
+  session: DecisionSession,
+  run: WorkflowRunRecord,
+  plan: WorkflowPlan,
+  planned: PlannedModule,
+  attempt: number,
+  deps: AdvanceDependencies,
+): Promise<void> {
+  const snapshot = session.snapshot;
+  const job = snapshot.job;
+  const idempotencyKey = snapshot.attempt_key;
+  const execution: ModuleExecution = {
+    planned,
+    implementation: resolveImplementation(deps.registry, planned.module.module_id),
+    plan,
+    attempt,
+    inputs: {},
+    display: null,
+    idempotencyKey: idempotencyKey ?? '',
+    effects: 'external',
+    recovered: false,
+    job: job ? { job_id: job.job_id, status: job.status, submitted_at: job.submitted_at } : null,
+  };
+  try {
+    const timedOut = jobTimedOut(snapshot, deps.now());
+    if (timedOut) throw timedOut;
+    if (!job || !idempotencyKey || !isJobModule(execution.implementation))
+      throw new ModuleFailure(
+        'JOB_STATE_INVALID',
+        `module ${planned.step.step_id}.${planned.module.name} waits on a job it cannot check`,
+        false,
+      );
+    const context = templateContext(run, plan, snapshot, planned, deps.now());
+    const rendered = await deps.templates.renderInputs(
+      planned.module.inputs,
+      context,
+      execution.implementation.renderAs,
+    );
+    const parsed = execution.implementation.inputs.safeParse(rendered);
+    if (!parsed.success) throw new ModuleFailure('INPUT_INVALID', parsed.error.message, false);
+    session.pending = { ...execution, inputs: parsed.data as Record<string, unknown> };
+  } catch (error) {
+    const failure = asFailure(error);
+    recordJobError(session, execution, failure);
+    failAttempt(session, planned, attempt, failure, deps);
+  }
 }
 
 /** What executing a module came to: its outputs (or interaction request), or a failure. */
@@ -365,7 +440,26 @@ export function recordExecution(
   const { planned, implementation, attempt } = execution;
   const position = { step_id: planned.step.step_id, module_name: planned.module.name };
   if (!result.ok) {
+    if (isJobModule(implementation)) recordJobError(session, execution, result.failure);
     failAttempt(session, planned, attempt, result.failure, deps);
+  } else if (isJobModule(implementation)) {
+    const ended = recordJobReport(
+      session,
+      execution,
+      implementation,
+      result.value as JobReport,
+      deps.now(),
+    );
+    if (ended === null) return;
+    if ('failure' in ended) {
+      failAttempt(session, planned, attempt, ended.failure, deps);
+      return;
+    }
+    try {
+      completeModule(session, planned, implementation, ended.outputs);
+    } catch (error) {
+      failAttempt(session, planned, attempt, asFailure(error), deps);
+    }
   } else if (implementation.interactive) {
     // A plugin's request is stored in the log like an output: the same rule applies.
     let request: InteractionRequest;

@@ -5,6 +5,7 @@ import {
   type DisplayItem,
   type EventDataInput,
   type EventType,
+  type JobInProgress,
   type PlannedModule,
   type StepwiseModule,
   type WorkflowPlan,
@@ -42,6 +43,8 @@ export interface ModuleExecution {
   effects: 'none' | 'external';
   /** A recovering drain runs an interrupted attempt again, same attempt, same key. */
   recovered: boolean;
+  /** The outside job this attempt already submitted and now checks on (`api.job`), or null. */
+  job: JobInProgress | null;
 }
 
 /** What applying one command comes to: events to commit, a refusal, or nothing at all. */

@@ -237,9 +237,15 @@ class Drain {
       }
       const committed = await this.commit(run, session, current, command);
       if (committed === 'released') return 'released';
+      // The command is applied by the first commit that wrote events.
+      if (committed.last_seq !== run.last_seq) current = { ...current, appliesCommand: null };
       run = committed;
-      current = { ...current, appliesCommand: null };
-      if (!pending) return run;
+      if (!pending) {
+        // A command whose work came to no event (a check on an outside job that found it
+        // unchanged) is applied all the same, or the inbox would hand it out again.
+        if (command && current.appliesCommand !== null) return this.applyWithoutEvents(run, command);
+        return run;
+      }
 
       if (pending.recovered) await this.deps.closeAttempt(pending.idempotencyKey, true);
       const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
@@ -250,11 +256,30 @@ class Drain {
       // The end of an effectful module is committed the moment it is known.
       const ended = await this.commit(run, session, current, command);
       if (ended === 'released') return 'released';
+      if (ended.last_seq !== run.last_seq) current = { ...current, appliesCommand: null };
       run = ended;
       // A command accepted meanwhile is applied at this module boundary (a cancel stops the chain).
-      if (run.command_seq > run.applied_command_seq) return run;
+      const unapplied = command && current.appliesCommand !== null ? 1 : 0;
+      if (run.command_seq > run.applied_command_seq + unapplied) {
+        if (unapplied === 1 && command) return this.applyWithoutEvents(run, command);
+        return run;
+      }
       await advance(session, run, pending.plan, this.deps);
     }
+  }
+
+  /** Applies a command that led to no event: its number is stepped over and it is settled. */
+  private async applyWithoutEvents(
+    run: WorkflowRunRecord,
+    command: RunCommandRecord,
+  ): Promise<WorkflowRunRecord> {
+    const repository = this.deps.repository;
+    const after = await repository.skip(this.lease, run, command, null);
+    if (!after) throw new LeaseLostError(run.workflow_run_id);
+    await repository.settle(command, 'applied', null);
+    await repository.announce(run.workflow_run_id, run.last_seq);
+    this.outcomes.set(command.command_id, { status: 'applied' });
+    return { ...after, wake_at: run.wake_at ?? null, wake_seq: run.wake_seq ?? null };
   }
 
   private async commit(
@@ -265,7 +290,14 @@ class Drain {
   ): Promise<WorkflowRunRecord | 'released'> {
     const repository = this.deps.repository;
     const events = session.takeEvents();
-    if (events.length === 0) return run;
+    if (events.length === 0) {
+      // Nothing to commit, but a timer may have been set (an outside job found unchanged).
+      if (!session.wakeAt) return run;
+      const at = session.wakeAt;
+      session.wakeAt = null;
+      await this.deps.scheduleWake(run.workflow_run_id, run.user_id, run.last_seq, at);
+      return { ...run, wake_at: at, wake_seq: run.last_seq };
+    }
     const committed = await repository.commit(
       this.lease,
       run,

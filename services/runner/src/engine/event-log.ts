@@ -1,3 +1,4 @@
+import { artifactIdsOf } from '../artifacts/artifact-ids.js';
 import { eventDataOf, type BranchRecord, type EventRecord } from '@stepwise/shared';
 import { visibleEventsFilter, type Models } from '@stepwise/shared/node';
 
@@ -92,10 +93,11 @@ export class EventLog implements RunHistoryReader {
    * From then on it is immutable: nothing replaces or sweeps a linked artifact.
    */
   private async linkArtifact(event: EventRecord): Promise<void> {
-    const artifactId = eventDataOf(event, 'module_completed')?.outputs['artifact_id'];
-    if (typeof artifactId !== 'string') return;
-    await this.models.artifacts.updateOne(
-      { artifact_id: artifactId, workflow_run_id: event.workflow_run_id, event_id: null },
+    const outputs = eventDataOf(event, 'module_completed')?.outputs;
+    const artifactIds = outputs ? artifactIdsOf(outputs) : [];
+    if (artifactIds.length === 0) return;
+    await this.models.artifacts.updateMany(
+      { artifact_id: { $in: artifactIds }, workflow_run_id: event.workflow_run_id, event_id: null },
       { $set: { event_id: event.event_id } },
     );
   }

@@ -50,7 +50,11 @@ export async function executeModule(
     );
     const work = implementation.interactive
       ? implementation.request(inputs, context)
-      : implementation.execute(inputs, context);
+      : implementation.job === true
+        ? execution.job
+          ? implementation.poll(inputs, context, execution.job)
+          : implementation.submit(inputs, context)
+        : implementation.execute(inputs, context);
     return { ok: true, value: await Promise.race([work, timeout]) };
   } catch (error) {
     return { ok: false, failure: asFailure(error) };

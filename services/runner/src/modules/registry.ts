@@ -5,6 +5,7 @@ import { ArtifactStore } from '../artifacts/artifact-store.js';
 import { KeywordHistoryStore } from '../history/keyword-history.js';
 import { OptionUsageStore } from '../history/option-usage.js';
 import { createApiFetch, type FetchSettings } from './api-fetch.js';
+import { createApiJob } from './api-job.js';
 import { createApiLlm, type LlmSettings } from './api-llm.js';
 import type { TokenLedger } from '../history/token-ledger.js';
 import { createArtifactSave } from './artifact-save.js';
@@ -14,6 +15,7 @@ import { userConfirm } from './user-confirm.js';
 import { userForm } from './user-form.js';
 import { createUserSelect } from './user-select.js';
 import { userTextInput } from './user-text-input.js';
+import { createUserFileInput } from './user-file-input.js';
 
 export interface BuiltInSettings {
   mongo: Connection;
@@ -26,6 +28,7 @@ export interface BuiltInSettings {
 
 /** The catalog's modules, wired to the stores and policies they need. */
 export function createBuiltInModules(settings: BuiltInSettings): StepwiseModule[] {
+  const artifacts = new ArtifactStore(settings.mongo, settings.models);
   return [
     transformSet,
     transformTemplate,
@@ -33,13 +36,18 @@ export function createBuiltInModules(settings: BuiltInSettings): StepwiseModule[
     userTextInput,
     userForm,
     userConfirm,
+    createUserFileInput(settings.models),
     createHistoryKeywords(new KeywordHistoryStore(settings.models)),
     createApiFetch(settings.fetch),
     createApiLlm(settings.llm, settings.tokens),
-    createArtifactSave(
-      new ArtifactStore(settings.mongo, settings.models),
-      settings.maxArtifactBytes,
-    ),
+    createApiJob({
+      policy: settings.fetch.policy,
+      maxResponseBytes: settings.fetch.maxResponseBytes,
+      maxResultBytes: settings.maxArtifactBytes,
+      defaultTimeoutMs: settings.fetch.defaultTimeoutMs,
+      artifacts,
+    }),
+    createArtifactSave(artifacts, settings.maxArtifactBytes),
   ];
 }
 

@@ -3,6 +3,7 @@ import type { ModuleRunContext } from '@stepwise/shared';
 import type { OptionUsageStore } from '../history/option-usage.js';
 import {
   builtInModuleDeclarations,
+  idPattern,
   type ErrorDetail,
   type InteractiveModule,
   interactionAnswerSchemas,
@@ -20,8 +21,16 @@ const requestSchema = z.object({
   max: z.number().int(),
 });
 
-/** An object option's own `description` and `image` (checked at submission), shown beside it. */
+const artifactIdPattern = idPattern('artifact');
+const isArtifactId = (value: string) => artifactIdPattern.test(value);
+
+/**
+ * An object option's own `description` and `image` (checked at submission), shown beside it; an
+ * option that is an artifact id is its own image.
+ */
 function shownBeside(option: unknown): Pick<SelectOptionView, 'description' | 'image'> {
+  // An option that is an artifact id (one of the images a job just made) is shown as that image.
+  if (typeof option === 'string' && isArtifactId(option)) return { image: option };
   if (typeof option !== 'object' || option === null || Array.isArray(option)) return {};
   const { description, image } = option as Record<string, unknown>;
   return {

@@ -2,6 +2,7 @@ import type { BranchSnapshot, CursorPhase } from '../../records.js';
 import type { EventHandlers } from './handler-types.js';
 import type { FoldEvent } from './fold-data.js';
 import type { EventType } from '../events.js';
+import { withoutJob } from './job-handlers.js';
 
 /** What steps, modules and interactions do to a branch. */
 
@@ -43,7 +44,7 @@ export const moduleHandlers: Pick<
   step_completed: (snapshot) => ({ ...snapshot, open_step: null }),
 
   module_started: (snapshot, event) => ({
-    ...snapshot,
+    ...withoutJob(snapshot),
     status: 'running',
     cursor: at(event, 'started'),
     attempt: event.data.attempt ?? 1,
@@ -54,7 +55,7 @@ export const moduleHandlers: Pick<
   }),
 
   module_completed: (snapshot, event) => ({
-    ...snapshot,
+    ...withoutJob(snapshot),
     state: { ...snapshot.state, ...event.data.state_changes },
     cursor: at(event, 'completed'),
     attempt: 0,
@@ -74,12 +75,17 @@ export const moduleHandlers: Pick<
   module_failed: (snapshot, event) =>
     event.data.will_retry === true
       ? {
-          ...snapshot,
+          ...withoutJob(snapshot),
           cursor: at(event, 'retry_wait'),
           retry_at: event.data.retry_at ?? null,
           attempt_key: null,
         }
-      : { ...snapshot, cursor: at(event, 'failed'), error: event.data.error, attempt_key: null },
+      : {
+          ...withoutJob(snapshot),
+          cursor: at(event, 'failed'),
+          error: event.data.error,
+          attempt_key: null,
+        },
 
   // The same attempt runs again with the same key: the branch stands where it stood.
   module_interrupted: (snapshot) => snapshot,

@@ -1,5 +1,6 @@
 import type { BranchSnapshot, CursorPhase } from '../../records.js';
 import type { EventHandlers } from './handler-types.js';
+import { withoutJob } from './job-handlers.js';
 
 /** What run-level events (lifecycle, retries, branches, versions) do to a branch. */
 
@@ -59,7 +60,7 @@ export const runHandlers: Pick<
     if (!target) return snapshot;
     const feedback = event.data.feedback ?? null;
     return {
-      ...snapshot,
+      ...withoutJob(snapshot),
       ...freshAttempt,
       status: 'running',
       cursor: { ...target, phase: 'ready' },
@@ -75,10 +76,12 @@ export const runHandlers: Pick<
 
   version_switched: (snapshot, event) => {
     const switched = { ...snapshot, version_id: event.data.to_version_id ?? snapshot.version_id };
+    // A module that starts over leaves the job its earlier attempt waited on.
+    const restarted = withoutJob(switched);
     const restart = event.data.restart_at;
     if (restart) {
       return {
-        ...switched,
+        ...restarted,
         ...freshAttempt,
         status: 'running',
         cursor: { ...restart, phase: 'ready' },
@@ -88,7 +91,7 @@ export const runHandlers: Pick<
     const cursor = snapshot.cursor;
     if (cursor && rerunnable.has(cursor.phase)) {
       return {
-        ...switched,
+        ...restarted,
         ...freshAttempt,
         status: 'running',
         cursor: { ...cursor, phase: 'ready' },

@@ -1,10 +1,12 @@
 import type { WorkflowPlan, WorkflowRunRecord } from '@stepwise/shared';
 import { advance } from '../advance.js';
+import { jobCheckDue } from '../job-progress.js';
 import type { Decision, DecisionSession } from '../decision.js';
 import { runCreatedData, type CommandContext, type EngineDependencies } from './context.js';
 
 /**
- * Moves a running run on from where it stands: after a retry's backoff, after a chain stopped at
+ * Moves a running run on from where it stands: after a retry's backoff, when an outside job is
+ * due for a check, after a chain stopped at
  * a module boundary to let a newer command in, or after a drain died mid-chain (an unfinished
  * attempt is recorded as interrupted and run again with its key). A run still waiting out a
  * backoff answers when it may go on.
@@ -24,6 +26,10 @@ export async function driveRun(
   } else if (snapshot.cursor?.phase === 'retry_wait' && snapshot.retry_at !== null) {
     const retryAt = new Date(snapshot.retry_at);
     if (retryAt > deps.now()) return { kind: 'noop', wakeAt: retryAt };
+  } else {
+    // An outside job is checked when its timer fires; an early wake only sets that timer again.
+    const jobDue = jobCheckDue(snapshot, run);
+    if (jobDue !== null && jobDue > deps.now()) return { kind: 'noop', wakeAt: jobDue };
   }
   await advance(session, run, plan, deps);
   return session.toDecision();
@@ -35,6 +41,8 @@ export function needsDriving(run: WorkflowRunRecord, now: Date): boolean {
   if (snapshot.status !== 'running') return false;
   if (snapshot.cursor?.phase === 'retry_wait' && snapshot.retry_at !== null)
     return new Date(snapshot.retry_at) <= now;
+  const jobDue = jobCheckDue(snapshot, run);
+  if (jobDue !== null) return jobDue <= now;
   return true;
 }
 
