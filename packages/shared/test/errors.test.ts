@@ -36,9 +36,16 @@ describe('error table', () => {
       expect(errorCatalog[code as keyof typeof errorCatalog]?.status, code).toBe(status);
     }
     // Our additions: an unexpected failure still answers in the envelope; people.md's
-    // invitations and PUBLIC_URL need a code each (docs/people.md).
+    // invitations and PUBLIC_URL need a code each (docs/people.md); media.md's range requests
+    // answer 416 (docs/media.md).
     expect(Object.keys(errorCatalog).sort()).toEqual(
-      [...Object.keys(documented), 'INTERNAL', 'INVITATION_INVALID', 'NOT_CONFIGURED'].sort(),
+      [
+        ...Object.keys(documented),
+        'INTERNAL',
+        'INVITATION_INVALID',
+        'NOT_CONFIGURED',
+        'RANGE_NOT_SATISFIABLE',
+      ].sort(),
     );
   });
 

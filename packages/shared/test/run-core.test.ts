@@ -131,6 +131,63 @@ describe('one handler per event type', () => {
     expect(runFieldsOf(applyEvent(gaveUp, ev('run_failed', { error: E }))).error).toEqual(E);
   });
 
+  it('an outside job waits, changes status and closes with the module', () => {
+    const submitted = applyEvent(
+      fold([started()]),
+      ev(
+        'job_submitted',
+        {
+          job_id: 'job_1',
+          status: 'queued',
+          attempt: 1,
+          idempotency_key: 'k',
+          submitted_at: '2025-01-01T00:00:00.000Z',
+          poll_at: '2025-01-01T00:00:01.000Z',
+          deadline_at: '2025-01-01T00:10:00.000Z',
+        },
+        mod,
+      ),
+    );
+    expect(submitted).toMatchObject({
+      cursor: { ...mod, phase: 'job_wait' },
+      retry_at: '2025-01-01T00:00:01.000Z',
+      job: { job_id: 'job_1', status: 'queued', deadline_at: '2025-01-01T00:10:00.000Z' },
+      attempt: 1,
+    });
+    // The attempt's key stays: the job belongs to it, and a check runs under it.
+    expect(submitted.attempt_key).toBe(fold([started()]).attempt_key);
+    const polled = applyEvent(
+      submitted,
+      ev(
+        'job_polled',
+        { job_id: 'job_1', status: 'running', poll_at: '2025-01-01T00:00:03.000Z' },
+        mod,
+      ),
+    );
+    expect(polled).toMatchObject({
+      retry_at: '2025-01-01T00:00:03.000Z',
+      job: { status: 'running' },
+    });
+    const done = applyEvent(
+      applyEvent(
+        polled,
+        ev('job_completed', { job_id: 'job_1', status: 'succeeded', artifact_ids: ['a'] }, mod),
+      ),
+      completed({ images: ['a'] }),
+    );
+    expect(done).not.toHaveProperty('job');
+    expect(done).toMatchObject({ cursor: { phase: 'completed' }, retry_at: null });
+    const failedJob = applyEvent(
+      applyEvent(polled, ev('job_failed', { job_id: 'job_1', status: 'failed', error: E }, mod)),
+      failed(false),
+    );
+    expect(failedJob).not.toHaveProperty('job');
+    expect(failedJob.cursor?.phase).toBe('failed');
+    // A snapshot with a job is a valid snapshot, and one without never gains the key.
+    expect(branchSnapshotSchema.parse(polled)).toEqual(polled);
+    expect(fold([created({}), started(), completed({})])).not.toHaveProperty('job');
+  });
+
   it('interactions ask and are answered', () => {
     const s = asking();
     expect(s.status).toBe('awaiting_input');

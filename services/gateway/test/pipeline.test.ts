@@ -25,7 +25,9 @@ await startTestRunner(db, {
   },
 });
 
-const exampleDir = new URL('../../../examples/content-pipeline/', import.meta.url).pathname;
+// The pipeline as it was before it used the stub providers: an LLM, a render service reached with
+// api.fetch, keyword history (examples/content-pipeline now renders with api.job; see its README).
+const exampleDir = new URL('../../../test/fixtures/pipeline-fetch/', import.meta.url).pathname;
 let client: RunsClient;
 let versionId: string;
 beforeAll(async () => {

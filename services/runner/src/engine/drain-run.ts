@@ -243,7 +243,8 @@ class Drain {
       if (!pending) {
         // A command whose work came to no event (a check on an outside job that found it
         // unchanged) is applied all the same, or the inbox would hand it out again.
-        if (command && current.appliesCommand !== null) return this.applyWithoutEvents(run, command);
+        if (command && current.appliesCommand !== null)
+          return this.applyWithoutEvents(run, command);
         return run;
       }
 
