@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabases } from './support/databases.js';
 import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
 import { startServiceProcess, type ServiceProcess } from './support/processes.js';
-import { RunsClient, type RunView } from './support/runs.js';
-import { startStubProviders } from '../tools/stub-providers/stub-providers.mjs';
+import type { RunView } from '@stepwise/shared';
+import { RunsClient } from './support/runs.js';
+import { startStubProviders } from './support/stub-providers.js';
 
 /**
  * `api.job` against the shipped stub image provider, over HTTP with a real runner process
@@ -202,6 +203,82 @@ describe('api.job with the stub image provider', () => {
       });
       expect(linked, marker).toBe(0);
     }
+  });
+
+  it('a provider that answers with the files at once is the same module with no polling', async () => {
+    const synchronous = await client.submitJson({
+      workflow_id: 'image_sync',
+      initial_state: {},
+      steps: [
+        {
+          step_id: 'generate',
+          modules: [
+            {
+              module_id: 'api.job',
+              name: 'images',
+              inputs: {
+                submit: {
+                  url: `${stubs.imagesBaseUrl}/generate`,
+                  body: { prompt: 'sync {{ run.project_name }}', n: 2, size: 32 },
+                },
+                result_path: '$.images[*].b64',
+                result_encoding: 'base64',
+                accept: ['image/*'],
+              },
+              outputs_to_state: { artifact_ids: 'images' },
+            },
+          ],
+        },
+      ],
+    });
+    const { run } = await client.start({
+      workflow_version_id: synchronous,
+      project_name: `sync-${tag}`,
+    });
+    const done = await waitFor(run.workflow_run_id, (r) => r.status !== 'running');
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    const events = await client.events(run.workflow_run_id);
+    const types = events.map((event) => event.event_type);
+    expect(types).not.toContain('job_submitted');
+    const completed = events.find((event) => event.event_type === 'job_completed');
+    expect(completed?.data).toMatchObject({ job_id: null });
+    const ids = (await client.state(run.workflow_run_id)).state['images'] as string[];
+    expect(ids).toHaveLength(2);
+    for (const id of ids) {
+      const bytes = Buffer.from(
+        await (await client.request(`/v1/artifacts/${id}/content`)).arrayBuffer(),
+      );
+      expect((await sharp(bytes).metadata()).width).toBe(32);
+    }
+  });
+
+  it('keeps to the outbound rules of api.fetch: a refused destination gets no request', async () => {
+    const refused = await client.submitJson({
+      workflow_id: 'image_refused',
+      initial_state: {},
+      steps: [
+        {
+          step_id: 'generate',
+          modules: [
+            {
+              module_id: 'api.job',
+              name: 'images',
+              inputs: {
+                // Link-local (a cloud metadata address): refused before any packet is sent.
+                submit: { url: 'http://169.254.169.254/v1/jobs', body: { prompt: 'x' } },
+                job_id_path: '$.id',
+                status: { url: 'http://169.254.169.254/v1/jobs/{job_id}' },
+                result_path: '$.output[*]',
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const { run } = await client.start({ workflow_version_id: refused, project_name: 'refused' });
+    const done = await waitFor(run.workflow_run_id, (r) => r.status !== 'running');
+    expect(done.status).toBe('error');
+    expect(done.error?.code).toBe('DESTINATION_REFUSED');
   });
 
   it('a runner killed while it polls resumes polling and never submits again', async () => {

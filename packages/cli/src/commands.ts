@@ -1,5 +1,6 @@
+import { basename } from 'node:path';
 import { select } from '@inquirer/prompts';
-import type { EventView, RunView, VersionChanges } from '@stepwise/shared';
+import type { ArtifactView, EventView, RunView, VersionChanges } from '@stepwise/shared';
 import { ApiClient, CliError } from './api-client.js';
 import { readSubmission } from './bundle.js';
 import { writeConfig } from './config-store.js';
@@ -148,7 +149,18 @@ export async function answer(runId: string): Promise<void> {
   // Answer what it asks, one interaction after another, until it stops asking.
   while (current.pending_interaction) {
     const interaction = current.pending_interaction;
-    const response = await askInTerminal(interaction, (path) => client.url(path));
+    const response = await askInTerminal(
+      interaction,
+      (path) => client.url(path),
+      (file) =>
+        client.upload<ArtifactView>(
+          `/v1/runs/${encodeURIComponent(runId)}/uploads?${new URLSearchParams({
+            name: basename(file),
+            interaction_id: interaction.interaction_id,
+          }).toString()}`,
+          file,
+        ),
+    );
     try {
       const { body } = await client.request<RunView>(
         'POST',

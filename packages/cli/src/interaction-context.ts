@@ -42,7 +42,8 @@ export function displayLines(item: DisplayItem, urlOf: UrlOf): string {
     case 'image':
     case 'audio':
     case 'video':
-      return `${item.label} (${item.kind}): ${item.value}`;
+      // A media item may name an artifact instead of a URL: its bytes' URL is printed then.
+      return `${item.label} (${item.kind}): ${imageUrl(item.value, urlOf)}`;
   }
 }
 

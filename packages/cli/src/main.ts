@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { CliError } from './api-client.js';
+import { downloadArtifact, listArtifacts } from './artifacts.js';
 import { answer, events, login, resume, run, status, submit } from './commands.js';
 
 const program = new Command()
@@ -45,6 +46,19 @@ program
   .argument('<run>')
   .argument('[path]')
   .action(resume);
+const artifacts = program.command('artifacts').description("list and download a run's files");
+artifacts
+  .command('list')
+  .description("list a run's artifacts: id, name, type, size, step.module, created")
+  .argument('<run>')
+  .action(listArtifacts);
+artifacts
+  .command('download')
+  .description("save an artifact's bytes to a file and check them against its sha256")
+  .argument('<artifact>')
+  .option('-o, --out <path>', "where to save it (default: the artifact's name, here)")
+  .option('-f, --force', 'overwrite the file if it exists')
+  .action(downloadArtifact);
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof CliError) {

@@ -587,6 +587,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload one file for the run's pending user.file_input question: the file's bytes are the body (any Content-Type; the type is read from the bytes) */
+        post: operations["postV1RunsIdUploads"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/artifacts/{artifact_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An artifact's metadata, with the paths of its bytes and of its preview */
+        get: operations["getV1ArtifactsArtifactId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/artifacts/{artifact_id}/content": {
         parameters: {
             query?: never;
@@ -594,8 +628,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An artifact's bytes (streamed; ETag is its sha256; honours If-None-Match) */
+        /** An artifact's bytes (streamed; ETag is its sha256; honours If-None-Match, and a single Range) */
         get: operations["getV1ArtifactsArtifactIdContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/artifacts/{artifact_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An image artifact's preview: WebP, 512 px on the long side at most (never enlarged); 404 for anything but an image */
+        get: operations["getV1ArtifactsArtifactIdPreview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -666,7 +717,7 @@ export interface components {
                 module_id: string;
                 step_id: string;
                 module_name: string;
-                request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["PluginRequest"];
+                request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
             };
             /** Format: date-time */
             waiting_since: string;
@@ -736,6 +787,15 @@ export interface components {
             message: string;
             display?: components["schemas"]["DisplayItem"][];
         };
+        /** @description user.file_input: upload each file with POST /v1/runs/{id}/uploads, then answer with their artifact ids */
+        FileInputRequest: {
+            prompt: string;
+            accept: string[];
+            max_bytes: number;
+            min_files: number;
+            max_files: number;
+            display?: components["schemas"]["DisplayItem"][];
+        };
         /** @description A plugin module's request (its own shape) */
         PluginRequest: {
             display?: components["schemas"]["DisplayItem"][];
@@ -764,7 +824,7 @@ export interface components {
                 module_id: string;
                 step_id: string;
                 module_name: string;
-                request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["PluginRequest"];
+                request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
             } | null;
             error: {
                 code: string;
@@ -820,13 +880,31 @@ export interface components {
             step_id: string;
             module_name: string;
             /** @enum {string} */
-            kind: "deliverable" | "debug" | "state";
+            kind: "deliverable" | "debug" | "state" | "upload";
             name: string;
             content_type: string;
             size: number;
             sha256: string;
             /** Format: date-time */
             created_at: string;
+        };
+        ArtifactDetail: {
+            artifact_id: string;
+            workflow_run_id: string;
+            branch_id: string;
+            event_id: string | null;
+            step_id: string;
+            module_name: string;
+            /** @enum {string} */
+            kind: "deliverable" | "debug" | "state" | "upload";
+            name: string;
+            content_type: string;
+            size: number;
+            sha256: string;
+            /** Format: date-time */
+            created_at: string;
+            content_url: string;
+            preview_url: string | null;
         };
         /** @description A workflow document (workflow-format.md) */
         Workflow: {
@@ -896,6 +974,10 @@ export interface components {
         ConfirmAnswer: {
             confirmed: boolean;
         };
+        /** @description user.file_input: the ids of the artifacts uploaded for this question (POST /v1/runs/{id}/uploads), in order */
+        FileInputAnswer: {
+            artifact_ids: string[];
+        };
         /** @description A plugin module's answer (its own shape) */
         PluginAnswer: {
             [key: string]: components["schemas"]["JsonValue"];
@@ -905,7 +987,7 @@ export interface components {
         ErrorEnvelope: {
             error: {
                 /** @enum {string} */
-                code: "BAD_REQUEST" | "INVALID_ZIP" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "INVITATION_INVALID" | "METHOD_NOT_ALLOWED" | "VERSION_MISMATCH" | "INTERACTION_NOT_PENDING" | "POSITION_NOT_IN_VERSION" | "RUN_FINISHED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "WORKFLOW_INVALID" | "INTERACTION_INVALID" | "RATE_LIMITED" | "INTERNAL" | "NOT_CONFIGURED" | "UNAVAILABLE";
+                code: "BAD_REQUEST" | "INVALID_ZIP" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "INVITATION_INVALID" | "METHOD_NOT_ALLOWED" | "VERSION_MISMATCH" | "INTERACTION_NOT_PENDING" | "POSITION_NOT_IN_VERSION" | "RUN_FINISHED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "WORKFLOW_INVALID" | "INTERACTION_INVALID" | "RATE_LIMITED" | "INTERNAL" | "NOT_CONFIGURED" | "UNAVAILABLE";
                 message: string;
                 details?: unknown;
             };
@@ -929,6 +1011,10 @@ export interface components {
         ContentLength: string;
         /** @description The file name to save the bytes under */
         ContentDisposition: string;
+        /** @description `bytes`: the route answers a single-range `Range` request with 206 */
+        AcceptRanges: string;
+        /** @description Which bytes a 206 holds (`bytes first-last/size`), or the size a 416 refers to (`bytes *\/size`) */
+        ContentRange: string;
         /** @description The session cookie `stepwise_session` (HttpOnly, SameSite=Lax, Secure over https), or its removal */
         SetCookie: string;
     };
@@ -970,7 +1056,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -981,7 +1067,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1031,7 +1117,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1042,7 +1128,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1097,7 +1183,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1108,7 +1194,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1223,7 +1309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1234,7 +1320,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1323,7 +1409,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1334,7 +1420,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1422,7 +1508,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1433,7 +1519,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1526,7 +1612,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1537,7 +1623,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1638,7 +1724,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1649,7 +1735,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1752,7 +1838,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1763,7 +1849,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1867,7 +1953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1878,7 +1964,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1960,7 +2046,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1971,7 +2057,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2050,7 +2136,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2061,7 +2147,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2161,7 +2247,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2172,7 +2258,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2274,7 +2360,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2285,7 +2371,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2372,7 +2458,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2383,7 +2469,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2483,7 +2569,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2494,7 +2580,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2654,7 +2740,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2665,7 +2751,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2738,7 +2824,7 @@ export interface operations {
                         result?: unknown;
                         error?: {
                             /** @enum {string} */
-                            code: "BAD_REQUEST" | "INVALID_ZIP" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "INVITATION_INVALID" | "METHOD_NOT_ALLOWED" | "VERSION_MISMATCH" | "INTERACTION_NOT_PENDING" | "POSITION_NOT_IN_VERSION" | "RUN_FINISHED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "WORKFLOW_INVALID" | "INTERACTION_INVALID" | "RATE_LIMITED" | "INTERNAL" | "NOT_CONFIGURED" | "UNAVAILABLE";
+                            code: "BAD_REQUEST" | "INVALID_ZIP" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "INVITATION_INVALID" | "METHOD_NOT_ALLOWED" | "VERSION_MISMATCH" | "INTERACTION_NOT_PENDING" | "POSITION_NOT_IN_VERSION" | "RUN_FINISHED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RANGE_NOT_SATISFIABLE" | "WORKFLOW_INVALID" | "INTERACTION_INVALID" | "RATE_LIMITED" | "INTERNAL" | "NOT_CONFIGURED" | "UNAVAILABLE";
                             message: string;
                             details?: unknown;
                         };
@@ -2779,7 +2865,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2790,7 +2876,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2881,7 +2967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2892,7 +2978,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3008,7 +3094,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3019,7 +3105,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3125,7 +3211,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3136,7 +3222,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3235,7 +3321,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3246,7 +3332,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3357,7 +3443,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3368,7 +3454,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3457,7 +3543,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3468,7 +3554,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3647,7 +3733,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3658,7 +3744,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3722,7 +3808,7 @@ export interface operations {
                  */
                 "application/json": {
                     /** @description The answer, shaped by the pending interaction's module_id (see its *Answer schema) */
-                    response: components["schemas"]["SelectAnswer"] | components["schemas"]["TextInputAnswer"] | components["schemas"]["FormAnswer"] | components["schemas"]["ConfirmAnswer"] | components["schemas"]["PluginAnswer"];
+                    response: components["schemas"]["SelectAnswer"] | components["schemas"]["TextInputAnswer"] | components["schemas"]["FormAnswer"] | components["schemas"]["ConfirmAnswer"] | components["schemas"]["FileInputAnswer"] | components["schemas"]["PluginAnswer"];
                 };
             };
         };
@@ -3805,7 +3891,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3816,7 +3902,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3957,7 +4043,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3968,7 +4054,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4112,7 +4198,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4123,7 +4209,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4217,7 +4303,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4228,7 +4314,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4370,7 +4456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4381,7 +4467,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4515,7 +4601,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4526,7 +4612,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4691,7 +4777,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4702,7 +4788,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4797,7 +4883,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4808,7 +4894,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4908,7 +4994,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -4919,7 +5005,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5018,7 +5104,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5029,7 +5115,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5132,7 +5218,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5143,7 +5229,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5237,7 +5323,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5248,7 +5334,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5370,7 +5456,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5381,7 +5467,244 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    postV1RunsIdUploads: {
+        parameters: {
+            query?: {
+                /** @description The file's name, kept with the artifact (default: `upload.<extension of its type>`) */
+                name?: string;
+                /** @description The question the file is for; refused (409) unless it is still the pending one */
+                interaction_id?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": Blob | Uint8Array;
+            };
+        };
+        responses: {
+            /** @description The stored file: an `upload` artifact, not linked to an event until an answer names it */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Artifact"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: The credentials do not allow this route */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `INTERACTION_NOT_PENDING`: The interaction is no longer pending */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1ArtifactsArtifactId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The artifact */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactDetail"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5423,6 +5746,10 @@ export interface operations {
             header?: {
                 /** @description ETags the client holds; a match answers 304 without the bytes */
                 "If-None-Match"?: string;
+                /** @description One byte range (`bytes=0-99`, `bytes=100-`, `bytes=-10`) answers 206 with those bytes; several ranges, or a header not understood, the whole (200) */
+                Range?: string;
+                /** @description The ETag the client’s partial copy has; another answers the whole (200) */
+                "If-Range"?: string;
             };
             path: {
                 artifact_id: string;
@@ -5439,10 +5766,158 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "Content-Length": components["headers"]["ContentLength"];
                     "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
                     [name: string]: unknown;
                 };
                 content: {
                     "*/*": Blob;
+                };
+            };
+            /** @description The bytes of the one range asked for */
+            206: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    ETag: components["headers"]["ETag"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    "Content-Disposition": components["headers"]["ContentDisposition"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": Blob;
+                };
+            };
+            /** @description The client’s copy is current (If-None-Match matched) */
+            304: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    ETag: components["headers"]["ETag"];
+                    "Accept-Ranges": components["headers"]["AcceptRanges"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RANGE_NOT_SATISFIABLE`: The Range starts past the end of the bytes; Content-Range gives their size */
+            416: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Content-Range": components["headers"]["ContentRange"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1ArtifactsArtifactIdPreview: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETags the client holds; a match answers 304 without the bytes */
+                "If-None-Match"?: string;
+            };
+            path: {
+                artifact_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview (made on the first request, then kept) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    ETag: components["headers"]["ETag"];
+                    "Content-Length": components["headers"]["ContentLength"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": Blob;
                 };
             };
             /** @description The client’s copy is current (If-None-Match matched) */
@@ -5489,7 +5964,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5500,7 +5975,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5574,7 +6049,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `PAYLOAD_TOO_LARGE`: Body, zip entries, uncompressed size or ratio over the limit */
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
             413: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -5585,7 +6060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here */
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];

@@ -70,6 +70,9 @@ export const gatewayEnvSchema = z.object({
     .describe('Bearer token for /v1/admin routes and the queue dashboard'),
   MAX_JSON_BODY_BYTES: positiveInt(MiB).describe('Largest JSON request body accepted'),
   MAX_UPLOAD_BYTES: positiveInt(20 * MiB).describe('Largest workflow upload (zip or JSON)'),
+  MAX_FILE_UPLOAD_BYTES: positiveInt(1024 * MiB).describe(
+    "Largest file a person may upload to a user.file_input question (each question's max_bytes may be lower)",
+  ),
   RATE_LIMIT_PER_WINDOW: z.coerce
     .number()
     .int()

@@ -28,9 +28,17 @@ export const errorCatalog = {
   CONFLICT: { status: 409, meaning: 'The request conflicts with existing state' },
   PAYLOAD_TOO_LARGE: {
     status: 413,
-    meaning: 'Body, zip entries, uncompressed size or ratio over the limit',
+    meaning: 'Body, uploaded file, zip entries, uncompressed size or ratio over the limit',
   },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The content type is not accepted here' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    meaning:
+      'The content type is not accepted here (for an uploaded file: its type as read from its bytes)',
+  },
+  RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    meaning: 'The Range starts past the end of the bytes; Content-Range gives their size',
+  },
   WORKFLOW_INVALID: { status: 422, meaning: 'The workflow fails validation or $ref resolution' },
   INTERACTION_INVALID: { status: 422, meaning: 'The response does not fit the interaction' },
   RATE_LIMITED: { status: 429, meaning: 'Too many requests for this user' },

@@ -32,3 +32,14 @@ export const artifactViewSchema = z
   })
   .meta({ id: 'Artifact' });
 export type ArtifactView = z.infer<typeof artifactViewSchema>;
+
+/** One artifact's metadata (`GET /v1/artifacts/{artifact_id}`), with where its bytes are. */
+export const artifactDetailSchema = artifactViewSchema
+  .extend({
+    /** Its bytes (range requests honoured). */
+    content_url: z.string(),
+    /** Its WebP preview (512 px on the long side), or null when it is not an image we can read. */
+    preview_url: z.string().nullable(),
+  })
+  .meta({ id: 'ArtifactDetail' });
+export type ArtifactDetail = z.infer<typeof artifactDetailSchema>;

@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { QueueEvents } from 'bullmq';
 import type { Connection } from 'mongoose';
-import { StepwiseError } from '@stepwise/shared';
+import { MAX_UPLOAD_BYTES, StepwiseError } from '@stepwise/shared';
 import {
   FairShare,
   authFailureDefaults,
@@ -51,6 +51,8 @@ export interface GatewaySettings {
   authFailureLimit?: AuthFailureLimitSettings;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  /** MAX_FILE_UPLOAD_BYTES; without it, only each user.file_input question's own limit. */
+  maxFileUploadBytes?: number;
   sseHeartbeatMs: number;
   /** The built web app (apps/web/dist) served at /app; not served when absent. */
   webAppDir?: string;
@@ -146,6 +148,7 @@ export function gatewayRoutes(
       resolveQueue: deps.queues.resolve,
       resolveEvents: deps.resolveEvents,
       maxUploadBytes: deps.settings.maxUploadBytes,
+      maxFileUploadBytes: deps.settings.maxFileUploadBytes ?? MAX_UPLOAD_BYTES,
     }),
   ];
   // The document describes every route, itself included: built on first request, once all exist.

@@ -90,6 +90,7 @@ const app = createGatewayApp({
     },
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    maxFileUploadBytes: config.MAX_FILE_UPLOAD_BYTES,
     sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
   },
   isDraining: () => draining,

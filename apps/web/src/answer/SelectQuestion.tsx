@@ -1,9 +1,12 @@
+import { useQuery } from '@tanstack/react-query';
 import { useId, useState, type FormEvent } from 'react';
 import type { components } from '@stepwise/client';
+import { artifactKey, fetchArtifact } from '../api/artifacts';
 import { formatDateTime } from '../util/time';
 import { FieldMessages } from './FieldMessages';
 import { LazyMarkdown } from './LazyMarkdown';
-import { mediaUrl } from './media';
+import { ArtifactImage, OriginalLink } from './ArtifactImage';
+import { artifactIdOf, mediaUrl } from './media';
 import { problemsAt, type QuestionProps } from './types';
 
 type SelectOption = components['schemas']['SelectOption'];
@@ -24,6 +27,25 @@ function titleOf(option: SelectOption): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The title of an option that is an artifact id (one of the pictures a job just made, or that a
+ * person uploaded): the artifact's name, which says more than its id; its number until known.
+ */
+function useArtifactTitle(option: SelectOption): string | null {
+  const id =
+    typeof option.value === 'string' && option.image !== undefined && option.value === option.image
+      ? artifactIdOf(option.value)
+      : null;
+  const meta = useQuery({
+    queryKey: artifactKey(id ?? ''),
+    queryFn: ({ signal }) => fetchArtifact(id ?? '', signal),
+    enabled: id !== null,
+    staleTime: Infinity,
+  });
+  if (id === null) return null;
+  return meta.data?.name ?? `Picture ${option.index + 1}`;
+}
+
 function OptionCard({
   option,
   multi,
@@ -37,8 +59,11 @@ function OptionCard({
   checked: boolean;
   onToggle: () => void;
 }) {
-  const image = option.image !== undefined ? mediaUrl(option.image) : null;
+  // An artifact is shown by its preview (a few dozen KB, not the original's megabytes).
+  const artifactId = option.image !== undefined ? artifactIdOf(option.image) : null;
+  const image = option.image !== undefined && artifactId === null ? mediaUrl(option.image) : null;
   const id = `${name}-${option.index}`;
+  const title = useArtifactTitle(option) ?? titleOf(option);
   return (
     <li className={checked ? 'option-card option-card-selected' : 'option-card'}>
       {/* A native radio or checkbox: arrow keys move between radios, space toggles, enter submits. */}
@@ -51,18 +76,32 @@ function OptionCard({
           checked={checked}
           onChange={onToggle}
         />
+        {artifactId && <ArtifactImage artifactId={artifactId} alt="" className="option-image" />}
         {image && <img className="option-image" src={image} alt="" loading="lazy" />}
-        <span className="option-title">{titleOf(option)}</span>
+        <span className="option-title">{title}</span>
+        {checked && (
+          // The radio's own state is what assistive technology reads; this mark is for the eye.
+          <span className="option-check" aria-hidden="true">
+            ✓ Chosen
+          </span>
+        )}
         {option.last_used !== null && (
           <span className="badge">
             Last chosen <time dateTime={option.last_used}>{formatDateTime(option.last_used)}</time>
           </span>
         )}
       </label>
+      {artifactId && (
+        <p className="option-original">
+          <OriginalLink artifactId={artifactId}>
+            Full size<span className="visually-hidden"> of {title}</span>
+          </OriginalLink>
+        </p>
+      )}
       {option.description !== undefined && option.description !== '' && (
         <details className="option-details">
           <summary>
-            Read more<span className="visually-hidden"> about {titleOf(option)}</span>
+            Read more<span className="visually-hidden"> about {title}</span>
           </summary>
           <LazyMarkdown text={option.description} />
         </details>
@@ -95,6 +134,8 @@ export function SelectQuestion({
       : `Choose between ${min} and ${max} (${selected.length} chosen).`
     : null;
   const messagesId = `${name}-messages`;
+  // Pictures to judge get larger cards.
+  const withImages = request.options.some((option) => option.image !== undefined);
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -108,7 +149,7 @@ export function SelectQuestion({
         aria-describedby={help || problems.length ? messagesId : undefined}
       >
         <legend className="question-prompt">{request.prompt}</legend>
-        <ul className="option-list">
+        <ul className={withImages ? 'option-list option-list-media' : 'option-list'}>
           {request.options.map((option) => (
             <OptionCard
               key={option.index}

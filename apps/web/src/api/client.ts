@@ -17,6 +17,11 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token;
 }
 
+/** The header a write sent outside openapi-fetch (an upload through XMLHttpRequest) must carry. */
+export function csrfHeaders(): Record<string, string> {
+  return csrfToken === null ? {} : { 'X-CSRF-Token': csrfToken };
+}
+
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Every cookie-authenticated write must carry the session's token, or the gateway says 403. */

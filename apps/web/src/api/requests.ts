@@ -3,6 +3,9 @@ import type { components } from '@stepwise/client';
 type Schemas = components['schemas'];
 type DisplayItem = Schemas['DisplayItem'];
 
+/** user.file_input's request (media.md). */
+export type FileInputRequest = Schemas['FileInputRequest'];
+
 /** A run's pending interaction (the same shape as an inbox item's `pending_interaction`). */
 export type PendingInteraction = NonNullable<Schemas['Run']['pending_interaction']>;
 
@@ -12,6 +15,7 @@ interface BuiltInRequests {
   'user.text_input': Schemas['TextInputRequest'];
   'user.form': Schemas['FormRequest'];
   'user.confirm': Schemas['ConfirmRequest'];
+  'user.file_input': FileInputRequest;
 }
 
 /**
@@ -53,6 +57,13 @@ const looksLike: {
         isRecord(field) && typeof field['name'] === 'string' && typeof field['type'] === 'string',
     ),
   'user.confirm': (request) => typeof request['message'] === 'string',
+  'user.file_input': (request) =>
+    typeof request['prompt'] === 'string' &&
+    Array.isArray(request['accept']) &&
+    request['accept'].every((type: unknown) => typeof type === 'string') &&
+    typeof request['max_bytes'] === 'number' &&
+    typeof request['min_files'] === 'number' &&
+    typeof request['max_files'] === 'number',
 };
 
 function isBuiltIn(moduleId: string): moduleId is keyof BuiltInRequests {

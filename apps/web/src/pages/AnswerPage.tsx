@@ -5,6 +5,7 @@ import { ApiError, api, unwrap } from '../api/client';
 import { classify, displayOf, humanize, type PendingInteraction } from '../api/requests';
 import { ConfirmQuestion } from '../answer/ConfirmQuestion';
 import { DisplayPanel } from '../answer/DisplayPanel';
+import { FileInputQuestion } from '../answer/FileInputQuestion';
 import { FormQuestion } from '../answer/FormQuestion';
 import { PluginQuestion } from '../answer/PluginQuestion';
 import { SelectQuestion } from '../answer/SelectQuestion';
@@ -84,6 +85,14 @@ function Question({ run, interaction }: { run: Run; interaction: PendingInteract
       )}
       {known.module === 'user.form' && <FormQuestion request={known.request} {...common} />}
       {known.module === 'user.confirm' && <ConfirmQuestion request={known.request} {...common} />}
+      {known.module === 'user.file_input' && (
+        <FileInputQuestion
+          runId={run.workflow_run_id}
+          interactionId={interaction.interaction_id}
+          request={known.request}
+          {...common}
+        />
+      )}
       {known.module === 'other' && (
         <PluginQuestion request={known.request} moduleId={interaction.module_id} {...common} />
       )}

@@ -25,8 +25,16 @@ export async function ensureIndexes(models: Models): Promise<void> {
   await Promise.all(Object.values(models).map((model) => model.createIndexes()));
 }
 
-/** GridFS buckets: raw uploads, resolved workflows too large to inline, and run artifacts. */
-export const gridFsBuckets = ['submissions', 'resolved_workflows', 'artifacts'] as const;
+/**
+ * GridFS buckets: raw workflow uploads, resolved workflows too large to inline, run artifacts, and
+ * image previews (a cache keyed by the original's sha256: see docs/media.md).
+ */
+export const gridFsBuckets = [
+  'submissions',
+  'resolved_workflows',
+  'artifacts',
+  'previews',
+] as const;
 export type GridFsBucketName = (typeof gridFsBuckets)[number];
 
 const openBuckets = new WeakMap<object, Map<GridFsBucketName, mongo.GridFSBucket>>();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idSchema } from '../ids.js';
 import { storableObject } from '../schema-docs.js';
 
 /**
@@ -23,6 +24,11 @@ export const interactionAnswerSchemas = {
   'user.confirm': z
     .strictObject({ confirmed: z.boolean() })
     .meta({ id: 'ConfirmAnswer', description: 'user.confirm: approved or rejected' }),
+  'user.file_input': z.strictObject({ artifact_ids: z.array(idSchema('artifact')).max(100) }).meta({
+    id: 'FileInputAnswer',
+    description:
+      'user.file_input: the ids of the artifacts uploaded for this question (POST /v1/runs/{id}/uploads), in order',
+  }),
 } as const;
 
 /** A plugin's interactive module defines its own answer: any JSON object. */
@@ -37,5 +43,6 @@ export const interactionAnswerSchema = z.union([
   interactionAnswerSchemas['user.text_input'],
   interactionAnswerSchemas['user.form'],
   interactionAnswerSchemas['user.confirm'],
+  interactionAnswerSchemas['user.file_input'],
   pluginAnswerSchema,
 ]);

@@ -162,11 +162,42 @@ export const confirmRequestSchema = z
   .meta({ id: 'ConfirmRequest', description: 'user.confirm: approve or reject' });
 export type ConfirmRequest = z.infer<typeof confirmRequestSchema>;
 
+export const fileInputRequestSchema = z
+  .strictObject({
+    prompt: z.string(),
+    /** Media types accepted (`image/png`, or a family: `image/*`), checked by the file's bytes. */
+    accept: z.array(z.string()).min(1),
+    /** Largest size of one file, in bytes (the gateway's MAX_FILE_UPLOAD_BYTES may be lower). */
+    max_bytes: z.number().int().positive(),
+    min_files: z.number().int().min(0),
+    max_files: z.number().int().min(1),
+    ...withDisplay,
+  })
+  .meta({
+    id: 'FileInputRequest',
+    description:
+      'user.file_input: upload each file with POST /v1/runs/{id}/uploads, then answer with their artifact ids',
+  });
+export type FileInputRequest = z.infer<typeof fileInputRequestSchema>;
+
+/**
+ * True when `mediaType` is one of `accept`, or in one of its families (`image/*`): the one rule the
+ * gateway applies to an upload's bytes and the runner to an answer's artifacts.
+ */
+export function acceptsMediaType(accept: readonly string[], mediaType: string): boolean {
+  const type = mediaType.toLowerCase();
+  return accept.some((pattern) => {
+    const wanted = pattern.toLowerCase();
+    return wanted.endsWith('/*') ? type.startsWith(wanted.slice(0, -1)) : type === wanted;
+  });
+}
+
 export const interactionRequestSchemas = {
   'user.select': selectRequestSchema,
   'user.text_input': textInputRequestSchema,
   'user.form': formRequestSchema,
   'user.confirm': confirmRequestSchema,
+  'user.file_input': fileInputRequestSchema,
 } as const;
 
 /**
@@ -186,6 +217,7 @@ export const interactionRequestSchema = z.union([
   textInputRequestSchema,
   formRequestSchema,
   confirmRequestSchema,
+  fileInputRequestSchema,
   pluginRequestSchema,
 ]);
 export type InteractionRequest = z.infer<typeof interactionRequestSchema>;

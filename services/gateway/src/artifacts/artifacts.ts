@@ -1,12 +1,19 @@
 import type { Request, Response } from 'express';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Connection } from 'mongoose';
-import { NotFoundError, type ArtifactRecord, type ArtifactView } from '@stepwise/shared';
+import {
+  NotFoundError,
+  StepwiseError,
+  type ArtifactDetail,
+  type ArtifactRecord,
+  type ArtifactView,
+} from '@stepwise/shared';
 import { readBucketFile, type Models } from '@stepwise/shared/node';
 import { findRun } from '../runs/run-queries.js';
+import { etagMatches, streamTo } from './http-bytes.js';
+import { hasPreview, sendPreview } from './previews.js';
+import { ifRangeAllows, parseRange, readBucketRange } from './ranges.js';
 
-function artifactView(artifact: ArtifactRecord): ArtifactView {
+export function artifactView(artifact: ArtifactRecord): ArtifactView {
   return {
     artifact_id: artifact.artifact_id,
     workflow_run_id: artifact.workflow_run_id,
@@ -80,17 +87,34 @@ export async function runUsage(models: Models, userId: string, runId: string) {
   };
 }
 
-function etagMatches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((candidate) => {
-    const value = candidate.trim().replace(/^W\//, '');
-    return value === '*' || value === etag;
-  });
+export async function findArtifact(models: Models, userId: string, artifactId: string) {
+  const artifact = await models.artifacts
+    .findOne({ artifact_id: artifactId, user_id: userId })
+    .lean();
+  if (!artifact) throw new NotFoundError('artifact', artifactId);
+  return artifact;
+}
+
+/** An artifact's metadata, with the paths of its bytes and (for an image) of its preview. */
+export async function artifactDetail(
+  models: Models,
+  userId: string,
+  artifactId: string,
+): Promise<ArtifactDetail> {
+  const artifact = await findArtifact(models, userId, artifactId);
+  const base = `/v1/artifacts/${encodeURIComponent(artifact.artifact_id)}`;
+  return {
+    ...artifactView(artifact),
+    content_url: `${base}/content`,
+    preview_url: hasPreview(artifact.content_type) ? `${base}/preview` : null,
+  };
 }
 
 /**
  * Streams an artifact's bytes from GridFS without holding them in memory, with its content type,
- * length and a strong ETag (its sha256); a matching If-None-Match answers 304 without a body.
+ * length and a strong ETag (its sha256); a matching If-None-Match answers 304 without a body. One
+ * `Range` is answered 206 with just those bytes (unless an If-Range names another version), a
+ * range past the end 416; several ranges get the whole bytes (RFC 9110 allows it).
  */
 export async function sendArtifactContent(
   connection: Connection,
@@ -99,32 +123,58 @@ export async function sendArtifactContent(
   artifactId: string,
   req: Request,
   res: Response,
-): Promise<200 | 304> {
-  const artifact = await models.artifacts
-    .findOne({ artifact_id: artifactId, user_id: userId })
-    .lean();
-  if (!artifact) throw new NotFoundError('artifact', artifactId);
+): Promise<200 | 206 | 304> {
+  const artifact = await findArtifact(models, userId, artifactId);
   const etag = `"${artifact.sha256}"`;
+  const range = ifRangeAllows(req.get('if-range'), etag)
+    ? parseRange(req.get('range'), artifact.size)
+    : ({ kind: 'whole' } as const);
+  // Evaluated after If-None-Match (RFC 9110, 13.2.2): a client whose copy is current gets 304.
+  const notModified = etagMatches(req.get('if-none-match'), etag);
+  if (range.kind === 'unsatisfiable' && !notModified) {
+    res.setHeader('Content-Range', `bytes */${artifact.size}`);
+    throw new StepwiseError(
+      'RANGE_NOT_SATISFIABLE',
+      `the range '${req.get('range') ?? ''}' does not overlap the ${artifact.size} bytes of artifact '${artifactId}'`,
+    );
+  }
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
-  if (etagMatches(req.get('if-none-match'), etag)) {
+  res.setHeader('Accept-Ranges', 'bytes');
+  if (notModified) {
     res.status(304).end();
     return 304;
   }
-  res.status(200);
   res.setHeader('Content-Type', artifact.content_type);
-  res.setHeader('Content-Length', String(artifact.size));
   res.setHeader(
     'Content-Disposition',
     `inline; filename*=UTF-8''${encodeURIComponent(artifact.name)}`,
   );
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  await pipeline(
-    Readable.from(readBucketFile(connection, 'artifacts', artifact.file_id)),
-    res,
-  ).catch((error: unknown) => {
-    // A client that hangs up mid-download is not an error of ours.
-    if ((error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
-  });
+  if (range.kind === 'partial') {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${artifact.size}`);
+    res.setHeader('Content-Length', String(range.end - range.start + 1));
+    await streamTo(
+      readBucketRange(connection, 'artifacts', artifact.file_id, range.start, range.end),
+      res,
+    );
+    return 206;
+  }
+  res.status(200);
+  res.setHeader('Content-Length', String(artifact.size));
+  await streamTo(readBucketFile(connection, 'artifacts', artifact.file_id), res);
   return 200;
+}
+
+/** An image artifact's WebP preview (made on first request, then served from the cache). */
+export async function sendArtifactPreview(
+  connection: Connection,
+  models: Models,
+  userId: string,
+  artifactId: string,
+  req: Request,
+  res: Response,
+): Promise<200 | 304> {
+  return sendPreview(connection, await findArtifact(models, userId, artifactId), req, res);
 }

@@ -189,6 +189,7 @@ function errorResponses(spec: RouteSpec) {
           headers: headerRefs([
             ...(status === 401 ? ['WWW-Authenticate'] : []),
             ...(status === 429 ? ['Retry-After'] : []),
+            ...(status === 416 ? ['Content-Range'] : []),
           ]),
           content: {
             'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } },

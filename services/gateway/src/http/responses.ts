@@ -18,6 +18,9 @@ export const responseHeaders = {
   'Cache-Control': 'How long and by whom the answer may be cached',
   'Content-Length': 'The size of the body in bytes',
   'Content-Disposition': 'The file name to save the bytes under',
+  'Accept-Ranges': '`bytes`: the route answers a single-range `Range` request with 206',
+  'Content-Range':
+    'Which bytes a 206 holds (`bytes first-last/size`), or the size a 416 refers to (`bytes */size`)',
   'Set-Cookie':
     'The session cookie `stepwise_session` (HttpOnly, SameSite=Lax, Secure over https), or its removal',
 } as const;

@@ -53,6 +53,12 @@ export interface RouteSpec<
     mediaTypes: readonly string[];
     maxBytes: number;
     optional?: boolean;
+    /**
+     * The handler reads the body from `req` itself, as it arrives (a file too big to hold): no
+     * parser runs, any media type is let through (`mediaTypes` only documents it), `upload` is
+     * null, and only a declared Content-Length over `maxBytes` is refused before the handler.
+     */
+    stream?: boolean;
     /** The schema of the JSON variant of the upload, when one of the media types is JSON. */
     jsonSchema?: z.ZodType;
   };
@@ -191,7 +197,7 @@ export function defineRoute<
       const context = requestContextOf(res);
       const caller = context.caller;
       const upload =
-        spec.upload && !(spec.upload.optional && !hasBody(req))
+        spec.upload && !spec.upload.stream && !(spec.upload.optional && !hasBody(req))
           ? readUpload(req, spec.upload.mediaTypes)
           : null;
       if (!spec.upload && hasBody(req) && !req.is('application/json')) {
@@ -281,9 +287,11 @@ export function mountRoutes(
   const jsonParser = express.json({ limit: options.maxJsonBodyBytes, type: 'application/json' });
   for (const route of routes) {
     const { upload } = route.spec;
-    const parser = upload
-      ? express.raw({ type: [...upload.mediaTypes], limit: upload.maxBytes })
-      : jsonParser;
+    const parser = upload?.stream
+      ? (_req: Request, _res: Response, next: NextFunction) => next()
+      : upload
+        ? express.raw({ type: [...upload.mediaTypes], limit: upload.maxBytes })
+        : jsonParser;
     // Every route, bodiless ones included: a body of any media type over the limit is 413.
     const refuseOversize = refuseDeclaredOversize(upload?.maxBytes ?? options.maxJsonBodyBytes);
     // Authenticate before reading a body, so that an anonymous client cannot make us read one.

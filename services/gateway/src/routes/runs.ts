@@ -3,7 +3,6 @@ import {
   eventPageSchema,
   eventsQuerySchema,
   getRunQuerySchema,
-  idSchema,
   listRunsQuerySchema,
   runIdParamsSchema,
   runListSchema,
@@ -19,7 +18,7 @@ import type { Connection } from 'mongoose';
 import type { Models } from '@stepwise/shared/node';
 import { z } from 'zod';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
-import { empty, json, raw } from '../http/responses.js';
+import { json, raw } from '../http/responses.js';
 import type { RequestContext } from '../http/request-context.js';
 import { streamRunEvents } from '../runs/event-stream.js';
 import type { RunCommandDependencies } from '../runs/run-commands.js';
@@ -28,7 +27,8 @@ import { findRun, listEvents, listRuns, readState } from '../runs/run-queries.js
 import { runView } from '../runs/run-views.js';
 import { listBranches } from '../runs/branches.js';
 import type { ResumeDependencies } from '../runs/resume.js';
-import { listArtifacts, runUsage, sendArtifactContent } from '../artifacts/artifacts.js';
+import { listArtifacts, runUsage } from '../artifacts/artifacts.js';
+import { mediaRoutes } from './media.js';
 import { awaitRest, runChangeRoutes } from './run-changes.js';
 
 export interface RunRouteDependencies extends RunCommandDependencies, ResumeDependencies {
@@ -38,6 +38,8 @@ export interface RunRouteDependencies extends RunCommandDependencies, ResumeDepe
   sseHeartbeatMs: number;
   shutdown: AbortSignal;
   maxUploadBytes: number;
+  /** MAX_FILE_UPLOAD_BYTES: the largest file a `user.file_input` upload may be. */
+  maxFileUploadBytes: number;
 }
 
 /** One event of the stream, as an SSE parser hands it over (`data` is an Event, as JSON). */
@@ -219,45 +221,6 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
         body: await runUsage(deps.models, caller.user.user_id, params.id),
       }),
     ),
-    defineRoute(
-      {
-        method: 'get',
-        path: '/v1/artifacts/:artifact_id/content',
-        summary: "An artifact's bytes (streamed; ETag is its sha256; honours If-None-Match)",
-        auth: 'user',
-        params: z.strictObject({ artifact_id: idSchema('artifact') }),
-        headers: [
-          {
-            name: 'If-None-Match',
-            description: 'ETags the client holds; a match answers 304 without the bytes',
-            schema: z.string().max(4096),
-          },
-        ],
-        responses: {
-          200: raw(
-            '*/*',
-            { type: 'string', format: 'binary' },
-            'The bytes, with the artifact’s content type',
-            ['ETag', 'Cache-Control', 'Content-Length', 'Content-Disposition'],
-          ),
-          304: empty('The client’s copy is current (If-None-Match matched)', [
-            'ETag',
-            'Cache-Control',
-          ]),
-        },
-        errors: ['NOT_FOUND'],
-      },
-      async ({ caller, params, req, res }) => {
-        const status = await sendArtifactContent(
-          deps.mongo,
-          deps.models,
-          caller.user.user_id,
-          params.artifact_id,
-          req,
-          res,
-        );
-        return { status, sent: true };
-      },
-    ),
+    ...mediaRoutes(deps),
   ];
 }

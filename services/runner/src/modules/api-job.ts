@@ -272,7 +272,13 @@ export function createApiJob(settings: JobSettings): JobModule {
       subject: 'the job’s final answer',
       retryable: false,
     });
-    return { state: 'succeeded', job_id: jobId, status, outputs, artifact_ids: stored.artifact_ids };
+    return {
+      state: 'succeeded',
+      job_id: jobId,
+      status,
+      outputs,
+      artifact_ids: stored.artifact_ids,
+    };
   }
 
   return {
