@@ -87,4 +87,45 @@ describe('artifacts of attempts that never committed', () => {
     // Nothing more to sweep.
     expect(await store.sweepOrphans(HOUR, now)).toBe(0);
   });
+
+  it('links the ids a job or an upload names, and drops previews no artifact needs any more', async () => {
+    const store = new ArtifactStore(db.mongo, db.models);
+    const runId = newId('run');
+    const now = new Date();
+    const old = new Date(now.getTime() - 2 * HOUR);
+    const named = await save(store, runId, 'image-one', old);
+    const orphan = await save(store, runId, 'image-two', old);
+    await db.models.events.collection.insertOne({
+      event_id: newId('event'),
+      workflow_run_id: runId,
+      workflow_version_id: 'ver_x',
+      branch_id: 'br_x',
+      seq: 1,
+      event_type: 'module_completed',
+      step_id: 's',
+      module_name: 'images',
+      data: { outputs: { artifact_ids: [named.artifact_id] }, state_changes: {} },
+      timestamp: old,
+      correlation_id: 'corr_x',
+      command_id: null,
+    });
+    // A preview the gateway made of each (cached by the original's sha256).
+    const bucket = new mongo.GridFSBucket(db.mongo.db as mongo.Db, { bucketName: 'previews' });
+    for (const artifact of [named, orphan]) {
+      const upload = bucket.openUploadStream(`${artifact.sha256}.512.webp`, {
+        metadata: { sha256: artifact.sha256, content_type: 'image/webp' },
+      });
+      upload.end(Buffer.from('webp'));
+      await new Promise((resolve) => upload.on('finish', resolve));
+    }
+    const previewsOf = (sha256: string) =>
+      db.mongo.db?.collection('previews.files').countDocuments({ 'metadata.sha256': sha256 });
+
+    expect(await store.sweepOrphans(HOUR, now)).toBe(1);
+    const left = await db.models.artifacts.find({ workflow_run_id: runId }).lean();
+    expect(left.map((a) => a.artifact_id)).toEqual([named.artifact_id]);
+    expect(left[0]?.event_id).not.toBeNull();
+    expect(await previewsOf(named.sha256)).toBe(1);
+    expect(await previewsOf(orphan.sha256)).toBe(0);
+  });
 });

@@ -56,6 +56,24 @@ export class ArtifactStore {
   }
 
   /**
+   * Previews are cached by the original's sha256 (the gateway makes them on first request): once
+   * no artifact has those bytes any more, their previews go too.
+   */
+  private async dropUnusedPreviews(sha256: string): Promise<void> {
+    if (await this.models.artifacts.exists({ sha256 })) return;
+    const db = this.mongo.db;
+    if (!db) return;
+    const previews = await db
+      .collection<{ _id: { toHexString(): string } }>('previews.files')
+      .find({ 'metadata.sha256': sha256 }, { projection: { _id: 1 } })
+      .toArray();
+    for (const preview of previews)
+      await deleteFromBucket(this.mongo, 'previews', preview._id.toHexString()).catch(
+        () => undefined,
+      );
+  }
+
+  /**
    * Removes artifacts that no committed event refers to and that are older than `graceMs`: their
    * attempt died or lost its lease before its `module_completed` was committed. One whose event
    * is in the log after all (its link was not written yet) is linked instead.
@@ -89,6 +107,7 @@ export class ArtifactStore {
       });
       if (deleted.deletedCount === 1) {
         await deleteFromBucket(this.mongo, 'artifacts', artifact.file_id).catch(() => undefined);
+        await this.dropUnusedPreviews(artifact.sha256);
         removed += 1;
       }
     }
