@@ -1,4 +1,6 @@
-// Types for the stub providers (plain JavaScript, run by `npm run stubs` and imported by tests).
+// Types for the stub providers (plain JavaScript, run by `npm run stubs` and imported by tests):
+// stub-providers.mjs, with what it re-exports from llm.mjs (chatAnswer) and images.mjs
+// (FAIL_MESSAGE, stubImage). Its other modules are not imported from TypeScript.
 
 export const DEFAULT_STUB_PORT: 4010;
 export const STUB_API_KEY: string;
