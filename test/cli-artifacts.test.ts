@@ -8,6 +8,7 @@ import { useTestDatabases } from './support/databases.js';
 import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
 import { startTestRunner } from './support/runner.js';
 import { RunsClient } from './support/runs.js';
+import { useStubProviders } from './support/stub-providers.js';
 import { TestTerminal } from './support/terminal.js';
 
 /**
@@ -18,7 +19,8 @@ import { TestTerminal } from './support/terminal.js';
 const db = await useTestDatabases('cli_artifacts');
 const gateway = await startTestGateway(db);
 await startTestResolver(db);
-await startTestRunner(db);
+await startTestRunner(db, { allowedHosts: ['127.0.0.1'] });
+const stubs = await useStubProviders({ pollsToFinish: 3 });
 
 const root = new URL('../', import.meta.url).pathname;
 const configDir = mkdtempSync(join(tmpdir(), 'stepwise-cli-artifacts-config-'));
@@ -206,5 +208,48 @@ describe('stepwise artifacts', () => {
     expect(ids).toHaveLength(1);
     const stored = await client.request(`/v1/artifacts/${ids[0]}/content`);
     expect(Buffer.from(await stored.arrayBuffer()).equals(await picture)).toBe(true);
+  }, 45_000);
+
+  it('follows a run that works on between questions (an image being made) and asks the next', async () => {
+    const versionId = await client.submitJson({
+      workflow_id: 'cli_follow',
+      steps: [
+        {
+          step_id: 'go',
+          modules: [{ module_id: 'user.confirm', name: 'start', inputs: { message: 'Make it?' } }],
+        },
+        {
+          step_id: 'make',
+          modules: [
+            {
+              module_id: 'api.job',
+              name: 'image',
+              inputs: {
+                submit: { url: `${stubs.imagesBaseUrl}/jobs`, body: { prompt: 'a kite' } },
+                job_id_path: '$.id',
+                status: { url: `${stubs.imagesBaseUrl}/jobs/{job_id}` },
+                result_path: '$.output[*]',
+                poll: { initial_ms: 300, max_ms: 300, factor: 1 },
+              },
+              outputs_to_state: { artifact_ids: 'images' },
+            },
+          ],
+        },
+        {
+          step_id: 'check',
+          modules: [{ module_id: 'user.confirm', name: 'keep', inputs: { message: 'Keep it?' } }],
+        },
+      ],
+    });
+    const { run } = await client.start({ workflow_version_id: versionId }, '?wait_ms=20000');
+    terminal.clear();
+    terminal.type(`${stepwise} answer ${run.workflow_run_id}`);
+    await terminal.waitFor(/Make it\?/);
+    terminal.press('Enter');
+    // The answer leaves the run polling its job: the CLI says so and waits, then asks again.
+    await terminal.waitFor(/working at make\.image/);
+    await terminal.waitFor(/Keep it\?/, 20_000);
+    terminal.press('Enter');
+    await terminal.waitFor(new RegExp(`${run.workflow_run_id}\\s+cli_follow\\s+completed`));
   }, 45_000);
 });

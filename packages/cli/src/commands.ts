@@ -139,9 +139,24 @@ export async function events(runId: string, options: { follow?: boolean }): Prom
   }
 }
 
+/**
+ * Follows a run that is still working (waiting on an outside job such as an image, or on a retry's
+ * backoff) until it asks again or ends, saying once what it is doing.
+ */
+async function untilItStops(client: ApiClient, start: RunView): Promise<RunView> {
+  let current = start;
+  if (current.status === 'running')
+    print(`  working at ${current.current_step ?? '?'}.${current.current_module ?? '?'}…`);
+  while (current.status === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    current = await client.run(current.workflow_run_id);
+  }
+  return current;
+}
+
 export async function answer(runId: string): Promise<void> {
   const client = await ApiClient.fromStoredLogin();
-  let current = await client.run(runId);
+  let current = await untilItStops(client, await client.run(runId));
   if (!current.pending_interaction) {
     print(describeRun(current));
     throw new CliError('this run is not waiting for input');
@@ -168,7 +183,7 @@ export async function answer(runId: string): Promise<void> {
         { json: { response } },
         [202],
       );
-      current = body;
+      current = await untilItStops(client, body);
     } catch (error) {
       if (!(error instanceof CliError) || error.code !== 'INTERACTION_INVALID') throw error;
       for (const detail of (error.details as { path: string; message: string }[] | undefined) ?? [])
