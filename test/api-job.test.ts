@@ -252,6 +252,45 @@ describe('api.job with the stub image provider', () => {
     }
   });
 
+  it('a provider that answers with the file itself (not JSON) gives that file', async () => {
+    // A finished job of the stub's: its file URL answers image/png bytes, as a synchronous
+    // provider that returns the picture would.
+    const submitted = await fetch(`${stubs.imagesBaseUrl}/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: `raw file ${tag} [polls=1]`, size: 24 }),
+    });
+    const { id } = (await submitted.json()) as { id: string };
+    const view = (await (await fetch(`${stubs.imagesBaseUrl}/jobs/${id}`)).json()) as {
+      output: string[];
+    };
+    const raw = await client.submitJson({
+      workflow_id: 'image_raw',
+      initial_state: {},
+      steps: [
+        {
+          step_id: 'fetch',
+          modules: [
+            {
+              module_id: 'api.job',
+              name: 'picture',
+              inputs: { submit: { url: view.output[0], method: 'GET' }, accept: ['image/png'] },
+              outputs_to_state: { 'artifacts.0.artifact_id': 'picture' },
+            },
+          ],
+        },
+      ],
+    });
+    const { run } = await client.start({ workflow_version_id: raw, project_name: 'raw' });
+    const done = await waitFor(run.workflow_run_id, (r) => r.status !== 'running');
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    const picture = (await client.state(run.workflow_run_id)).state['picture'] as string;
+    const bytes = Buffer.from(
+      await (await client.request(`/v1/artifacts/${picture}/content`)).arrayBuffer(),
+    );
+    expect((await sharp(bytes).metadata()).width).toBe(24);
+  });
+
   it('keeps to the outbound rules of api.fetch: a refused destination gets no request', async () => {
     const refused = await client.submitJson({
       workflow_id: 'image_refused',

@@ -222,8 +222,11 @@ export const builtInModuleDeclarations = {
       failure_values: z.array(z.string()).default(['failed', 'error', 'canceled', 'cancelled']),
       /** JSONPath to the provider's message when the job fails. */
       error_path: z.string().min(1).default('$.error'),
-      /** JSONPath to the result files: URLs (`url`) or base64 strings (`base64`). */
-      result_path: z.string().min(1),
+      /**
+       * JSONPath to the result files: URLs (`url`) or base64 strings (`base64`). Not needed when a
+       * provider answers the submission with the file itself (no `job_id_path`, not JSON).
+       */
+      result_path: z.string().min(1).optional(),
       result_encoding: z.enum(['url', 'base64']).default('url'),
       /** Media types the result files must be (by their bytes); anything else fails the module. */
       accept: z.array(mediaTypePatternSchema).min(1).max(50).default(['image/*']),

@@ -37,6 +37,11 @@ const storedArtifactSchema = z.object({
   size: z.number().int(),
   sha256: z.string(),
 });
+type StoredArtifact = z.infer<typeof storedArtifactSchema>;
+interface StoredFiles {
+  artifact_ids: string[];
+  artifacts: StoredArtifact[];
+}
 
 /** Reads a JSONPath (script evaluation off: a workflow's path must not run code). */
 function select(path: string, json: unknown): unknown[] {
@@ -145,11 +150,49 @@ export function createApiJob(settings: JobSettings): JobModule {
   const declaration = builtInModuleDeclarations['api.job'];
   const parse = (inputs: Record<string, unknown>): JobInputs => declaration.inputs.parse(inputs);
 
+  /** Checks one result file's bytes against `accept` and stores it as an artifact of the attempt. */
+  async function storeFile(
+    inputs: JobInputs,
+    bytes: Buffer,
+    index: number,
+    context: ModuleRunContext,
+  ): Promise<StoredArtifact> {
+    const detected = await detectMediaType(bytes);
+    if (!detected || !acceptsMediaType(inputs.accept, detected.mime))
+      throw new ModuleFailure(
+        'JOB_RESULT_REFUSED',
+        `result ${index + 1} is ${detected ? detected.mime : 'of no recognised media type'}, not ${inputs.accept.join(' or ')}`,
+        false,
+      );
+    const { run } = context;
+    const saved = await settings.artifacts.save({
+      idempotencyKey: run.idempotency_key,
+      run: {
+        workflow_run_id: run.workflow_run_id,
+        user_id: run.user_id,
+        branch_id: run.branch_id,
+        step_id: run.step_id,
+        module_name: run.module_name,
+      },
+      name: `${inputs.name}-${index + 1}.${detected.ext}`,
+      kind: 'deliverable',
+      contentType: detected.mime,
+      bytes,
+    });
+    return storedArtifactSchema.parse(saved);
+  }
+
   async function storeResults(
     inputs: JobInputs,
     answer: unknown,
     context: ModuleRunContext,
-  ): Promise<{ artifact_ids: string[]; artifacts: z.infer<typeof storedArtifactSchema>[] }> {
+  ): Promise<StoredFiles> {
+    if (!inputs.result_path)
+      throw new ModuleFailure(
+        'JOB_RESULT_MISSING',
+        'the provider answered JSON, and inputs.result_path does not say where its files are',
+        false,
+      );
     const found = select(inputs.result_path, answer).map((value) =>
       typeof value === 'object' && value !== null && 'url' in value
         ? (value as { url: unknown }).url
@@ -177,29 +220,7 @@ export function createApiJob(settings: JobSettings): JobModule {
           false,
         );
       const bytes = await fetchResult(inputs, source, index, context.signal);
-      const detected = await detectMediaType(bytes);
-      if (!detected || !acceptsMediaType(inputs.accept, detected.mime))
-        throw new ModuleFailure(
-          'JOB_RESULT_REFUSED',
-          `result ${index + 1} is ${detected ? detected.mime : 'of no recognised media type'}, not ${inputs.accept.join(' or ')}`,
-          false,
-        );
-      const { run } = context;
-      const saved = await settings.artifacts.save({
-        idempotencyKey: run.idempotency_key,
-        run: {
-          workflow_run_id: run.workflow_run_id,
-          user_id: run.user_id,
-          branch_id: run.branch_id,
-          step_id: run.step_id,
-          module_name: run.module_name,
-        },
-        name: `${inputs.name}-${index + 1}.${detected.ext}`,
-        kind: 'deliverable',
-        contentType: detected.mime,
-        bytes,
-      });
-      artifacts.push(storedArtifactSchema.parse(saved));
+      artifacts.push(await storeFile(inputs, bytes, index, context));
     }
     return { artifact_ids: artifacts.map((artifact) => artifact.artifact_id), artifacts };
   }
@@ -328,6 +349,21 @@ export function createApiJob(settings: JobSettings): JobModule {
       }
       if (response.status < 200 || response.status > 299)
         throw refusal('JOB_SUBMIT_REFUSED', 'submitting the job', response, inputs);
+      // A synchronous provider may answer with the file itself rather than JSON about it.
+      if (
+        !inputs.job_id_path &&
+        !/\bjson\b/i.test(String(response.headers['content-type'] ?? ''))
+      ) {
+        const stored = await storeFile(inputs, response.body, 0, context);
+        const files = { artifact_ids: [stored.artifact_id], artifacts: [stored] };
+        return {
+          state: 'succeeded',
+          job_id: null,
+          status: null,
+          outputs: { job_id: null, status: null, ...files, result: null },
+          artifact_ids: files.artifact_ids,
+        };
+      }
       const answer = parseJson(response, 'submitting the job');
       if (!inputs.job_id_path) return evaluate(inputs, answer, null, context, true);
       const jobId = asText(selectOne(inputs.job_id_path, answer));
