@@ -9,6 +9,7 @@ export * from './queue-runtime.js';
 export * from './worker-service.js';
 export * from './hashing.js';
 export * from './models/workflow-storage.js';
+export * from './models/streamed-files.js';
 export * from './run-inbox.js';
 export * from './plugins.js';
 export * from './fair-share.js';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import type { Connection } from 'mongoose';
@@ -12,7 +11,7 @@ import {
   type ArtifactView,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import { deleteFromBucket, openBucket, type Models } from '@stepwise/shared/node';
+import { deleteFromBucket, readHead, streamIntoBucket, type Models } from '@stepwise/shared/node';
 import { findRun } from '../runs/run-queries.js';
 import { artifactView } from './artifacts.js';
 
@@ -89,20 +88,6 @@ function bodyReader(req: Request) {
   };
 }
 
-/** Reads until file-type has enough to go on (or the body ends), refusing past `limit`. */
-async function readHead(read: () => Promise<Buffer | null>, limit: number) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  while (size < SNIFF_BYTES) {
-    const chunk = await read();
-    if (chunk === null) return { chunks, size, ended: true };
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-  }
-  return { chunks, size, ended: false };
-}
-
 /** The type the file's first bytes say it is, if the question accepts it; else 415 saying why. */
 async function acceptedType(head: Buffer, accept: readonly string[]) {
   // A detector tripping over malformed bytes has not recognised them either.
@@ -137,39 +122,28 @@ export async function receiveUpload(
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
 
   const read = bodyReader(input.req);
-  const head = await readHead(read, limit);
+  const refuse = () => tooLarge(limit);
+  const head = await readHead(read, SNIFF_BYTES, limit, refuse);
   if (head.size === 0) throw new BadRequestError('the upload is empty: send the file as the body');
   const type = await acceptedType(Buffer.concat(head.chunks), question.accept);
 
   const artifactId = newId('artifact');
   const name = input.name ?? `upload.${type.ext}`;
-  const upload = openBucket(deps.mongo, 'artifacts').openUploadStream(name, {
+  const stored = await streamIntoBucket({
+    connection: deps.mongo,
+    bucket: 'artifacts',
+    name,
     metadata: {
       artifact_id: artifactId,
       workflow_run_id: run.workflow_run_id,
       content_type: type.mime,
     },
+    head,
+    read,
+    limit,
+    tooLarge: refuse,
   });
-  const fileId = upload.id.toHexString();
-  const hash = createHash('sha256');
-  let size = 0;
-  // One write at a time, each awaited until GridFS has it: memory stays at a chunk or two, and
-  // when the upload is refused no insert is still in flight to outlive the cleanup.
-  const write = async (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(limit);
-    hash.update(chunk);
-    await new Promise<void>((resolve, reject) =>
-      upload.write(chunk, (error) => (error ? reject(error) : resolve())),
-    );
-  };
   try {
-    for (const chunk of head.chunks) await write(chunk);
-    for (let chunk = head.ended ? null : await read(); chunk !== null; chunk = await read())
-      await write(chunk);
-    await new Promise<void>((resolve, reject) =>
-      upload.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
     const record: ArtifactRecord = {
       artifact_id: artifactId,
       workflow_run_id: run.workflow_run_id,
@@ -181,9 +155,9 @@ export async function receiveUpload(
       kind: 'upload',
       name,
       content_type: type.mime,
-      size,
-      sha256: hash.digest('hex'),
-      file_id: fileId,
+      size: stored.size,
+      sha256: stored.sha256,
+      file_id: stored.fileId,
       idempotency_key: null,
       interaction_id: pending.interaction_id,
       created_at: new Date(),
@@ -191,10 +165,8 @@ export async function receiveUpload(
     await deps.models.artifacts.collection.insertOne({ ...record });
     return artifactView(record);
   } catch (error) {
-    // Nothing of a refused upload stays: the chunks written so far (abort), and a files
-    // document if the refusal came after it was written.
-    await upload.abort().catch(() => undefined);
-    await deleteFromBucket(deps.mongo, 'artifacts', fileId).catch(() => undefined);
+    // A file with no description would be swept by nothing: it goes if its record cannot be had.
+    await deleteFromBucket(deps.mongo, 'artifacts', stored.fileId).catch(() => undefined);
     throw error;
   }
 }

@@ -1,9 +1,23 @@
 import type { Connection } from 'mongoose';
 import { namingArtifact } from './artifact-ids.js';
 import { newId, type ArtifactRecord } from '@stepwise/shared';
-import { deleteFromBucket, sha256Hex, uploadToBucket, type Models } from '@stepwise/shared/node';
+import {
+  deleteFromBucket,
+  sha256Hex,
+  streamIntoBucket,
+  uploadToBucket,
+  type ChunkReader,
+  type FileHead,
+  type Models,
+  type StreamedFile,
+} from '@stepwise/shared/node';
 
-export interface ArtifactToSave {
+export interface ArtifactToSave extends ArtifactDescription {
+  bytes: Buffer;
+}
+
+/** An artifact's description, whatever way its bytes come. */
+export interface ArtifactDescription {
   /** The idempotency key of the attempt that saves it. */
   idempotencyKey: string;
   run: {
@@ -16,7 +30,6 @@ export interface ArtifactToSave {
   name: string;
   kind: ArtifactRecord['kind'];
   contentType: string;
-  bytes: Buffer;
 }
 
 /**
@@ -38,6 +51,40 @@ export class ArtifactStore {
       workflow_run_id: input.run.workflow_run_id,
       content_type: input.contentType,
     });
+    const file = { fileId, size: input.bytes.length, sha256: sha256Hex(input.bytes) };
+    return this.describe(artifactId, input, file, now);
+  }
+
+  /**
+   * Stores a file as it arrives (an outside job's result): its first bytes (`head`, already read to
+   * tell its type), then the rest, never whole in memory; past `limit` nothing is kept.
+   */
+  async saveStreamed(
+    input: ArtifactDescription,
+    body: { head: FileHead; read: ChunkReader; limit: number; tooLarge: () => Error },
+    now = new Date(),
+  ): Promise<ArtifactRecord> {
+    const artifactId = newId('artifact');
+    const file = await streamIntoBucket({
+      connection: this.mongo,
+      bucket: 'artifacts',
+      name: input.name,
+      metadata: {
+        artifact_id: artifactId,
+        workflow_run_id: input.run.workflow_run_id,
+        content_type: input.contentType,
+      },
+      ...body,
+    });
+    return this.describe(artifactId, input, file, now);
+  }
+
+  private async describe(
+    artifactId: string,
+    input: ArtifactDescription,
+    file: StreamedFile,
+    now: Date,
+  ): Promise<ArtifactRecord> {
     const record: ArtifactRecord = {
       artifact_id: artifactId,
       ...input.run,
@@ -45,9 +92,9 @@ export class ArtifactStore {
       kind: input.kind,
       name: input.name,
       content_type: input.contentType,
-      size: input.bytes.length,
-      sha256: sha256Hex(input.bytes),
-      file_id: fileId,
+      size: file.size,
+      sha256: file.sha256,
+      file_id: file.fileId,
       idempotency_key: input.idempotencyKey,
       created_at: now,
     };

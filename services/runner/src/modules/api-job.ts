@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { JSONPath } from 'jsonpath-plus';
 import {
-  acceptsMediaType,
   builtInModuleDeclarations,
   type JobModule,
   type JobReport,
@@ -10,8 +8,9 @@ import {
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { ModuleFailure, refuseUnstorable } from '../engine/module-failure.js';
 import type { DestinationPolicy } from '../outbound/destination-policy.js';
-import { OutboundError, sendOutbound, type OutboundResponse } from '../outbound/http-client.js';
-import { detectMediaType } from './media-types.js';
+import { sendOutbound, type OutboundResponse } from '../outbound/http-client.js';
+import { createJobResults, outboundFailure, storedArtifactSchema } from './job-results.js';
+import { asText, selectOne } from './json-path.js';
 
 export interface JobSettings {
   /** The outbound rules of `api.fetch`: the same allow-list and address checks. */
@@ -26,39 +25,6 @@ export interface JobSettings {
 
 type JobInputs = z.output<(typeof builtInModuleDeclarations)['api.job']['inputs']>;
 type JobCall = JobInputs['submit'];
-
-/** Errors a later check may not meet again: the job is checked again at the next poll. */
-const transient = new Set(['TIMEOUT', 'NETWORK_ERROR']);
-
-const storedArtifactSchema = z.object({
-  artifact_id: z.string(),
-  name: z.string(),
-  content_type: z.string(),
-  size: z.number().int(),
-  sha256: z.string(),
-});
-type StoredArtifact = z.infer<typeof storedArtifactSchema>;
-interface StoredFiles {
-  artifact_ids: string[];
-  artifacts: StoredArtifact[];
-}
-
-/** Reads a JSONPath (script evaluation off: a workflow's path must not run code). */
-function select(path: string, json: unknown): unknown[] {
-  if (json === null || typeof json !== 'object') return [];
-  const found: unknown = JSONPath({ path, json, wrap: true, eval: false });
-  return Array.isArray(found) ? found : [];
-}
-
-function selectOne(path: string, json: unknown): unknown {
-  return select(path, json)[0];
-}
-
-function asText(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return null;
-}
 
 /** The provider's own words about a failure: a string, an object's `message`, or its JSON. */
 function providerMessage(value: unknown): string | null {
@@ -108,15 +74,6 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
   return Object.keys(headers).some((header) => header.toLowerCase() === name);
 }
 
-function outboundFailure(error: unknown, what: string): unknown {
-  if (!(error instanceof OutboundError)) return error;
-  return new ModuleFailure(
-    error.code === 'DESTINATION_REFUSED' ? 'DESTINATION_REFUSED' : `HTTP_${error.code}`,
-    `${what}: ${error.message}`,
-    transient.has(error.code),
-  );
-}
-
 /** A refusal by the provider (4xx): its message, and no retry (it would say the same). */
 function refusal(
   code: string,
@@ -149,119 +106,7 @@ function refusal(
 export function createApiJob(settings: JobSettings): JobModule {
   const declaration = builtInModuleDeclarations['api.job'];
   const parse = (inputs: Record<string, unknown>): JobInputs => declaration.inputs.parse(inputs);
-
-  /** Checks one result file's bytes against `accept` and stores it as an artifact of the attempt. */
-  async function storeFile(
-    inputs: JobInputs,
-    bytes: Buffer,
-    index: number,
-    context: ModuleRunContext,
-  ): Promise<StoredArtifact> {
-    const detected = await detectMediaType(bytes);
-    if (!detected || !acceptsMediaType(inputs.accept, detected.mime))
-      throw new ModuleFailure(
-        'JOB_RESULT_REFUSED',
-        `result ${index + 1} is ${detected ? detected.mime : 'of no recognised media type'}, not ${inputs.accept.join(' or ')}`,
-        false,
-      );
-    const { run } = context;
-    const saved = await settings.artifacts.save({
-      idempotencyKey: run.idempotency_key,
-      run: {
-        workflow_run_id: run.workflow_run_id,
-        user_id: run.user_id,
-        branch_id: run.branch_id,
-        step_id: run.step_id,
-        module_name: run.module_name,
-      },
-      name: `${inputs.name}-${index + 1}.${detected.ext}`,
-      kind: 'deliverable',
-      contentType: detected.mime,
-      bytes,
-    });
-    return storedArtifactSchema.parse(saved);
-  }
-
-  async function storeResults(
-    inputs: JobInputs,
-    answer: unknown,
-    context: ModuleRunContext,
-  ): Promise<StoredFiles> {
-    if (!inputs.result_path)
-      throw new ModuleFailure(
-        'JOB_RESULT_MISSING',
-        'the provider answered JSON, and inputs.result_path does not say where its files are',
-        false,
-      );
-    const found = select(inputs.result_path, answer).map((value) =>
-      typeof value === 'object' && value !== null && 'url' in value
-        ? (value as { url: unknown }).url
-        : value,
-    );
-    if (found.length === 0)
-      throw new ModuleFailure(
-        'JOB_RESULT_MISSING',
-        `the job succeeded but '${inputs.result_path}' found no result in its answer`,
-        false,
-      );
-    if (found.length > inputs.max_results)
-      throw new ModuleFailure(
-        'JOB_RESULT_TOO_MANY',
-        `the job gave ${found.length} results; at most ${inputs.max_results} are accepted`,
-        false,
-      );
-    const artifacts = [];
-    for (const [index, value] of found.entries()) {
-      const source = asText(value);
-      if (source === null)
-        throw new ModuleFailure(
-          'JOB_RESULT_INVALID',
-          `result ${index + 1} is not a ${inputs.result_encoding === 'url' ? 'URL' : 'base64 string'}`,
-          false,
-        );
-      const bytes = await fetchResult(inputs, source, index, context.signal);
-      artifacts.push(await storeFile(inputs, bytes, index, context));
-    }
-    return { artifact_ids: artifacts.map((artifact) => artifact.artifact_id), artifacts };
-  }
-
-  async function fetchResult(
-    inputs: JobInputs,
-    source: string,
-    index: number,
-    signal: AbortSignal,
-  ): Promise<Buffer> {
-    if (inputs.result_encoding === 'base64') {
-      const bytes = Buffer.from(source.replace(/^data:[^,]*,/, ''), 'base64');
-      if (bytes.length > settings.maxResultBytes)
-        throw new ModuleFailure(
-          'JOB_RESULT_TOO_LARGE',
-          `result ${index + 1} is ${bytes.length} bytes; at most ${settings.maxResultBytes} are stored`,
-          false,
-        );
-      return bytes;
-    }
-    let response: OutboundResponse;
-    try {
-      response = await sendOutbound(settings.policy, {
-        url: source,
-        method: 'GET',
-        headers: {},
-        timeoutMs: inputs.request_timeout_ms ?? settings.defaultTimeoutMs,
-        maxResponseBytes: settings.maxResultBytes,
-        signal,
-      });
-    } catch (error) {
-      throw outboundFailure(error, `downloading result ${index + 1}`);
-    }
-    if (response.status < 200 || response.status > 299)
-      throw new ModuleFailure(
-        'JOB_RESULT_DOWNLOAD_FAILED',
-        `downloading result ${index + 1} answered ${response.status}`,
-        response.status >= 500 || response.status === 429,
-      );
-    return response.body;
-  }
+  const { storeFile, storeResults } = createJobResults(settings);
 
   /** Where an answer (the submission's or a status check's) says the job stands. */
   async function evaluate(

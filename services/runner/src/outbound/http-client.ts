@@ -35,17 +35,36 @@ export class OutboundError extends Error {
   }
 }
 
+/** An answer whose body is read chunk by chunk (a result file stored as it arrives). */
+export interface OutboundStream {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The next chunk of the body, or null at its end; size, time and network limits throw here. */
+  read: () => Promise<Buffer | null>;
+  /** Drops the rest of the body (and the connection). */
+  close: () => void;
+}
+
+/** What a socket or protocol error of the exchange comes to. */
+function asOutboundError(error: unknown): OutboundError {
+  if (error instanceof OutboundError) return error;
+  if (error instanceof DestinationRefused)
+    return new OutboundError('DESTINATION_REFUSED', error.message);
+  return new OutboundError('NETWORK_ERROR', (error as Error).message);
+}
+
 /**
  * A guarded HTTP client: the host is checked before anything happens, and the address it resolves
  * to is checked inside the socket's own lookup, so the connection goes to the address that was
  * checked (no second lookup for a rebinding name to answer differently). Bodies are size-capped as
  * they arrive; redirects are returned, not followed. `policy: null` means a destination the
- * operator configured (the LLM endpoint), which is not subject to the allow-list.
+ * operator configured (the LLM endpoint), which is not subject to the allow-list. The answer comes
+ * with its status and headers; its body is read as it arrives, within the same time limit.
  */
-export async function sendOutbound(
+export async function openOutbound(
   policy: DestinationPolicy | null,
   request: OutboundRequest,
-): Promise<OutboundResponse> {
+): Promise<OutboundStream> {
   let url: URL;
   try {
     url = new URL(request.url);
@@ -84,7 +103,13 @@ export async function sendOutbound(
   };
 
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise<OutboundResponse>((resolve, reject) => {
+  return new Promise<OutboundStream>((resolve, reject) => {
+    // The first failure of the exchange, which reading the body reports over any later one.
+    let failure: OutboundError | null = null;
+    const fail = (error: OutboundError) => {
+      failure ??= error;
+      req.destroy(failure);
+    };
     const req = send(
       url,
       {
@@ -95,47 +120,56 @@ export async function sendOutbound(
         timeout: request.timeoutMs,
       },
       (res) => {
-        const chunks: Buffer[] = [];
+        const chunks = res[Symbol.asyncIterator]();
         let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > request.maxResponseBytes) {
-            req.destroy(
-              new OutboundError(
-                'RESPONSE_TOO_LARGE',
-                `the response is larger than ${request.maxResponseBytes} bytes`,
-              ),
-            );
-            return;
-          }
-          chunks.push(chunk);
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          read: async () => {
+            let next: IteratorResult<Buffer>;
+            try {
+              next = (await chunks.next()) as IteratorResult<Buffer>;
+            } catch (error) {
+              throw failure ?? asOutboundError(error);
+            }
+            if (failure) throw failure;
+            if (next.done) return null;
+            size += next.value.length;
+            if (size > request.maxResponseBytes) {
+              fail(
+                new OutboundError(
+                  'RESPONSE_TOO_LARGE',
+                  `the response is larger than ${request.maxResponseBytes} bytes`,
+                ),
+              );
+              throw failure;
+            }
+            return next.value;
+          },
+          close: () => req.destroy(),
         });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on('error', reject);
       },
     );
     // Both an idle socket and a slow trickle count: the whole exchange has `timeoutMs`.
-    const deadline = setTimeout(
-      () => req.destroy(new OutboundError('TIMEOUT', `no answer within ${request.timeoutMs} ms`)),
-      request.timeoutMs,
-    );
+    const timedOut = () =>
+      fail(new OutboundError('TIMEOUT', `no answer within ${request.timeoutMs} ms`));
+    const deadline = setTimeout(timedOut, request.timeoutMs);
     req.on('close', () => clearTimeout(deadline));
-    req.on('timeout', () =>
-      req.destroy(new OutboundError('TIMEOUT', `no answer within ${request.timeoutMs} ms`)),
-    );
-    req.on('error', (error) => {
-      if (error instanceof OutboundError) return reject(error);
-      if (error instanceof DestinationRefused)
-        return reject(new OutboundError('DESTINATION_REFUSED', error.message));
-      reject(new OutboundError('NETWORK_ERROR', error.message));
-    });
+    req.on('timeout', timedOut);
+    req.on('error', (error) => reject(failure ?? asOutboundError(error)));
     if (request.body !== undefined) req.write(request.body);
     req.end();
   });
+}
+
+/** The same exchange with the whole (capped) body read. */
+export async function sendOutbound(
+  policy: DestinationPolicy | null,
+  request: OutboundRequest,
+): Promise<OutboundResponse> {
+  const answer = await openOutbound(policy, request);
+  const chunks: Buffer[] = [];
+  for (let chunk = await answer.read(); chunk !== null; chunk = await answer.read())
+    chunks.push(chunk);
+  return { status: answer.status, headers: answer.headers, body: Buffer.concat(chunks) };
 }
