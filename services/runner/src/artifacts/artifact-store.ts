@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { namingArtifact } from './artifact-ids.js';
-import { newId, type ArtifactRecord } from '@stepwise/shared';
+import { newId, type ArtifactRecord, type ModuleRunContext } from '@stepwise/shared';
 import {
   deleteFromBucket,
   sha256Hex,
@@ -11,6 +11,22 @@ import {
   type Models,
   type StreamedFile,
 } from '@stepwise/shared/node';
+
+/** Whose an attempt's artifact is: its run, branch and module, and the attempt's key. */
+export function attemptOwner(
+  run: ModuleRunContext['run'],
+): Pick<ArtifactDescription, 'idempotencyKey' | 'run'> {
+  return {
+    idempotencyKey: run.idempotency_key,
+    run: {
+      workflow_run_id: run.workflow_run_id,
+      user_id: run.user_id,
+      branch_id: run.branch_id,
+      step_id: run.step_id,
+      module_name: run.module_name,
+    },
+  };
+}
 
 export interface ArtifactToSave extends ArtifactDescription {
   bytes: Buffer;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { builtInModuleDeclarations, type ExecutableModule } from '@stepwise/shared';
-import type { ArtifactStore } from '../artifacts/artifact-store.js';
+import { attemptOwner, type ArtifactStore } from '../artifacts/artifact-store.js';
 import { ModuleFailure } from '../engine/module-failure.js';
 
 function encode(
@@ -43,16 +43,8 @@ export function createArtifactSave(store: ArtifactStore, maxBytes: number): Exec
           `the artifact is ${bytes.length} bytes; at most ${maxBytes} are allowed`,
           false,
         );
-      const { run } = context;
       const saved = await store.save({
-        idempotencyKey: run.idempotency_key,
-        run: {
-          workflow_run_id: run.workflow_run_id,
-          user_id: run.user_id,
-          branch_id: run.branch_id,
-          step_id: run.step_id,
-          module_name: run.module_name,
-        },
+        ...attemptOwner(context.run),
         name: String(inputs['name']),
         kind: (inputs['kind'] as 'deliverable' | 'debug' | 'state' | undefined) ?? 'deliverable',
         contentType:

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { builtInModuleDeclarations } from '@stepwise/shared';
 import { acceptsMediaType, type ModuleRunContext } from '@stepwise/shared';
 import { readHead, type FileHead } from '@stepwise/shared/node';
-import type { ArtifactDescription, ArtifactStore } from '../artifacts/artifact-store.js';
+import {
+  attemptOwner,
+  type ArtifactDescription,
+  type ArtifactStore,
+} from '../artifacts/artifact-store.js';
 import { ModuleFailure } from '../engine/module-failure.js';
 import type { DestinationPolicy } from '../outbound/destination-policy.js';
 import { OutboundError, openOutbound, type OutboundStream } from '../outbound/http-client.js';
@@ -80,16 +84,8 @@ export function createJobResults(settings: JobResultSettings) {
     index: number,
     context: ModuleRunContext,
   ): ArtifactDescription {
-    const { run } = context;
     return {
-      idempotencyKey: run.idempotency_key,
-      run: {
-        workflow_run_id: run.workflow_run_id,
-        user_id: run.user_id,
-        branch_id: run.branch_id,
-        step_id: run.step_id,
-        module_name: run.module_name,
-      },
+      ...attemptOwner(context.run),
       name: `${inputs.name}-${index + 1}.${type.ext}`,
       kind: 'deliverable',
       contentType: type.mime,
