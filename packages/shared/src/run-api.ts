@@ -22,7 +22,14 @@ export const createRunBodySchema = documented(
     .strictObject({
       workflow_version_id: idSchema('version').optional(),
       workflow_template_name: templateName.optional(),
-      project_name: z.string().trim().min(1).max(200),
+      // Trimmed; the pattern says in the document what the trim means: some character that is
+      // not a space (\ufeff named too, as JSON Schema's regex dialects differ on it).
+      project_name: z
+        .string()
+        .regex(/[^\s\ufeff]/, 'a project name needs a character that is not a space')
+        .trim()
+        .min(1)
+        .max(200),
       initial_state: storableObject().optional(),
     })
     .refine(
