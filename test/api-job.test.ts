@@ -356,6 +356,72 @@ describe('api.job with the stub image provider', () => {
     expect(ofImages).not.toContain('module_interrupted');
   });
 
+  it('with two runners and a cancel mid-poll, each run submits once and a cancelled job is checked no more', async () => {
+    const second = await startRunner();
+    try {
+      const slow = await client.submitJson(
+        imageWorkflow('image_job_two_runners', { initial_ms: 200, max_ms: 300, factor: 2 }, 30_000),
+      );
+      const projects = [0, 1, 2, 3, 4, 5].map((i) => `pair-${tag}-${i}`);
+      const runs = await Promise.all(
+        projects.map(async (project) => {
+          const { run } = await client.start({
+            workflow_version_id: slow,
+            project_name: `${project} [polls=8]`,
+          });
+          return run.workflow_run_id;
+        }),
+      );
+      // Half are cancelled while they wait on their job, the same moment an answer-less wake may
+      // be running on either runner.
+      const jobOf = async (runId: string) => {
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const submitted = (await client.events(runId)).find(
+            (e) => e.event_type === 'job_submitted',
+          );
+          if (submitted) return String(submitted.data['job_id']);
+          if (Date.now() > deadline) throw new Error(`no job for ${runId}`);
+          await sleep(50);
+        }
+      };
+      const cancelled = runs.slice(0, 3);
+      const pollsAtCancel = new Map<string, number>();
+      const pollsOf = (jobId: string) =>
+        stubs.recent().images.filter((event) => event.kind === 'poll' && event.job_id === jobId)
+          .length;
+      await Promise.all(
+        cancelled.map(async (runId) => {
+          const jobId = await jobOf(runId);
+          const reply = await client.request(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+          expect([200, 202]).toContain(reply.status);
+          pollsAtCancel.set(jobId, pollsOf(jobId));
+        }),
+      );
+      const ended = await Promise.all(
+        runs.map((runId) => waitFor(runId, (r) => r.status !== 'running', 40_000)),
+      );
+      for (const [i, run] of ended.entries())
+        expect(run.status, projects[i]).toBe(i < 3 ? 'cancelled' : 'awaiting_input');
+      await sleep(1_500);
+      // Counted at the provider: one submission per run, whoever polled it.
+      for (const project of projects) expect(submissionsOf(project), project).toHaveLength(1);
+      // A cancelled run's job is checked at most once more (a check already under way).
+      for (const [jobId, atCancel] of pollsAtCancel)
+        expect(pollsOf(jobId) - atCancel, jobId).toBeLessThanOrEqual(1);
+      for (const runId of runs) {
+        const types = (await client.events(runId)).map((event) => event.event_type);
+        expect(
+          types.filter((type) => type === 'job_submitted'),
+          runId,
+        ).toHaveLength(1);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  }, 90_000);
+
   it('a run waiting on a poll timer holds no lease and is not stale for the sweeper', async () => {
     const patient = await client.submitJson(
       imageWorkflow('image_job_patient', { initial_ms: 5_000, max_ms: 5_000, factor: 1 }, 30_000),
