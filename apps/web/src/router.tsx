@@ -13,16 +13,21 @@ import { SignInPage } from './pages/SignInPage';
 const AnswerPage = lazy(() => import('./pages/AnswerPage'));
 // Settings (API keys, password) is visited rarely: its own chunk too.
 const SettingsPage = lazy(() => import('./pages/SettingsPage'));
+// The run workspace: each page its own chunk, loaded when first opened.
+const RunsPage = lazy(() => import('./pages/RunsPage'));
+const RunPage = lazy(() => import('./pages/RunPage'));
+const VersionsPage = lazy(() => import('./pages/VersionsPage'));
+const TemplatesPage = lazy(() => import('./pages/TemplatesPage'));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<Loading label="Loading the page" />}>{children}</Suspense>;
 }
 
-/**
- * Every page lives under /app (the gateway serves index.html for any path there). Room is left
- * for the pages of later issues: runs/:runId (Run), runs/:runId/versions (Versions), templates;
- * the navigation in AppShell lists them as they arrive.
- */
+/** Every page lives under /app (the gateway serves index.html for any path there). */
+function lazyPage(page: ReactNode) {
+  return <Lazy>{page}</Lazy>;
+}
+
 export const router = createBrowserRouter(
   [
     { path: 'sign-in', element: <SignInPage /> },
@@ -44,6 +49,11 @@ export const router = createBrowserRouter(
             </Lazy>
           ),
         },
+        { path: 'runs', element: lazyPage(<RunsPage />) },
+        { path: 'runs/:runId', element: lazyPage(<RunPage />) },
+        { path: 'runs/:runId/versions', element: lazyPage(<VersionsPage />) },
+        { path: 'templates', element: lazyPage(<TemplatesPage />) },
+        { path: 'templates/:templateName', element: lazyPage(<TemplatesPage />) },
         {
           path: 'settings',
           element: (

@@ -5,9 +5,11 @@ import { useSession, useSignedOut } from '../auth/session';
 import { useUserStream } from '../inbox/useUserStream';
 import { ErrorNotice } from './Status';
 
-/** The pages in the navigation; Run, Versions and Templates join as they are built. */
+/** The pages in the navigation (a run's own pages are reached from Runs and the inbox). */
 const navigation = [
   { to: '/inbox', label: 'Inbox' },
+  { to: '/runs', label: 'Runs' },
+  { to: '/templates', label: 'Templates' },
   { to: '/settings', label: 'Settings' },
 ] as const;
 
