@@ -9,7 +9,8 @@ import type { TestGateway } from './gateway.js';
  * tests: one launch per test file, a context signed in with a person's session cookie, axe checks
  * and screenshots under test-artifacts/<folder>.
  */
-export const webAppDir = new URL('../../apps/web/dist', import.meta.url).pathname;
+export const webAppDir =
+  process.env['WEB_APP_DIR'] ?? new URL('../../apps/web/dist', import.meta.url).pathname;
 const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 export async function launchChromium(extraArgs: string[] = []): Promise<Browser> {
