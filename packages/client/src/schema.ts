@@ -553,6 +553,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/runs/{id}/version-changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What moving the run onto another version of its template would change, with the changed text, placed against the run's position */
+        get: operations["getV1RunsIdVersionChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs/{id}/artifacts": {
         parameters: {
             query?: never;
@@ -871,6 +888,48 @@ export interface components {
                 key_id: string | null;
                 session_id?: string | null;
             } | null;
+        };
+        VersionChangeView: {
+            current_version: string;
+            submitted_version: string;
+            options: ("restart_at" | "continue_with_new" | "continue_with_original" | "start_fresh")[];
+            changes: {
+                position: {
+                    step_id: string;
+                    module_name: string;
+                } | null;
+                position_exists: boolean;
+                steps: {
+                    step_id: string;
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed";
+                    fields: ("modules" | "order" | "name")[];
+                    /** @enum {string} */
+                    relation: "before" | "at" | "after";
+                }[];
+                modules: {
+                    step_id: string;
+                    module_name: string;
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed";
+                    fields: ("module_id" | "inputs" | "outputs_to_state" | "when" | "retry" | "display" | "order")[];
+                    /** @enum {string} */
+                    relation: "before" | "at" | "after";
+                    text_changes: {
+                        field: string;
+                        diff: string;
+                    }[];
+                }[];
+            };
+            behind_position: {
+                step_id: string;
+                module_name: string;
+                /** @enum {string} */
+                change: "added" | "removed" | "changed";
+                message: string;
+            }[];
+            suggested_restart_at: string | null;
+            warning: string | null;
         };
         Artifact: {
             artifact_id: string;
@@ -4681,6 +4740,12 @@ export interface operations {
                     submitted_version_id: string;
                     restart_at?: string;
                 } | {
+                    /** @constant */
+                    choice: "restart_at";
+                    submitted_version_id: string;
+                    /** @description The step to go back to; by default the one holding the earliest change behind the run's position */
+                    restart_at?: string;
+                } | {
                     /** @enum {string} */
                     choice: "continue_with_original" | "start_fresh";
                     submitted_version_id: string;
@@ -5046,6 +5111,8 @@ export interface operations {
             query?: {
                 branch_id?: string;
                 after_seq?: number;
+                /** @description Page backwards: the newest `limit` events with seq below this (and above after_seq), still oldest first; to open at the end of the log, any number above the last seq */
+                before_seq?: number;
                 limit?: number;
             };
             header?: never;
@@ -5067,6 +5134,7 @@ export interface operations {
                     "application/json": {
                         items: components["schemas"]["Event"][];
                         next_after_seq: number | null;
+                        next_before_seq: number | null;
                     };
                 };
             };
@@ -5209,6 +5277,123 @@ export interface operations {
             };
             /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
             404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1RunsIdVersionChanges: {
+        parameters: {
+            query: {
+                /** @description A version of the run's template to compare the run with */
+                version_id: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The changes, what continue_with_new would not apply, and the choices in the order to offer them (the same as the details of VERSION_MISMATCH) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionChangeView"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `CONFLICT`: The request conflicts with existing state */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     "Cache-Control": components["headers"]["CacheControl"];

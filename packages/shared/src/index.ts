@@ -16,6 +16,8 @@ export * from './run-api.js';
 export * from './inbox-api.js';
 export * from './workflow/module-api.js';
 export * from './runs/version-diff.js';
+export * from './runs/version-change-view.js';
+export * from './runs/change-text.js';
 export * from './canonical-json.js';
 export * from './metrics-keys.js';
 export * from './runs/event-data.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resumeChoiceSchema } from './runs/version-change-view.js';
 import { queryInteger } from './query-params.js';
 import { documented, storableObject } from './schema-docs.js';
 import { idSchema } from './ids.js';
@@ -133,12 +134,19 @@ export type EventView = z.infer<typeof eventViewSchema>;
 export const eventsQuerySchema = z.strictObject({
   branch_id: idSchema('branch').optional(),
   after_seq: queryInteger(0, Number.MAX_SAFE_INTEGER).default(0),
+  before_seq: queryInteger(1, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe(
+      'Page backwards: the newest `limit` events with seq below this (and above after_seq), still oldest first; to open at the end of the log, any number above the last seq',
+    ),
   limit: queryInteger(1, 1000).default(100),
 });
 
 export const eventPageSchema = z.object({
   items: z.array(eventViewSchema),
   next_after_seq: z.number().int().nullable(),
+  /** Paging backwards: the `before_seq` of the page before this one, or null at the start. */
+  next_before_seq: z.number().int().nullable(),
 });
 
 export const stateQuerySchema = z.strictObject({ branch_id: idSchema('branch').optional() });
@@ -183,18 +191,15 @@ export const createBranchResponseSchema = z.object({
   run: runViewSchema,
 });
 
-export const resumeChoiceSchema = z.enum([
-  'continue_with_new',
-  'continue_with_original',
-  'start_fresh',
-]);
-
 export const resumeQuerySchema = z.strictObject({
   entry_point: entryPointSchema.optional(),
   wait_ms: waitMsSchema.default(10_000),
 });
 
-/** `restart_at` goes with `continue_with_new` only: a union, so the document can say so too. */
+/**
+ * `restart_at` goes with `continue_with_new` (optional) and the `restart_at` choice (defaulting to
+ * the step of the earliest change behind the run's position): a union, so the document says so.
+ */
 export const confirmResumeBodySchema = z.discriminatedUnion('choice', [
   z.strictObject({
     choice: z.literal(resumeChoiceSchema.enum.continue_with_new),
@@ -202,10 +207,25 @@ export const confirmResumeBodySchema = z.discriminatedUnion('choice', [
     restart_at: slug.optional(),
   }),
   z.strictObject({
-    choice: resumeChoiceSchema.exclude(['continue_with_new']),
+    choice: z.literal(resumeChoiceSchema.enum.restart_at),
+    submitted_version_id: idSchema('version'),
+    restart_at: slug
+      .optional()
+      .describe(
+        "The step to go back to; by default the one holding the earliest change behind the run's position",
+      ),
+  }),
+  z.strictObject({
+    choice: resumeChoiceSchema.extract(['continue_with_original', 'start_fresh']),
     submitted_version_id: idSchema('version'),
   }),
 ]);
+
+export const versionChangesQuerySchema = z.strictObject({
+  version_id: idSchema('version').describe(
+    "A version of the run's template to compare the run with",
+  ),
+});
 
 /** One provider call a run made; `lost`: no answer came (it may have been billed). */
 export const providerCallViewSchema = z.object({

@@ -20,6 +20,10 @@ const v1 = workflow({
 });
 const at = { step_id: 'b', module_name: 'b1' };
 
+/** The structural part of the module changes (their text is checked in change-text.test.ts). */
+const structure = (changes: ReturnType<typeof diffVersions>) =>
+  changes.modules.map(({ text_changes: _text, ...rest }) => rest);
+
 describe('diffVersions', () => {
   it('finds nothing between equal versions', () => {
     expect(diffVersions(v1, v1, at)).toEqual({
@@ -36,7 +40,7 @@ describe('diffVersions', () => {
       b: [module('b1', 'b1', 'transform.template'), module('b2')],
       c: [module('c1', 'changed')],
     });
-    const { modules } = diffVersions(v1, v2, at);
+    const modules = structure(diffVersions(v1, v2, at));
     expect(modules).toEqual([
       {
         step_id: 'a',
@@ -58,7 +62,7 @@ describe('diffVersions', () => {
     });
     const changes = diffVersions(v1, v2, at);
     expect(changes.position_exists).toBe(true);
-    expect(changes.modules).toEqual(
+    expect(structure(changes)).toEqual(
       expect.arrayContaining([
         {
           step_id: 'a',
@@ -99,14 +103,14 @@ describe('diffVersions', () => {
       fields: [],
       relation: 'at',
     });
-    expect(changes.modules).toContainEqual({
+    expect(structure(changes)).toContainEqual({
       step_id: 'b',
       module_name: 'b1',
       change: 'removed',
       fields: [],
       relation: 'at',
     });
-    expect(changes.modules).toContainEqual({
+    expect(structure(changes)).toContainEqual({
       step_id: 'b',
       module_name: 'b2',
       change: 'removed',

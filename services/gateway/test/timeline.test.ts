@@ -147,9 +147,21 @@ describe('resume with a changed workflow', () => {
           change: 'changed',
           fields: ['inputs'],
           relation: 'after',
+          text_changes: [
+            {
+              field: 'inputs.value',
+              diff: '--- inputs.value (current version)\n+++ inputs.value (submitted version)\n@@ -1,1 +1,1 @@\n-v1 final\n+v2 final\n',
+            },
+          ],
         },
       ],
       steps: [{ step_id: 'finish', change: 'changed', fields: ['modules'], relation: 'after' }],
+    });
+    // A change after the position: nothing is left behind, so no warning and no restart first.
+    expect(details).toMatchObject({
+      behind_position: [],
+      suggested_restart_at: null,
+      warning: null,
     });
     // Nothing about the run changed.
     expect((await client.get(run.workflow_run_id)).last_seq).toBe(run.last_seq);
@@ -268,6 +280,12 @@ describe('resume with a changed workflow', () => {
       change: 'removed',
       fields: [],
       relation: 'at',
+      text_changes: expect.arrayContaining([
+        expect.objectContaining({
+          field: 'module_id',
+          diff: expect.stringContaining('-user.text_input'),
+        }),
+      ]),
     });
 
     const refused = await confirm(run.workflow_run_id, {

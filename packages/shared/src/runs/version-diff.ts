@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson } from '../canonical-json.js';
+import { moduleTextChanges, textChangeSchema } from './change-text.js';
 import type { ModuleDefinition, WorkflowDefinition } from '../workflow/definition.js';
 import { WorkflowPlan } from './plan.js';
 
@@ -16,6 +17,8 @@ export const moduleChangeSchema = z.object({
     z.enum(['module_id', 'inputs', 'outputs_to_state', 'when', 'retry', 'display', 'order']),
   ),
   relation: changeRelationSchema,
+  /** The changed text itself: a unified diff per changed input, template or setting. */
+  text_changes: z.array(textChangeSchema),
 });
 
 export const stepChangeSchema = z.object({
@@ -105,6 +108,7 @@ export function diffVersions(
           change: 'added',
           fields: [],
           relation,
+          text_changes: moduleTextChanges(undefined, module),
         });
         return;
       }
@@ -119,6 +123,7 @@ export function diffVersions(
           change: 'changed',
           fields,
           relation: relationOf(before.index, oldPosition),
+          text_changes: moduleTextChanges(before.module, module),
         });
       }
     });
@@ -132,6 +137,7 @@ export function diffVersions(
       change: 'removed',
       fields: [],
       relation: relationOf(before.index, oldPosition),
+      text_changes: moduleTextChanges(before.module, undefined),
     });
   }
 

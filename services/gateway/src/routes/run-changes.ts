@@ -391,7 +391,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           runId: params.id,
           choice: body.choice,
           submittedVersionId: body.submitted_version_id,
-          restartAt: body.choice === 'continue_with_new' ? body.restart_at : undefined,
+          restartAt: 'restart_at' in body ? body.restart_at : undefined,
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });

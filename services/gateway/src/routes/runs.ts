@@ -12,6 +12,8 @@ import {
   stateViewSchema,
   streamQuerySchema,
   artifactViewSchema,
+  versionChangeViewSchema,
+  versionChangesQuerySchema,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
 import type { Connection } from 'mongoose';
@@ -26,7 +28,7 @@ import type { RunNotifications } from '../runs/run-notifications.js';
 import { findRun, listEvents, listRuns, readState } from '../runs/run-queries.js';
 import { runView } from '../runs/run-views.js';
 import { listBranches } from '../runs/branches.js';
-import type { ResumeDependencies } from '../runs/resume.js';
+import { versionChangesFor, type ResumeDependencies } from '../runs/resume.js';
 import { listArtifacts, runUsage } from '../artifacts/artifacts.js';
 import { mediaRoutes } from './media.js';
 import { awaitRest, runChangeRoutes } from './run-changes.js';
@@ -184,6 +186,32 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
       async ({ caller, params }) => ({
         status: 200,
         body: await listBranches(deps.models, caller.user.user_id, params.id),
+      }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/runs/:id/version-changes',
+        summary:
+          "What moving the run onto another version of its template would change, with the changed text, placed against the run's position",
+        auth: 'user',
+        params: runIdParamsSchema,
+        query: versionChangesQuerySchema,
+        responses: {
+          200: json(
+            versionChangeViewSchema,
+            'The changes, what continue_with_new would not apply, and the choices in the order to offer them (the same as the details of VERSION_MISMATCH)',
+          ),
+        },
+        errors: ['NOT_FOUND', 'CONFLICT'],
+      },
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await versionChangesFor(deps, {
+          userId: caller.user.user_id,
+          runId: params.id,
+          versionId: query.version_id,
+        }),
       }),
     ),
     defineRoute(

@@ -1,12 +1,14 @@
 import {
   StepwiseError,
   assertEntryPointApplies,
-  diffVersions,
+  describeVersionChange,
   idPattern,
   newId,
   workflowDefinitionSchema,
   type Actor,
+  type ResumeChoice,
   type RunView,
+  type VersionChangeView,
   type WorkflowRunRecord,
   type WorkflowVersionRecord,
 } from '@stepwise/shared';
@@ -118,26 +120,44 @@ export async function resumeRun(
   sameTemplate(run, version);
   if (version.workflow_version_id === run.current_version_id) return resume();
 
-  const current = await ownVersion(deps, input.userId, run.current_version_id);
-  const position =
-    run.current_step && run.current_module
-      ? { step_id: run.current_step, module_name: run.current_module }
-      : null;
-  const changes = diffVersions(
-    await loadWorkflow(deps, current),
-    await loadWorkflow(deps, version),
-    position,
-  );
+  const view = await compareWithVersion(deps, input.userId, run, version);
   throw new StepwiseError(
     'VERSION_MISMATCH',
-    `the submitted workflow is version ${version.workflow_version_id}; the run is on ${run.current_version_id}`,
-    {
-      current_version: run.current_version_id,
-      submitted_version: version.workflow_version_id,
-      options: ['continue_with_new', 'continue_with_original', 'start_fresh'],
-      changes,
-    },
+    `the submitted workflow is version ${version.workflow_version_id}; the run is on ${run.current_version_id}` +
+      (view.warning ? `. ${view.warning}` : ''),
+    view,
   );
+}
+
+/** The run's version against another of its template, placed against the run's position. */
+async function compareWithVersion(
+  deps: ResumeDependencies,
+  userId: string,
+  run: WorkflowRunRecord,
+  version: WorkflowVersionRecord,
+): Promise<VersionChangeView> {
+  const current = await ownVersion(deps, userId, run.current_version_id);
+  return describeVersionChange({
+    current: await loadWorkflow(deps, current),
+    submitted: await loadWorkflow(deps, version),
+    currentVersionId: run.current_version_id,
+    submittedVersionId: version.workflow_version_id,
+    position:
+      run.current_step && run.current_module
+        ? { step_id: run.current_step, module_name: run.current_module }
+        : null,
+  });
+}
+
+/** `GET /runs/{id}/version-changes`: what moving the run onto that version would change. */
+export async function versionChangesFor(
+  deps: ResumeDependencies,
+  input: { userId: string; runId: string; versionId: string },
+): Promise<VersionChangeView> {
+  const run = await findRun(deps.models, input.userId, input.runId);
+  const version = await ownVersion(deps, input.userId, input.versionId);
+  sameTemplate(run, version);
+  return compareWithVersion(deps, input.userId, run, version);
 }
 
 /** `POST /runs/{id}/resume/confirm`: carries out the choice. `start_fresh` answers a new run. */
@@ -146,7 +166,7 @@ export async function confirmResume(
   input: {
     userId: string;
     runId: string;
-    choice: 'continue_with_new' | 'continue_with_original' | 'start_fresh';
+    choice: ResumeChoice;
     submittedVersionId: string;
     restartAt?: string | undefined;
     correlationId: string;
@@ -169,9 +189,23 @@ export async function confirmResume(
     return { run: null, runId: fresh.run.workflow_run_id, state, created: true };
   }
   assertResumable(run);
+  let restartAt = input.restartAt;
+  if (input.choice === 'restart_at' && restartAt === undefined) {
+    restartAt =
+      (await compareWithVersion(deps, input.userId, run, version)).suggested_restart_at ??
+      undefined;
+    if (restartAt === undefined) {
+      throw new StepwiseError(
+        'CONFLICT',
+        "no change lies behind the run's position, so there is no step to suggest: name one in restart_at",
+        [{ path: 'body.restart_at', message: 'required here' }],
+      );
+    }
+  }
   const switching =
-    input.choice === 'continue_with_new' &&
-    (version.workflow_version_id !== run.current_version_id || input.restartAt !== undefined);
+    input.choice === 'restart_at' ||
+    (input.choice === 'continue_with_new' &&
+      (version.workflow_version_id !== run.current_version_id || restartAt !== undefined));
   const { state } = await submitRunCommand(deps, {
     runId: run.workflow_run_id,
     userId: input.userId,
@@ -181,7 +215,7 @@ export async function confirmResume(
     payload: switching
       ? {
           to_version_id: version.workflow_version_id,
-          ...(input.restartAt ? { restart_at: input.restartAt } : {}),
+          ...(restartAt ? { restart_at: restartAt } : {}),
         }
       : {},
     correlationId: input.correlationId,

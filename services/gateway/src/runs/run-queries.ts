@@ -98,15 +98,33 @@ export async function listEvents(
   models: Models,
   userId: string,
   runId: string,
-  query: { branch_id?: string | undefined; after_seq: number; limit: number },
+  query: {
+    branch_id?: string | undefined;
+    after_seq: number;
+    before_seq?: number | undefined;
+    limit: number;
+  },
 ) {
   const run = await findRun(models, userId, runId);
   const branch = await findBranch(models, run, query.branch_id);
+  const filter = visibleEventsFilter(branch);
+  if (query.before_seq !== undefined) {
+    const events = await readBackwards(models, filter, {
+      floor: query.after_seq,
+      below: Math.min(query.before_seq, run.last_seq + 1),
+      limit: query.limit,
+    });
+    const first = events[0];
+    return {
+      items: events.map(eventView),
+      next_after_seq: null,
+      next_before_seq: events.length === query.limit && first ? first.seq : null,
+    };
+  }
   // Read in bounded seq windows, so the work follows the page and not the length of the log. The
   // first window is as wide as the page: a branch alone in its run fills it exactly (seq has no
   // gaps). Where other branches' events share the range, wider windows follow until the page is
   // full or the log ends.
-  const filter = visibleEventsFilter(branch);
   const events: EventRecord[] = [];
   let from = query.after_seq;
   let width = query.limit;
@@ -125,7 +143,34 @@ export async function listEvents(
   return {
     items: events.map(eventView),
     next_after_seq: events.length === query.limit && last ? last.seq : null,
+    next_before_seq: null,
   };
+}
+
+/**
+ * The newest `limit` events of the filter with `floor < seq < below`, oldest first: the same
+ * bounded windows as forward paging, walking down from the end (a timeline opens at its end).
+ */
+async function readBackwards(
+  models: Models,
+  filter: Record<string, unknown>,
+  range: { floor: number; below: number; limit: number },
+): Promise<EventRecord[]> {
+  const newestFirst: EventRecord[] = [];
+  let to = range.below;
+  let width = range.limit;
+  while (newestFirst.length < range.limit && to - 1 > range.floor) {
+    const from = Math.max(to - 1 - width, range.floor);
+    const window = await models.events
+      .find({ ...filter, seq: { $gt: from, $lt: to } })
+      .sort({ seq: -1 })
+      .limit(range.limit - newestFirst.length)
+      .lean<EventRecord[]>();
+    newestFirst.push(...window);
+    to = from + 1;
+    width *= 2;
+  }
+  return newestFirst.reverse();
 }
 
 export async function readState(

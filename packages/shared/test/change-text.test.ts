@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { moduleTextChanges } from '../src/runs/change-text.js';
+import { describeVersionChange } from '../src/runs/version-change-view.js';
+import { workflowDefinitionSchema } from '../src/workflow/definition.js';
+
+const prompt = (scene: string) =>
+  `Write a caption for a short clip.\nScene: ${scene}\nTone: playful\nKeep it under 80 characters.\n`;
+
+describe('the changed text of a module', () => {
+  it('diffs a prompt line by line, even nested in a list of messages', () => {
+    const before = {
+      module_id: 'llm.generate',
+      inputs: {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: prompt('{{ state.idea }}') },
+        ],
+      },
+    };
+    const after = {
+      module_id: 'llm.generate',
+      inputs: {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: prompt('{{ state.idea | upcase }}') },
+        ],
+      },
+    };
+    expect(moduleTextChanges(before, after)).toEqual([
+      {
+        field: 'inputs.messages[1].content',
+        diff: [
+          '--- inputs.messages[1].content (current version)',
+          '+++ inputs.messages[1].content (submitted version)',
+          '@@ -1,4 +1,4 @@',
+          ' Write a caption for a short clip.',
+          '-Scene: {{ state.idea }}',
+          '+Scene: {{ state.idea | upcase }}',
+          ' Tone: playful',
+          ' Keep it under 80 characters.',
+          '',
+        ].join('\n'),
+      },
+    ]);
+  });
+
+  it('shows an added input, a removed one and a changed setting, and nothing that stayed', () => {
+    const changes = moduleTextChanges(
+      { module_id: 'transform.set', inputs: { value: 1, gone: 'old text' }, when: 'state.a' },
+      { module_id: 'transform.set', inputs: { value: 1, fresh: 'new text' }, when: 'state.b' },
+    );
+    expect(changes.map((change) => change.field)).toEqual(['inputs.gone', 'inputs.fresh', 'when']);
+    expect(changes[0]?.diff).toContain('+++ /dev/null');
+    expect(changes[0]?.diff).toContain('-old text');
+    expect(changes[1]?.diff).toContain('--- /dev/null');
+    expect(changes[1]?.diff).toContain('+new text');
+    expect(changes[2]?.diff).toContain('-state.a\n+state.b');
+  });
+
+  it('summarises a rewrite instead of diffing it line by line', () => {
+    const lines = (letter: string) =>
+      Array.from({ length: 5_000 }, (_, i) => `${letter}${i}`).join('\n');
+    const [change] = moduleTextChanges(
+      { inputs: { text: lines('a') } },
+      { inputs: { text: lines('b') } },
+    );
+    expect(change?.diff).toContain(
+      'rewritten: more than 1000 lines differ (5000 lines before, 5000 after)',
+    );
+  });
+
+  it('keeps a long diff bounded', () => {
+    // 400 long lines each changed: 800 edits, within what is diffed, and some 80,000 characters.
+    const big = (letter: string) =>
+      Array.from({ length: 400 }, (_, i) => `${letter.repeat(100)} ${i}`).join('\n');
+    const [change] = moduleTextChanges(
+      { inputs: { text: big('a') } },
+      { inputs: { text: big('b') } },
+    );
+    expect(change?.diff.length).toBeLessThan(20_200);
+    expect(change?.diff).toMatch(/the diff goes on: \d+ more characters/);
+  });
+});
+
+const flow = (prompts: { draft: string; review: string }, extra: unknown[] = []) =>
+  workflowDefinitionSchema.parse({
+    workflow_id: 'captions',
+    steps: [
+      {
+        step_id: 'start',
+        modules: [{ module_id: 'transform.set', name: 'seed', inputs: { value: 'x' } }],
+      },
+      {
+        step_id: 'draft',
+        modules: [
+          { module_id: 'transform.template', name: 'render', inputs: { template: prompts.draft } },
+        ],
+      },
+      {
+        step_id: 'review',
+        modules: [
+          { module_id: 'user.confirm', name: 'approve', inputs: { message: prompts.review } },
+          ...extra,
+        ],
+      },
+    ],
+  });
+
+describe('a version change placed against the run', () => {
+  const position = { step_id: 'review', module_name: 'approve' };
+  const ids = { currentVersionId: 'ver_1', submittedVersionId: 'ver_2', position };
+
+  it('warns about a change behind the position and offers restart_at first, at its step', () => {
+    const view = describeVersionChange({
+      ...ids,
+      current: flow({ draft: 'Old prompt', review: 'OK?' }),
+      submitted: flow({ draft: 'New prompt', review: 'OK?' }),
+    });
+    expect(view.options).toEqual([
+      'restart_at',
+      'continue_with_new',
+      'continue_with_original',
+      'start_fresh',
+    ]);
+    expect(view.suggested_restart_at).toBe('draft');
+    expect(view.behind_position).toEqual([
+      {
+        step_id: 'draft',
+        module_name: 'render',
+        change: 'changed',
+        message:
+          'draft.render changed (inputs) and the run has passed it: continuing with the new version will not run it again',
+      },
+    ]);
+    expect(view.warning).toBe(
+      "1 change lies behind the run's position (review.approve): continuing with the new version keeps what the run already did with the old one. Restart at step 'draft' to apply it.",
+    );
+    expect(view.changes.modules[0]?.text_changes[0]?.diff).toContain('-Old prompt\n+New prompt');
+  });
+
+  it('has no warning when every change is at or after the position', () => {
+    const view = describeVersionChange({
+      ...ids,
+      current: flow({ draft: 'Same', review: 'OK?' }),
+      submitted: flow({ draft: 'Same', review: 'Really OK?' }, [
+        { module_id: 'transform.set', name: 'after', inputs: { value: 1 } },
+      ]),
+    });
+    expect(view.options).toEqual(['continue_with_new', 'continue_with_original', 'start_fresh']);
+    expect(view.behind_position).toEqual([]);
+    expect(view.suggested_restart_at).toBeNull();
+    expect(view.warning).toBeNull();
+    expect(view.changes.modules.map((m) => [m.module_name, m.relation])).toEqual([
+      ['approve', 'at'],
+      ['after', 'after'],
+    ]);
+  });
+});
