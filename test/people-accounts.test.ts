@@ -295,8 +295,13 @@ describe('sessions', () => {
 describe('failed sign-ins', () => {
   it('limits a wrong password tried 30 times, even once the right one comes', async () => {
     // Counters of its own: the limit counts per address too, and every request of this file
-    // comes from 127.0.0.1 (the 401s and 410s above count).
-    const fresh = await startTestGateway(db, { queuePrefix: `${db.queuePrefix}-limits` });
+    // comes from 127.0.0.1 (the 401s and 410s above count). The windows are fixed (aligned to
+    // the clock): a day-long one, so the 32 attempts cannot straddle two windows and start
+    // counting again, however slow the machine.
+    const fresh = await startTestGateway(db, {
+      queuePrefix: `${db.queuePrefix}-limits`,
+      settings: { authFailureLimit: { limit: 30, windowMs: 24 * 60 * 60_000 } },
+    });
     const fay = await createSignedInPerson(fresh, 'fay');
     const signIn = (password: string) =>
       fresh.request('/v1/auth/sessions', { method: 'POST', json: { login: 'fay', password } });
