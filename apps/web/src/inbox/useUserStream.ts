@@ -2,6 +2,7 @@ import { useQueryClient, type InfiniteData } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import type { components, paths } from '@stepwise/client';
 import { inboxKey, withoutInteraction } from './queries';
+import { runsKey } from '../runs/queries';
 
 type InboxPage = components['schemas']['InboxPage'];
 
@@ -89,10 +90,11 @@ export function useUserStream(enabled: boolean): void {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const refetch = () => {
       clearTimeout(timer);
-      timer = setTimeout(
-        () => void client.invalidateQueries({ queryKey: inboxKey }),
-        REFETCH_DEBOUNCE_MS,
-      );
+      timer = setTimeout(() => {
+        void client.invalidateQueries({ queryKey: inboxKey });
+        // The Runs page's lists show statuses and positions: read again too (when shown).
+        void client.invalidateQueries({ queryKey: runsKey });
+      }, REFETCH_DEBOUNCE_MS);
     };
     const drop = (runId: string, keep: (interactionId: string) => boolean) => {
       client.setQueriesData<InfiniteData<InboxPage, string | null>>(

@@ -1,11 +1,16 @@
-import { useDocumentTitle } from '../util/title';
+import { useParams } from 'react-router';
+import { TemplateIndex } from '../templates/TemplateIndex';
+import { TemplateView } from '../templates/TemplateView';
+import '../templates/templates.css';
 
-/** Placeholder: being built (issue 19). */
+/**
+ * Templates (`/templates`): the person's templates and the drop zone to submit a workflow; one
+ * template (`/templates/:templateName`): its versions with dates and content hashes, and a form to
+ * start a run with its initial state.
+ */
 export default function TemplatesPage() {
-  useDocumentTitle('Templates');
-  return (
-    <section className="page" aria-labelledby="templates-heading">
-      <h1 id="templates-heading">Templates</h1>
-    </section>
-  );
+  const { templateName } = useParams();
+  if (templateName === undefined || templateName === '') return <TemplateIndex />;
+  // A new template name is a new page: its forms start afresh.
+  return <TemplateView key={templateName} name={templateName} />;
 }
