@@ -1,0 +1,45 @@
+import { Link } from 'react-router';
+import { formatDateTime } from '../util/time';
+import { positionText, shortHash } from './presenters';
+import type { Run, VersionListItem } from './types';
+
+/** The run the page is about: its template, the version it is on, and where it stands. */
+export function RunSummary({ run, current }: { run: Run; current: VersionListItem | null }) {
+  return (
+    <dl className="run-summary">
+      <div>
+        <dt>Template</dt>
+        <dd>
+          <Link to={`/templates/${encodeURIComponent(run.workflow_template_name)}`}>
+            {run.workflow_template_name}
+          </Link>
+        </dd>
+      </div>
+      <div>
+        <dt>Project</dt>
+        <dd>{run.project_name}</dd>
+      </div>
+      <div>
+        <dt>Current version</dt>
+        <dd>
+          <span className="mono">{run.current_version_id}</span>
+          {current !== null && (
+            <span className="muted">
+              {' '}
+              · <time dateTime={current.created_at}>{formatDateTime(current.created_at)}</time> ·
+              hash <span className="mono">{shortHash(current.content_hash)}</span>
+            </span>
+          )}
+        </dd>
+      </div>
+      <div>
+        <dt>Position</dt>
+        <dd>{positionText(run)}</dd>
+      </div>
+      <div>
+        <dt>Status</dt>
+        <dd>{run.status.replace('_', ' ')}</dd>
+      </div>
+    </dl>
+  );
+}
