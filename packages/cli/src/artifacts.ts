@@ -1,65 +1,75 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { ArtifactView } from '@stepwise/shared';
 import { ApiClient, CliError } from './api-client.js';
+import { formatSize, formatTime, print, table } from './format.js';
 
 /** `GET /v1/artifacts/{artifact_id}`: an artifact's metadata and where its bytes and preview are. */
 type ArtifactDetail = ArtifactView & { content_url?: string; preview_url?: string | null };
 
-const print = (line = '') => process.stdout.write(`${line}\n`);
-
-/** A size for people: 512 B, 12.3 KB, 4.5 MB (powers of 1024). */
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** Rows of cells as aligned columns (the last column unpadded). */
-export function table(rows: readonly (readonly string[])[]): string[] {
-  const widths: number[] = [];
-  for (const row of rows)
-    row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows.map((row) =>
-    row
-      .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
-      .join('  ')
-      .trimEnd(),
-  );
-}
-
-/** `stepwise artifacts list RUN`: the run's artifacts, oldest first. */
-export async function listArtifacts(runId: string): Promise<void> {
-  const client = await ApiClient.fromStoredLogin();
+async function artifactsOf(client: ApiClient, runId: string): Promise<ArtifactView[]> {
   const { body } = await client.request<{ items: ArtifactView[] }>(
     'GET',
     `/v1/runs/${encodeURIComponent(runId)}/artifacts`,
   );
-  if (body.items.length === 0) {
+  return body.items;
+}
+
+/** `stepwise artifacts list RUN`: the run's artifacts, oldest first. */
+export async function listArtifacts(runId: string): Promise<void> {
+  const items = await artifactsOf(await ApiClient.fromStoredLogin(), runId);
+  if (items.length === 0) {
     print(`${runId} has no artifacts`);
     return;
   }
-  const rows = body.items.map((artifact) => [
+  const rows = items.map((artifact) => [
     artifact.artifact_id,
     artifact.name,
     artifact.content_type.split(';')[0] ?? artifact.content_type,
     formatSize(artifact.size),
     `${artifact.step_id}.${artifact.module_name}`,
-    `${artifact.created_at.slice(0, 19).replace('T', ' ')}Z`,
+    formatTime(artifact.created_at),
   ]);
   for (const line of table([['ID', 'NAME', 'TYPE', 'SIZE', 'STEP.MODULE', 'CREATED'], ...rows]))
     print(line);
+}
+
+/**
+ * `stepwise artifacts RUN [--download [FOLDER]] [--force]`: the list, or every artifact of the run
+ * saved into a folder (the current one by default), each under its name. Two artifacts of the same
+ * name keep apart: the later ones' files start with their id.
+ */
+export async function runArtifacts(
+  runId: string | undefined,
+  options: { download?: string | true; force?: boolean },
+): Promise<void> {
+  if (runId === undefined)
+    throw new CliError('which run? `stepwise artifacts <run> [--download [folder]]`');
+  if (options.download === undefined) return listArtifacts(runId);
+  const client = await ApiClient.fromStoredLogin();
+  const items = await artifactsOf(client, runId);
+  if (items.length === 0) {
+    print(`${runId} has no artifacts`);
+    return;
+  }
+  const folder = resolve(options.download === true ? '.' : options.download);
+  await mkdir(folder, { recursive: true });
+  const taken = new Set<string>();
+  for (const artifact of items) {
+    let fileName = safeFileName(artifact.name, artifact.artifact_id);
+    if (taken.has(fileName)) fileName = `${artifact.artifact_id}-${fileName}`;
+    taken.add(fileName);
+    await saveArtifact(client, artifact.artifact_id, {
+      out: join(folder, fileName),
+      force: options.force ?? false,
+    });
+  }
+  print(`${items.length} artifact${items.length === 1 ? '' : 's'} of ${runId} saved in ${folder}`);
 }
 
 /**
@@ -108,7 +118,14 @@ export async function downloadArtifact(
   artifactId: string,
   options: { out?: string; force?: boolean },
 ): Promise<void> {
-  const client = await ApiClient.fromStoredLogin();
+  await saveArtifact(await ApiClient.fromStoredLogin(), artifactId, options);
+}
+
+async function saveArtifact(
+  client: ApiClient,
+  artifactId: string,
+  options: { out?: string; force?: boolean },
+): Promise<void> {
   const encoded = encodeURIComponent(artifactId);
   let detail: ArtifactDetail | null = null;
   try {

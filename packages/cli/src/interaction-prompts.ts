@@ -11,7 +11,7 @@ import {
   type PendingInteraction,
 } from '@stepwise/shared';
 import { CliError } from './api-client.js';
-import { formatSize } from './artifacts.js';
+import { formatSize } from './format.js';
 import {
   optionLabel,
   printDisplay,

@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { CliError } from './api-client.js';
-import { downloadArtifact, listArtifacts } from './artifacts.js';
-import { answer, events, login, resume, run, status, submit } from './commands.js';
+import { downloadArtifact, listArtifacts, runArtifacts } from './artifacts.js';
+import { answer, login, run, status, submit } from './commands.js';
+import { events } from './events.js';
+import { resume } from './resume.js';
+import { branch, cancel, retry, runs } from './run-commands.js';
 
 const program = new Command()
   .name('stepwise')
   .description('Submit workflows to a Stepwise server, run them, and answer what they ask.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A command's options end at its subcommand's name, so `artifacts download ART --force` is the
+  // subcommand's --force, not the `artifacts RUN --force` of its parent (both levels need this).
+  .enablePositionalOptions();
 
 program
   .command('login')
@@ -23,30 +29,66 @@ program
   .action(submit);
 program
   .command('run')
-  .description("start a run of a template's newest version")
+  .description("start a run of a template's newest version (exits 1 if the run fails)")
   .argument('<template>')
   .requiredOption('--project <name>', 'project name')
   .option('--state <key=value...>', 'initial state (values may be JSON)')
   .action(run);
+program
+  .command('runs')
+  .description('list your runs: those waiting for input first, then the others, newest first')
+  .option('--status <status>', 'only runs in this status (e.g. awaiting_input, failed)')
+  .option('--template <name>', 'only runs of this template')
+  .option('--project <name>', 'only runs of this project')
+  .option('--limit <n>', 'at most this many runs (1 to 100)', '20')
+  .action(runs);
 program.command('status').description('show a run').argument('<run>').action(status);
 program
   .command('events')
-  .description("print a run's events")
+  .description(
+    "print a run's events (seq, id, type, step.module, who; answers, outputs, errors), then " +
+      'follow it until it ends (exits 1 if it fails)',
+  )
   .argument('<run>')
-  .option('-f, --follow', 'keep following new events')
+  .option('-f, --follow', 'follow new events (the default)')
+  .option('--no-follow', 'print the events so far and exit')
   .action(events);
 program
   .command('answer')
-  .description('answer the questions a run is waiting on, in the terminal')
+  .description('answer the questions a run is waiting on, in the terminal (exits 1 if it fails)')
   .argument('<run>')
   .action(answer);
 program
+  .command('branch')
+  .description('fork a run at one of its events (a seq as `events` prints it, or an event id)')
+  .argument('<run>')
+  .argument('<seq or event id>')
+  .action(branch);
+program
+  .command('retry')
+  .description('run a step (or one module of it) again, optionally with feedback')
+  .argument('<run>')
+  .argument('<step>')
+  .option('--module <name>', 'the module of the step to start from')
+  .option('--feedback <text>', 'what to do differently, kept beside the retried module')
+  .action(retry);
+program.command('cancel').description('cancel a run').argument('<run>').action(cancel);
+program
   .command('resume')
-  .description('resume a run, optionally with a changed workflow (asks how, if it differs)')
+  .description(
+    'resume a run, optionally with a changed workflow (shows the change and asks how, if it differs)',
+  )
   .argument('<run>')
   .argument('[path]')
   .action(resume);
-const artifacts = program.command('artifacts').description("list and download a run's files");
+const artifacts = program
+  .command('artifacts')
+  .description("list a run's files, or save them all (--download); or use list/download")
+  .argument('[run]')
+  .option('--download [folder]', 'save every artifact of the run into a folder (default: here)')
+  .option('--force', 'overwrite files that exist (with --download)')
+  .enablePositionalOptions()
+  .action(runArtifacts);
 artifacts
   .command('list')
   .description("list a run's artifacts: id, name, type, size, step.module, created")
