@@ -27,6 +27,7 @@ const scenarios = [
   'scale',
   'memory',
   'web-app',
+  'run-page',
 ].filter((name) => !only || only.includes(name));
 const storeChoice = option('--store') ?? 'memory';
 if (!['memory', 'durable'].includes(storeChoice)) {

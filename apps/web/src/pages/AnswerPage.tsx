@@ -12,6 +12,7 @@ import { SelectQuestion } from '../answer/SelectQuestion';
 import { TextInputQuestion } from '../answer/TextInputQuestion';
 import { runKey, useAnswer, type Run } from '../answer/useAnswer';
 import { describeError, ErrorNotice, Loading } from '../layout/Status';
+import { RetryFeedbackNote } from '../run/RetryFeedbackNote';
 import { noticeOf } from '../util/notice';
 import { useDocumentTitle } from '../util/title';
 
@@ -165,6 +166,12 @@ export default function AnswerPage() {
         {interaction && current ? ` · step ${interaction.step_id}` : ''}
       </p>
       <div role="status">{notice && <p className="notice notice-success">{notice}</p>}</div>
+      {current && (
+        <RetryFeedbackNote
+          runId={data.workflow_run_id}
+          interactionId={interaction.interaction_id}
+        />
+      )}
       {current ? (
         <div className="answer-layout">
           <Question key={interaction.interaction_id} run={data} interaction={interaction} />

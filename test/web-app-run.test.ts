@@ -1,0 +1,440 @@
+import { existsSync } from 'node:fs';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventView, RunView } from '@stepwise/shared';
+import {
+  expectAccessible,
+  launchChromium,
+  screenshotsIn,
+  signedInContext,
+  webAppDir,
+} from './support/browser.js';
+import { useTestDatabases } from './support/databases.js';
+import { startTestGateway, startTestResolver } from './support/gateway.js';
+import { createSignedInPerson } from './support/people.js';
+import { startTestRunner } from './support/runner.js';
+import { RunsClient } from './support/runs.js';
+
+/**
+ * The run page (issue 19; people.md, "Run"), in Debian's Chromium: a person reads a run's
+ * timeline, answers an earlier question again (a branch) and reads both branches, retries a
+ * module with feedback and sees the feedback beside the new output and at the next question,
+ * opens the run's files (an image preview, a text, downloads), cancels a waiting run, and sees
+ * new events arrive while the page is open. Axe finds no serious or critical violation.
+ * Screenshots go to test-artifacts/web-app-run. Needs the built app (WEB_APP_DIR, or
+ * apps/web/dist).
+ */
+
+const db = await useTestDatabases('web_app_run');
+const gateway = await startTestGateway(db, { settings: { webAppDir } });
+await startTestResolver(db);
+await startTestRunner(db);
+
+const ada = await createSignedInPerson(gateway, 'ada');
+const runs = new RunsClient(gateway, ada.apiKey);
+const shoot = screenshotsIn('web-app-run');
+
+let browser: Browser;
+let page: Page;
+beforeAll(async () => {
+  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built').toBe(true);
+  browser = await launchChromium();
+  const context = await signedInContext(browser, gateway, ada.cookie);
+  page = await context.newPage();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** What the test reads of an `<img>` (tests have no DOM lib). */
+interface ImageElement {
+  naturalWidth: number;
+  complete: boolean;
+}
+
+async function startRun(workflow: unknown): Promise<RunView> {
+  const versionId = await runs.submitJson(workflow);
+  const { run } = await runs.start({ workflow_version_id: versionId }, '?wait_ms=20000');
+  return run;
+}
+
+function runUrl(runId: string): string {
+  return `${gateway.url}/app/runs/${runId}`;
+}
+
+const timeline = () => page.getByTestId('timeline');
+
+/** Waits until the timeline shows `text` (a string or a pattern). */
+async function seeInTimeline(text: string | RegExp): Promise<void> {
+  await expect
+    .poll(() => timeline().getByText(text).first().isVisible(), { timeout: 15_000 })
+    .toBe(true);
+}
+
+/** The answers given on a branch, read through the API. */
+async function answersOn(runId: string, branchId: string): Promise<unknown[]> {
+  const events = await runs.events(runId, `branch_id=${branchId}`);
+  return events
+    .filter((event: EventView) => event.event_type === 'interaction_responded')
+    .map((event) => event.data['response']);
+}
+
+describe('the run page', () => {
+  it('answers an earlier question again, and both branches stay readable', async () => {
+    const run = await startRun({
+      workflow_id: 'poem',
+      steps: [
+        {
+          step_id: 'title',
+          modules: [
+            {
+              module_id: 'user.text_input',
+              name: 'name_poem',
+              inputs: { prompt: 'What is the poem called?' },
+              outputs_to_state: { value: 'title' },
+            },
+          ],
+        },
+        {
+          step_id: 'write',
+          modules: [
+            {
+              module_id: 'transform.template',
+              name: 'write_line',
+              inputs: { template: 'A poem called {{ state.title }}' },
+              outputs_to_state: { text: 'line' },
+            },
+          ],
+        },
+      ],
+    });
+    const runId = run.workflow_run_id;
+    const done = await runs.answerPending(run, { value: 'Morning' });
+    expect(done.status).toBe('completed');
+
+    // The timeline opens at its newest page, read backwards.
+    const eventRequests: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname === `/v1/runs/${runId}/events`) eventRequests.push(url.search);
+    });
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/You \(ada\)\s+answered “Morning”/);
+    await seeInTimeline(/write\.write_line produced outputs text/);
+    expect(eventRequests.some((search) => /before_seq=\d+/.test(search))).toBe(true);
+    expect(await page.getByText('Completed', { exact: true }).isVisible()).toBe(true);
+    await expectAccessible(page, 'a completed run');
+    await shoot(page, '01-completed-run');
+
+    await timeline()
+      .getByRole('button', { name: /Answer this again/ })
+      .first()
+      .click();
+    await expect
+      .poll(() => page.getByText(/A new branch starts before that question/).isVisible(), {
+        timeout: 15_000,
+      })
+      .toBe(true);
+    const tree = page.getByRole('list', { name: 'Branch tree' });
+    await expect.poll(() => tree.getByRole('link').count(), { timeout: 15_000 }).toBe(2);
+    await expectAccessible(page, 'a new branch, waiting');
+    await shoot(page, '02-new-branch');
+
+    await page.getByRole('link', { name: 'Answer the question' }).first().click();
+    const field = page.getByLabel('What is the poem called?');
+    await expect.poll(() => field.isVisible(), { timeout: 15_000 }).toBe(true);
+    await field.fill('Evening');
+    await page.getByRole('button', { name: 'Send answer' }).click();
+    await expect
+      .poll(async () => (await runs.get(runId)).status, { timeout: 15_000 })
+      .toBe('completed');
+
+    // The new branch (the active one) shows the new answer only.
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/answered “Evening”/);
+    expect(
+      await timeline()
+        .getByText(/answered “Morning”/)
+        .count(),
+    ).toBe(0);
+    await shoot(page, '03-new-answer');
+
+    // The old branch, chosen in the tree, shows the old answer only.
+    const branches = (
+      (await (await runs.request(`/v1/runs/${runId}/branches`)).json()) as {
+        items: { branch_id: string; status: string; parent_branch_id: string | null }[];
+      }
+    ).items;
+    expect(branches).toHaveLength(2);
+    const active = branches.find((branch) => branch.status === 'active');
+    const old = branches.find((branch) => branch.status === 'inactive');
+    expect(active?.parent_branch_id).toBe(old?.branch_id);
+    await page
+      .getByRole('list', { name: 'Branch tree' })
+      .getByRole('link', { name: old?.branch_id ?? '' })
+      .click();
+    await seeInTimeline(/answered “Morning”/);
+    expect(
+      await timeline()
+        .getByText(/answered “Evening”/)
+        .count(),
+    ).toBe(0);
+    expect(await page.getByText('An earlier branch (read only)').isVisible()).toBe(true);
+    expect(
+      await page
+        .getByRole('list', { name: 'Branch tree' })
+        .locator('[aria-current="true"]')
+        .textContent(),
+    ).toBe(old?.branch_id);
+    await expectAccessible(page, 'an earlier branch');
+    await shoot(page, '04-old-branch');
+
+    expect(await answersOn(runId, old?.branch_id ?? '')).toEqual([{ value: 'Morning' }]);
+    expect(await answersOn(runId, active?.branch_id ?? '')).toEqual([{ value: 'Evening' }]);
+  }, 90_000);
+
+  it('retries a module with feedback, shown beside its new output and at the next question', async () => {
+    const run = await startRun({
+      workflow_id: 'draft_review',
+      steps: [
+        {
+          step_id: 'draft',
+          modules: [
+            {
+              module_id: 'transform.template',
+              name: 'write_draft',
+              inputs: {
+                template:
+                  'A draft about cats{% if run.feedback %} (revised: {{ run.feedback }}){% endif %}',
+              },
+              outputs_to_state: { text: 'draft' },
+            },
+          ],
+        },
+        {
+          step_id: 'review',
+          modules: [
+            {
+              module_id: 'user.confirm',
+              name: 'approve_draft',
+              inputs: { message: 'Approve this draft: {{ state.draft }}' },
+              outputs_to_state: { confirmed: 'approved' },
+            },
+          ],
+        },
+      ],
+    });
+    const runId = run.workflow_run_id;
+    expect(run.status).toBe('awaiting_input');
+
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/draft\.write_draft produced outputs text/);
+    await page.getByRole('button', { name: 'Retry draft.write_draft…' }).click();
+    const feedback = page.getByLabel('Feedback for draft.write_draft (optional)');
+    await feedback.fill('Make it shorter');
+    await expectAccessible(page, 'the retry form');
+    await shoot(page, '05-retry-form');
+    await page.getByRole('button', { name: 'Retry draft.write_draft now' }).click();
+
+    await seeInTimeline(/You \(ada\)\s+asked to retry draft\.write_draft with feedback/);
+    // Beside the module's new output, and at the question asked after it.
+    const newOutput = timeline()
+      .getByRole('listitem')
+      .filter({ hasText: /draft\.write_draft produced outputs text/ })
+      .last();
+    await expect
+      .poll(() => newOutput.getByText('Made after a retry with feedback').isVisible(), {
+        timeout: 15_000,
+      })
+      .toBe(true);
+    expect(await newOutput.getByText('Make it shorter').isVisible()).toBe(true);
+    const question = timeline()
+      .getByRole('listitem')
+      .filter({ hasText: /review\.approve_draft asked/ })
+      .last();
+    await expect
+      .poll(() => question.getByText(/Retried draft\.write_draft with feedback/).isVisible(), {
+        timeout: 15_000,
+      })
+      .toBe(true);
+    expect((await runs.state(runId)).state['draft']).toBe(
+      'A draft about cats (revised: Make it shorter)',
+    );
+    await expectAccessible(page, 'a retried module');
+    await shoot(page, '06-retried');
+
+    // The answer page of that question says so too.
+    await page.getByRole('link', { name: 'Answer the question' }).first().click();
+    const note = page.getByText(/Retried draft\.write_draft with feedback/);
+    await expect.poll(() => note.isVisible(), { timeout: 15_000 }).toBe(true);
+    expect(await note.textContent()).toContain('Make it shorter');
+    await expectAccessible(page, 'a question after a retry');
+    await shoot(page, '07-answer-after-retry');
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await expect
+      .poll(async () => (await runs.get(runId)).status, { timeout: 15_000 })
+      .toBe('completed');
+  }, 90_000);
+
+  it('shows failures with their attempt, previews the run’s files, and downloads them', async () => {
+    const png = await sharp({
+      create: { width: 64, height: 48, channels: 3, background: { r: 30, g: 120, b: 200 } },
+    })
+      .png()
+      .toBuffer();
+    const run = await startRun({
+      workflow_id: 'files',
+      steps: [
+        {
+          step_id: 'make',
+          modules: [
+            {
+              module_id: 'test.flaky',
+              name: 'warm_up',
+              inputs: { fail_times: 1 },
+              retry: { max_attempts: 3, backoff_ms: 0 },
+            },
+            {
+              module_id: 'artifact.save',
+              name: 'save_picture',
+              inputs: {
+                name: 'picture.png',
+                content: png.toString('base64'),
+                encoding: 'base64',
+                content_type: 'image/png',
+              },
+            },
+            {
+              module_id: 'artifact.save',
+              name: 'save_notes',
+              inputs: { name: 'notes.txt', content: 'Notes from the run: all went well.' },
+            },
+            {
+              module_id: 'artifact.save',
+              name: 'save_data',
+              inputs: { name: 'data.json', content: { scenes: 3, mood: 'calm' } },
+            },
+          ],
+        },
+      ],
+    });
+    const runId = run.workflow_run_id;
+    expect(run.status).toBe('completed');
+
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/make\.warm_up failed \(attempt 1 of 3\): flaky failure on attempt 1/);
+    await seeInTimeline(/make\.warm_up produced outputs/);
+
+    const artifacts = page.getByRole('list', { name: 'Artifacts, newest first' });
+    const picture = artifacts.getByRole('img', { name: 'picture.png' });
+    await expect
+      .poll(
+        () =>
+          picture.evaluate((element: ImageElement) =>
+            element.complete ? element.naturalWidth : 0,
+          ),
+        { timeout: 15_000 },
+      )
+      .toBeGreaterThan(0);
+    await expect
+      .poll(() => artifacts.getByLabel('The text of notes.txt').textContent(), {
+        timeout: 15_000,
+      })
+      .toContain('Notes from the run: all went well.');
+    await expect
+      .poll(() => artifacts.getByLabel('The text of data.json').textContent(), {
+        timeout: 15_000,
+      })
+      .toContain('"mood": "calm"');
+    await expectAccessible(page, 'the run’s files');
+    await shoot(page, '08-artifacts');
+
+    const links = artifacts.getByRole('link', { name: /^Download / });
+    expect(await links.count()).toBe(3);
+    for (const href of await links.evaluateAll((elements) =>
+      elements.map((element) => element.getAttribute('href') ?? ''),
+    )) {
+      const response = await fetch(`${gateway.url}${href}`, { headers: { cookie: ada.cookie } });
+      expect(response.status, href).toBe(200);
+      expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
+    }
+  }, 90_000);
+
+  it('cancels a waiting run after asking first', async () => {
+    const run = await startRun({
+      workflow_id: 'waiting',
+      steps: [
+        {
+          step_id: 'ask',
+          modules: [{ module_id: 'user.confirm', name: 'go_on', inputs: { message: 'Go on?' } }],
+        },
+      ],
+    });
+    const runId = run.workflow_run_id;
+    expect(run.status).toBe('awaiting_input');
+
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/ask\.go_on asked “Go on\?”/);
+    await page.getByRole('button', { name: 'Cancel run…' }).click();
+    const confirm = page.getByRole('button', { name: 'Yes, cancel the run' });
+    await expect.poll(() => confirm.isVisible()).toBe(true);
+    // Nothing is cancelled until the person confirms.
+    expect((await runs.get(runId)).status).toBe('awaiting_input');
+    await expectAccessible(page, 'the cancel confirmation');
+    await shoot(page, '09-cancel-confirm');
+    await confirm.click();
+
+    await expect
+      .poll(async () => (await runs.get(runId)).status, { timeout: 15_000 })
+      .toBe('cancelled');
+    await seeInTimeline(/You \(ada\)\s+cancelled the run/);
+    expect(await page.getByText('Cancelled', { exact: true }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Cancel run…' }).count()).toBe(0);
+    await expectAccessible(page, 'a cancelled run');
+    await shoot(page, '10-cancelled');
+  }, 60_000);
+
+  it('shows new events live while the run moves', async () => {
+    const run = await startRun({
+      workflow_id: 'live',
+      steps: [
+        {
+          step_id: 'check',
+          modules: [
+            { module_id: 'user.confirm', name: 'first', inputs: { message: 'First check?' } },
+            { module_id: 'user.confirm', name: 'second', inputs: { message: 'Second check?' } },
+          ],
+        },
+      ],
+    });
+    const runId = run.workflow_run_id;
+    await page.goto(runUrl(runId));
+    await seeInTimeline(/check\.first asked “First check\?”/);
+    expect(
+      await timeline()
+        .getByText(/check\.second asked/)
+        .count(),
+    ).toBe(0);
+    // A mark in the page: it is still there after the update, so the page was not reloaded.
+    await page.evaluate(() => {
+      (globalThis as unknown as Record<string, unknown>)['stillTheSamePage'] = true;
+    });
+
+    await runs.answerPending(run, { confirmed: true });
+    await seeInTimeline(/You \(ada\)\s+approved “First check\?” at .* through API key/);
+    await seeInTimeline(/check\.second asked “Second check\?”/);
+    await expect
+      .poll(() => page.getByText(/The run waits for an answer to/).textContent(), {
+        timeout: 15_000,
+      })
+      .toContain('Second check?');
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as Record<string, unknown>)['stillTheSamePage'],
+      ),
+    ).toBe(true);
+    await expectAccessible(page, 'a run that moved on');
+    await shoot(page, '11-live');
+  }, 60_000);
+});
