@@ -1,33 +1,23 @@
-import { lazy, Suspense, type ReactNode } from 'react';
+import type { ComponentType } from 'react';
 import { createBrowserRouter, Navigate } from 'react-router';
 import { RequireSession } from './auth/RequireSession';
 import { AppShell } from './layout/AppShell';
-import { Loading } from './layout/Status';
 import { InboxPage } from './pages/InboxPage';
 import { InvitationPage } from './pages/InvitationPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { SignInPage } from './pages/SignInPage';
 
-// The answer page carries the question renderers and markdown: loaded when first opened, so the
-// inbox (the usual first page) stays small.
-const AnswerPage = lazy(() => import('./pages/AnswerPage'));
-// Settings (API keys, password) is visited rarely: its own chunk too.
-const SettingsPage = lazy(() => import('./pages/SettingsPage'));
-// The run workspace: each page its own chunk, loaded when first opened.
-const RunsPage = lazy(() => import('./pages/RunsPage'));
-const RunPage = lazy(() => import('./pages/RunPage'));
-const VersionsPage = lazy(() => import('./pages/VersionsPage'));
-const TemplatesPage = lazy(() => import('./pages/TemplatesPage'));
-
-function Lazy({ children }: { children: ReactNode }) {
-  return <Suspense fallback={<Loading label="Loading the page" />}>{children}</Suspense>;
+/**
+ * A page loaded when first opened, as its own chunk, so that the inbox (the usual first page)
+ * stays small. The router loads the chunk before it shows the page (route `lazy`), keeping the
+ * current page up meanwhile: no loading fallback flashes, and React's hold on content that
+ * replaces a shown fallback (some 300 ms) does not apply.
+ */
+function lazyPage(load: () => Promise<{ default: ComponentType }>) {
+  return async () => ({ Component: (await load()).default });
 }
 
 /** Every page lives under /app (the gateway serves index.html for any path there). */
-function lazyPage(page: ReactNode) {
-  return <Lazy>{page}</Lazy>;
-}
-
 export const router = createBrowserRouter(
   [
     { path: 'sign-in', element: <SignInPage /> },
@@ -41,27 +31,22 @@ export const router = createBrowserRouter(
       children: [
         { index: true, element: <Navigate to="/inbox" replace /> },
         { path: 'inbox', element: <InboxPage /> },
+        // The answer page carries the question renderers and markdown.
         {
           path: 'runs/:runId/interactions/:interactionId',
-          element: (
-            <Lazy>
-              <AnswerPage />
-            </Lazy>
-          ),
+          lazy: lazyPage(() => import('./pages/AnswerPage')),
         },
-        { path: 'runs', element: lazyPage(<RunsPage />) },
-        { path: 'runs/:runId', element: lazyPage(<RunPage />) },
-        { path: 'runs/:runId/versions', element: lazyPage(<VersionsPage />) },
-        { path: 'templates', element: lazyPage(<TemplatesPage />) },
-        { path: 'templates/:templateName', element: lazyPage(<TemplatesPage />) },
+        // The run workspace.
+        { path: 'runs', lazy: lazyPage(() => import('./pages/RunsPage')) },
+        { path: 'runs/:runId', lazy: lazyPage(() => import('./pages/RunPage')) },
+        { path: 'runs/:runId/versions', lazy: lazyPage(() => import('./pages/VersionsPage')) },
+        { path: 'templates', lazy: lazyPage(() => import('./pages/TemplatesPage')) },
         {
-          path: 'settings',
-          element: (
-            <Lazy>
-              <SettingsPage />
-            </Lazy>
-          ),
+          path: 'templates/:templateName',
+          lazy: lazyPage(() => import('./pages/TemplatesPage')),
         },
+        // API keys and the password: visited rarely.
+        { path: 'settings', lazy: lazyPage(() => import('./pages/SettingsPage')) },
         { path: '*', element: <NotFoundPage /> },
       ],
     },

@@ -873,7 +873,8 @@ export interface components {
             workflow_version_id: string;
             branch_id: string;
             seq: number;
-            event_type: string;
+            /** @enum {string} */
+            event_type: "run_created" | "step_started" | "step_completed" | "module_started" | "module_completed" | "module_skipped" | "module_failed" | "module_interrupted" | "job_submitted" | "job_polled" | "job_completed" | "job_failed" | "interaction_requested" | "interaction_responded" | "retry_requested" | "branch_created" | "version_switched" | "run_resumed" | "run_completed" | "run_failed" | "run_cancelled";
             step_id: string | null;
             module_name: string | null;
             data: {

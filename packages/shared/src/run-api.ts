@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventTypeSchema } from './runs/events.js';
 import { resumeChoiceSchema } from './runs/version-change-view.js';
 import { queryInteger } from './query-params.js';
 import { documented, storableObject } from './schema-docs.js';
@@ -118,7 +119,7 @@ export const eventViewSchema = z
     workflow_version_id: z.string(),
     branch_id: z.string(),
     seq: z.number().int(),
-    event_type: z.string(),
+    event_type: eventTypeSchema,
     step_id: z.string().nullable(),
     module_name: z.string().nullable(),
     data: jsonObject,

@@ -13,13 +13,24 @@ function Unshowable({ value }: { value: string }) {
   return <p className="pre-wrap muted">{value}</p>;
 }
 
-function Player({ kind, src, label }: { kind: 'audio' | 'video'; src: string; label: string }) {
+/** A clip or a sound, with the browser's controls (beside a question, on the run page). */
+export function Player({
+  kind,
+  src,
+  label,
+  className = 'display-media',
+}: {
+  kind: 'audio' | 'video';
+  src: string;
+  label: string;
+  className?: string;
+}) {
   // preload="metadata": the duration and first frame, not the whole file, until played (the
   // gateway answers range requests, so playing and seeking fetch only what they need).
   return kind === 'video' ? (
-    <video className="display-media" controls preload="metadata" src={src} aria-label={label} />
+    <video className={className} controls preload="metadata" src={src} aria-label={label} />
   ) : (
-    <audio className="display-media" controls preload="metadata" src={src} aria-label={label} />
+    <audio className={className} controls preload="metadata" src={src} aria-label={label} />
   );
 }
 

@@ -1,3 +1,4 @@
+import { Player } from '../answer/DisplayPanel';
 import { useQuery } from '@tanstack/react-query';
 import type { components } from '@stepwise/client';
 import { ApiError, apiError } from '../api/client';
@@ -104,27 +105,8 @@ function Preview({ artifact }: { artifact: Artifact }) {
         className="artifact-image"
       />
     );
-  // preload="metadata": the duration and first frame until played (the gateway answers ranges).
-  if (kind === 'video')
-    return (
-      <video
-        className="artifact-media"
-        controls
-        preload="metadata"
-        src={src}
-        aria-label={artifact.name}
-      />
-    );
-  if (kind === 'audio')
-    return (
-      <audio
-        className="artifact-media"
-        controls
-        preload="metadata"
-        src={src}
-        aria-label={artifact.name}
-      />
-    );
+  if (kind === 'video' || kind === 'audio')
+    return <Player kind={kind} src={src} label={artifact.name} className="artifact-media" />;
   if (isText(artifact.content_type)) return <TextPreview artifact={artifact} />;
   return <p className="muted">No preview for {artifact.content_type}.</p>;
 }

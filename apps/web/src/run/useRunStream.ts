@@ -1,3 +1,4 @@
+import type { components } from '@stepwise/client';
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { runKey } from '../answer/useAnswer';
@@ -6,33 +7,33 @@ import { appendEvent, artifactsKey, branchesKey, usageKey } from './queries';
 
 /**
  * The stream's `event:` names are the events' types. EventSource hands a named event only to a
- * listener for that name, so the page listens to each type of the log. The contract gives
- * `event_type` as a string; these are `eventTypes` of packages/shared/src/runs/events.ts (a type
- * added there and missing here shows up in the timeline on the next load, not live).
+ * listener for that name, so the page listens to each type of the log: a record over the
+ * contract's `event_type` enum, so a type the contract adds or drops fails the type check here.
  */
-const eventTypes = [
-  'run_created',
-  'step_started',
-  'step_completed',
-  'module_started',
-  'module_completed',
-  'module_skipped',
-  'module_failed',
-  'module_interrupted',
-  'job_submitted',
-  'job_polled',
-  'job_completed',
-  'job_failed',
-  'interaction_requested',
-  'interaction_responded',
-  'retry_requested',
-  'branch_created',
-  'version_switched',
-  'run_resumed',
-  'run_completed',
-  'run_failed',
-  'run_cancelled',
-] as const;
+const listened: Record<components['schemas']['Event']['event_type'], true> = {
+  run_created: true,
+  step_started: true,
+  step_completed: true,
+  module_started: true,
+  module_completed: true,
+  module_skipped: true,
+  module_failed: true,
+  module_interrupted: true,
+  job_submitted: true,
+  job_polled: true,
+  job_completed: true,
+  job_failed: true,
+  interaction_requested: true,
+  interaction_responded: true,
+  retry_requested: true,
+  branch_created: true,
+  version_switched: true,
+  run_resumed: true,
+  run_completed: true,
+  run_failed: true,
+  run_cancelled: true,
+};
+const eventTypes = Object.keys(listened);
 
 /** A burst of events (a module starting and completing) refreshes the run's queries once. */
 const REFRESH_DEBOUNCE_MS = 200;
