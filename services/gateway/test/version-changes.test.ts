@@ -168,12 +168,16 @@ describe('the change text of a version', () => {
   it('restart_at with nothing behind the position asks for a step and changes nothing', async () => {
     const v1 = await client.submitJson(captions('captions_nothing', 'Same prompt.'));
     const later = captions('captions_nothing', 'Same prompt.');
-    later.steps[1]?.modules.push({
-      module_id: 'user.confirm',
-      name: 'again',
-      inputs: { message: 'Sure?' },
+    const v2 = await client.submitJson({
+      ...later,
+      steps: [
+        ...later.steps,
+        {
+          step_id: 'again',
+          modules: [{ module_id: 'user.confirm', name: 'sure', inputs: { message: 'Sure?' } }],
+        },
+      ],
     });
-    const v2 = await client.submitJson(later);
     const { run } = await client.start({ workflow_version_id: v1 });
     const view = versionChangeViewSchema.parse(
       (await versionChanges(run.workflow_run_id, v2)).body,
