@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import AxeBuilder from '@axe-core/playwright';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '@stepwise/shared';
+import { expectAccessible, openSignedInPage, screenshotsIn, webAppDir } from './support/browser.js';
 import { useTestDatabases } from './support/databases.js';
 import { startTestGateway, startTestResolver } from './support/gateway.js';
 import { createSignedInPerson } from './support/people.js';
@@ -20,10 +20,7 @@ import { RunsClient } from './support/runs.js';
  * (`npm run -s build -w @stepwise/web`).
  */
 
-const webAppDir = new URL('../apps/web/dist', import.meta.url).pathname;
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const shots = new URL('../test-artifacts/web-app-media/', import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
+const shoot = screenshotsIn('web-app-media');
 /** About 1.8 s of VP8 made by Chromium itself (test/fixtures/media/make-clip.mjs). */
 const clip = readFileSync(new URL('./fixtures/media/clip.webm', import.meta.url));
 
@@ -36,26 +33,11 @@ const mia = await createSignedInPerson(gateway, 'mia');
 const runs = new RunsClient(gateway, mia.apiKey);
 
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 beforeAll(async () => {
-  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built').toBe(true);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-  });
-  // Signed in as mia: the session cookie the invitation gave her, as her browser would hold it.
-  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const [name = '', value = ''] = mia.cookie.split('=');
-  await context.addCookies([{ name, value, url: gateway.url, httpOnly: true, sameSite: 'Lax' }]);
-  page = await context.newPage();
+  ({ browser, page } = await openSignedInPage(gateway, mia.cookie, [
+    '--autoplay-policy=no-user-gesture-required',
+  ]));
 });
 afterAll(async () => {
   await browser?.close();
@@ -71,21 +53,6 @@ interface VideoElement {
 }
 interface ImageElement {
   naturalWidth: number;
-}
-
-/** No serious or critical WCAG A/AA violation on the page as it is now. */
-async function expectAccessible(name: string): Promise<void> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
-    .analyze();
-  const severe = results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length} nodes)`);
-  expect(severe, `axe on ${name}`).toEqual([]);
-}
-
-async function shoot(name: string): Promise<void> {
-  await page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
 }
 
 function answerUrl(run: RunView): string {
@@ -185,8 +152,8 @@ describe('media in the web app', () => {
     await expect.poll(() => fileItem.locator('video').count(), { timeout: 10_000 }).toBe(1);
     expect(await fileItem.getByRole('link', { name: /Download clip\.webm/ }).count()).toBe(1);
 
-    await expectAccessible('a confirm question with a video');
-    await shoot('01-video');
+    await expectAccessible(page, 'a confirm question with a video');
+    await shoot(page, '01-video');
     await page.getByRole('button', { name: 'Approve' }).click();
     await expect
       .poll(async () => (await runs.get(run.workflow_run_id)).status, { timeout: 15_000 })
@@ -246,8 +213,8 @@ describe('media in the web app', () => {
     await expect.poll(() => input.isVisible(), { timeout: 10_000 }).toBe(true);
     expect(await input.getAttribute('accept')).toBe('image/png,image/jpeg');
     expect(await input.getAttribute('multiple')).not.toBeNull();
-    await expectAccessible('a file question');
-    await shoot('02-file-question');
+    await expectAccessible(page, 'a file question');
+    await shoot(page, '02-file-question');
 
     // A text file named .png: the gateway reads its bytes and refuses it (415), and says why.
     const uploads = statusesFor(new RegExp(`^/v1/runs/${run.workflow_run_id}/uploads$`));
@@ -261,7 +228,7 @@ describe('media in the web app', () => {
       .getByText(/notes\.png was not accepted: \S/);
     await expect.poll(() => refusal.isVisible(), { timeout: 10_000 }).toBe(true);
     expect(uploads).toEqual([415]);
-    await shoot('03-file-refused');
+    await shoot(page, '03-file-refused');
     await page.getByRole('button', { name: 'Remove notes.png' }).click();
 
     // Two pictures through the real file input: each uploaded, its preview shown.
@@ -293,8 +260,8 @@ describe('media in the web app', () => {
       .poll(() => page.getByText('At most 2 files can be sent: 1 left out.').isVisible())
       .toBe(true);
     expect(uploads).toHaveLength(3);
-    await expectAccessible('a file question with uploaded files');
-    await shoot('04-files-uploaded');
+    await expectAccessible(page, 'a file question with uploaded files');
+    await shoot(page, '04-files-uploaded');
     await page.getByRole('button', { name: 'Send 2 files' }).click();
 
     // The uploaded pictures come back as the options of the next question, as previews.
@@ -314,7 +281,7 @@ describe('media in the web app', () => {
     expect(
       await options.evaluateAll((images) => images.map((image) => image.getAttribute('src'))),
     ).toEqual(photoIds.map((id) => `/v1/artifacts/${id}/preview`));
-    await expectAccessible('a select question with pictures');
+    await expectAccessible(page, 'a select question with pictures');
     // Keyboard only: arrows move between the cards, the chosen one is marked, Enter sends.
     await cards.first().focus();
     await page.keyboard.press('ArrowDown');
@@ -322,7 +289,7 @@ describe('media in the web app', () => {
     const tealCard = page.getByRole('radio', { name: 'teal.png' });
     await expect.poll(() => tealCard.isChecked(), { timeout: 10_000 }).toBe(true);
     expect(await page.locator('.option-card-selected').count()).toBe(1);
-    await shoot('05-pick-picture');
+    await shoot(page, '05-pick-picture');
     await page.keyboard.press('Enter');
     await expect
       .poll(async () => (await runs.get(run.workflow_run_id)).status, { timeout: 15_000 })

@@ -1,14 +1,7 @@
-import { existsSync } from 'node:fs';
-import type { Browser, BrowserContext, JSHandle, Locator, Page } from 'playwright-core';
+import type { Browser, JSHandle, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '@stepwise/shared';
-import {
-  expectAccessible,
-  launchChromium,
-  screenshotsIn,
-  signedInContext,
-  webAppDir,
-} from './support/browser.js';
+import { expectAccessible, openSignedInPage, screenshotsIn, webAppDir } from './support/browser.js';
 import { zipFiles } from './support/bundles.js';
 import { useTestDatabases } from './support/databases.js';
 import { startTestGateway, startTestResolver } from './support/gateway.js';
@@ -86,13 +79,9 @@ async function templateDetail(name: string): Promise<TemplateDetailBody> {
 }
 
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 beforeAll(async () => {
-  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built').toBe(true);
-  browser = await launchChromium();
-  context = await signedInContext(browser, gateway, tess.cookie);
-  page = await context.newPage();
+  ({ browser, page } = await openSignedInPage(gateway, tess.cookie));
 });
 afterAll(async () => {
   await browser?.close();

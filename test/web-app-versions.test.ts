@@ -1,14 +1,7 @@
-import { existsSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '@stepwise/shared';
-import {
-  expectAccessible,
-  launchChromium,
-  screenshotsIn,
-  signedInContext,
-  webAppDir,
-} from './support/browser.js';
+import { expectAccessible, openSignedInPage, screenshotsIn, webAppDir } from './support/browser.js';
 import { useTestDatabases } from './support/databases.js';
 import { startTestGateway, startTestResolver } from './support/gateway.js';
 import { createSignedInPerson } from './support/people.js';
@@ -99,13 +92,9 @@ const oldRendered = 'Write a caption about kittens.';
 const newRendered = 'Write a short, funny caption about kittens.';
 
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
 beforeAll(async () => {
-  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built').toBe(true);
-  browser = await launchChromium();
-  context = await signedInContext(browser, gateway, ada.cookie);
-  page = await context.newPage();
+  ({ browser, page } = await openSignedInPage(gateway, ada.cookie));
 });
 afterAll(async () => {
   await browser?.close();
@@ -127,7 +116,8 @@ async function openVersionsPage(run: RunView): Promise<void> {
   // The run as it stands: its template, version and position.
   const summary = page.locator('.run-summary');
   await expect.poll(() => summary.textContent()).toContain(v1);
-  expect(await summary.textContent()).toContain('step review, module caption');
+  expect(await summary.textContent()).toContain('step review · module caption');
+  expect(await summary.textContent()).toContain('Waiting for input');
   // The run's own version is listed, marked and not selectable.
   const current = page.getByRole('radio', { name: new RegExp(v1) });
   await current.waitFor();

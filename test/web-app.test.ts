@@ -1,7 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectAccessible,
+  expectWebAppBuilt,
+  launchChromium,
+  screenshotsIn,
+  webAppDir,
+} from './support/browser.js';
 import { exampleBundle } from './support/bundles.js';
 import { useTestDatabases } from './support/databases.js';
 import {
@@ -20,10 +25,7 @@ import { RunsClient } from './support/runs.js';
  * finds no serious or critical violation on the pages. Screenshots go to test-artifacts/web-app.
  */
 
-const webAppDir = new URL('../apps/web/dist', import.meta.url).pathname;
-const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const shots = new URL('../test-artifacts/web-app/', import.meta.url).pathname;
-mkdirSync(shots, { recursive: true });
+const shoot = screenshotsIn('web-app');
 
 const db = await useTestDatabases('web_app');
 const gateway = await startTestGateway(db, { settings: { webAppDir } });
@@ -32,12 +34,8 @@ await startTestRunner(db);
 
 let browser: Browser;
 beforeAll(async () => {
-  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built (npm run build)').toBe(true);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
+  expectWebAppBuilt();
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -50,21 +48,6 @@ async function invitationUrl(userId: string): Promise<string> {
   });
   expect(response.status).toBe(201);
   return ((await response.json()) as { url: string }).url;
-}
-
-/** No serious or critical WCAG A/AA violation on the page as it is now. */
-async function expectAccessible(page: Page, name: string): Promise<void> {
-  const results = await new AxeBuilder({ page })
-    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
-    .analyze();
-  const severe = results.violations
-    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length} nodes)`);
-  expect(severe, `axe on ${name}`).toEqual([]);
-}
-
-async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${shots}${name}.png`, fullPage: true });
 }
 
 /** Opens an invitation in a fresh browser context and sets the password: signed in. */

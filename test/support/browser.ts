@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import AxeBuilder from '@axe-core/playwright';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
@@ -27,6 +27,11 @@ export async function launchChromium(extraArgs: string[] = []): Promise<Browser>
   });
 }
 
+/** The built app is there to serve: without it every page would be the gateway's 404. */
+export function expectWebAppBuilt(): void {
+  expect(existsSync(`${webAppDir}/index.html`), `the web app is built in ${webAppDir}`).toBe(true);
+}
+
 /** A browser context holding the person's session cookie, as their browser would. */
 export async function signedInContext(
   browser: Browser,
@@ -38,6 +43,21 @@ export async function signedInContext(
   const [name = '', value = ''] = cookie.split('=');
   await context.addCookies([{ name, value, url: gateway.url, httpOnly: true, sameSite: 'Lax' }]);
   return context;
+}
+
+/**
+ * What most browser tests start from: the built app found, Chromium launched (with `extraArgs`)
+ * and one page signed in as the person. Closing the browser closes the rest.
+ */
+export async function openSignedInPage(
+  gateway: TestGateway,
+  cookie: string,
+  extraArgs: string[] = [],
+): Promise<{ browser: Browser; page: Page }> {
+  expectWebAppBuilt();
+  const browser = await launchChromium(extraArgs);
+  const context = await signedInContext(browser, gateway, cookie);
+  return { browser, page: await context.newPage() };
 }
 
 /** No serious or critical WCAG A/AA violation on the page as it is now. */

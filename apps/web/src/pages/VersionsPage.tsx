@@ -2,6 +2,8 @@ import { useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { ErrorNotice, Loading } from '../layout/Status';
+import { landingPath, runPath } from '../runs/present';
+import { useVersion } from '../templates/queries';
 import { useDocumentTitle } from '../util/title';
 import { BehindWarning, ChangesView } from '../versions/ChangesView';
 import { stepIdsOf, versionNumbers } from '../versions/presenters';
@@ -10,7 +12,6 @@ import {
   useRun,
   useTemplateVersions,
   useVersionChanges,
-  useVersionDetail,
   type ResumeDecision,
 } from '../versions/queries';
 import { ResumeChoices } from '../versions/ResumeChoices';
@@ -19,17 +20,6 @@ import type { Run } from '../versions/types';
 import { VersionList } from '../versions/VersionList';
 import { WorkflowUpload } from '../versions/WorkflowUpload';
 import '../versions/versions.css';
-
-const runPath = (runId: string) => `/runs/${encodeURIComponent(runId)}`;
-
-/** Where the run goes on after a choice: its question if it waits on one, else its page. */
-function nextPlace(run: Run): string {
-  const pending = run.pending_interaction;
-  if (run.status === 'awaiting_input' && pending !== null) {
-    return `${runPath(run.workflow_run_id)}/interactions/${encodeURIComponent(pending.interaction_id)}`;
-  }
-  return runPath(run.workflow_run_id);
-}
 
 function doneNotice(decision: ResumeDecision, run: Run): string {
   switch (decision.choice) {
@@ -57,7 +47,7 @@ export default function VersionsPage() {
   const versions = useTemplateVersions(templateName);
   const [chosenVersionId, setChosenVersionId] = useState<string | null>(null);
   const changes = useVersionChanges(runId, chosenVersionId);
-  const submitted = useVersionDetail(changes.data?.submitted_version ?? null);
+  const submitted = useVersion(changes.data?.submitted_version ?? null);
   const confirm = useConfirmResume(runId);
   // A double click confirms twice before React re-renders the button disabled.
   const inFlight = useRef(false);
@@ -101,7 +91,7 @@ export default function VersionsPage() {
         inFlight.current = false;
       },
       onSuccess: (next) => {
-        void navigate(nextPlace(next), { state: { notice: doneNotice(decision, next) } });
+        void navigate(landingPath(next), { state: { notice: doneNotice(decision, next) } });
       },
     });
   };

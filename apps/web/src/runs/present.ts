@@ -38,6 +38,11 @@ export function positionText(run: Pick<Run, 'current_step' | 'current_module'>):
   return parts.length === 0 ? null : parts.join(' · ');
 }
 
+/** A template's page: its versions, and the form to start a run of it. */
+export function templatePath(templateName: string): string {
+  return `/templates/${encodeURIComponent(templateName)}`;
+}
+
 /** The run's own page. */
 export function runPath(runId: string): string {
   return `/runs/${encodeURIComponent(runId)}`;
@@ -48,7 +53,10 @@ export function answerPath(runId: string, interactionId: string): string {
   return `${runPath(runId)}/interactions/${encodeURIComponent(interactionId)}`;
 }
 
-/** Where a run just started should take the person: its question if it asks one, else the run. */
+/**
+ * Where a run just started (or moved onto another version) takes the person: its question if it
+ * asks one, else the run.
+ */
 export function landingPath(run: Pick<Run, 'workflow_run_id' | 'status' | 'pending_interaction'>) {
   return run.status === 'awaiting_input' && run.pending_interaction !== null
     ? answerPath(run.workflow_run_id, run.pending_interaction.interaction_id)

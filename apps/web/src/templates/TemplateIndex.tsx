@@ -1,6 +1,7 @@
 import { Link } from 'react-router';
 import { useTemplates } from '../inbox/queries';
 import { ErrorNotice, Loading } from '../layout/Status';
+import { templatePath } from '../runs/present';
 import { useDocumentTitle } from '../util/title';
 import { formatDateTime } from '../util/time';
 import { SubmitWorkflow } from './SubmitWorkflow';
@@ -40,9 +41,7 @@ export function TemplateIndex() {
                 {templates.data.map((template) => (
                   <tr key={template.workflow_template_id}>
                     <th scope="row">
-                      <Link
-                        to={`/templates/${encodeURIComponent(template.workflow_template_name)}`}
-                      >
+                      <Link to={templatePath(template.workflow_template_name)}>
                         {template.workflow_template_name}
                       </Link>
                       {template.display_name !== null &&

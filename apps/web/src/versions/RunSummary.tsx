@@ -1,7 +1,13 @@
 import { Link } from 'react-router';
+import { positionText, statusLabel, templatePath } from '../runs/present';
+import { shortHash } from '../templates/queries';
 import { formatDateTime } from '../util/time';
-import { positionText, shortHash } from './presenters';
 import type { Run, VersionListItem } from './types';
+
+/** Why a run has no position: it has ended, or not reached its first step yet. */
+function noPositionText(run: Run): string {
+  return run.status === 'completed' ? 'finished' : 'not started on a step yet';
+}
 
 /** The run the page is about: its template, the version it is on, and where it stands. */
 export function RunSummary({ run, current }: { run: Run; current: VersionListItem | null }) {
@@ -10,9 +16,7 @@ export function RunSummary({ run, current }: { run: Run; current: VersionListIte
       <div>
         <dt>Template</dt>
         <dd>
-          <Link to={`/templates/${encodeURIComponent(run.workflow_template_name)}`}>
-            {run.workflow_template_name}
-          </Link>
+          <Link to={templatePath(run.workflow_template_name)}>{run.workflow_template_name}</Link>
         </dd>
       </div>
       <div>
@@ -34,11 +38,11 @@ export function RunSummary({ run, current }: { run: Run; current: VersionListIte
       </div>
       <div>
         <dt>Position</dt>
-        <dd>{positionText(run)}</dd>
+        <dd>{positionText(run) ?? noPositionText(run)}</dd>
       </div>
       <div>
         <dt>Status</dt>
-        <dd>{run.status.replace('_', ' ')}</dd>
+        <dd>{statusLabel(run.status)}</dd>
       </div>
     </dl>
   );

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import { formatDateTime } from '../util/time';
-import { shortHash, sizeText, versionNumbers } from './presenters';
+import { shortHash } from '../templates/queries';
+import { sizeText, versionNumbers } from './presenters';
 import type { TemplateDetail } from './types';
 
 interface VersionListProps {

@@ -1,7 +1,8 @@
 import { useMutation } from '@tanstack/react-query';
-import { useId, useState, type ChangeEvent, type DragEvent } from 'react';
+import { useState } from 'react';
+import { submitWorkflowFile, type SubmittedVersion } from '../api/workflow-submission';
+import { WorkflowDropZone } from '../templates/WorkflowDropZone';
 import { RefusalNotice } from './RefusalNotice';
-import { submitWorkflowFile, type SubmittedVersion } from './upload';
 
 interface WorkflowUploadProps {
   templateName: string;
@@ -16,8 +17,6 @@ class OtherTemplateError extends Error {}
  * template on the spot; if it is a version of the run's template, it is the one compared.
  */
 export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps) {
-  const inputId = useId();
-  const [dragging, setDragging] = useState(false);
   const [fileName, setFileName] = useState<string | null>(null);
   const upload = useMutation({
     mutationFn: async (file: File) => {
@@ -32,46 +31,19 @@ export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps
     onSuccess: onUploaded,
   });
 
-  const send = (file: File | undefined) => {
+  const send = ([file]: File[]) => {
     if (file === undefined || upload.isPending) return;
     setFileName(file.name);
     upload.mutate(file);
   };
-  const onChange = (event: ChangeEvent<HTMLInputElement>) => {
-    send(event.target.files?.[0]);
-    // The same file chosen again (after fixing it on disk) is a new upload.
-    event.target.value = '';
-  };
-  const onDrop = (event: DragEvent) => {
-    event.preventDefault();
-    setDragging(false);
-    send(event.dataTransfer.files[0]);
-  };
 
   return (
-    <div
-      className={`drop-zone${dragging ? ' drop-zone-active' : ''}`}
-      onDragOver={(event) => {
-        event.preventDefault();
-        setDragging(true);
-      }}
-      onDragLeave={() => setDragging(false)}
-      onDrop={onDrop}
+    <WorkflowDropZone
+      label="Upload a workflow file (.zip or .json)"
+      hint="Or drop the file here. It is stored as a version of its template."
+      disabled={upload.isPending}
+      onFiles={send}
     >
-      <label htmlFor={inputId} className="upload-label">
-        Upload a workflow file (.zip or .json)
-      </label>
-      <input
-        id={inputId}
-        className="file-input"
-        type="file"
-        accept=".zip,.json,application/zip,application/json"
-        onChange={onChange}
-        disabled={upload.isPending}
-      />
-      <p className="drop-hint muted">
-        Or drop the file here. It is stored as a version of its template.
-      </p>
       <div role="status">
         {upload.isPending && <p>Uploading {fileName}…</p>}
         {upload.isSuccess && (
@@ -84,6 +56,6 @@ export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps
       {upload.isError && (
         <RefusalNotice error={upload.error} title={`${fileName ?? 'The file'} was not accepted`} />
       )}
-    </div>
+    </WorkflowDropZone>
   );
 }

@@ -3,7 +3,6 @@ import type {
   ChangeRelation,
   ModuleChange,
   ResumeChoice,
-  Run,
   StepChange,
   TemplateDetail,
   VersionChangeView,
@@ -13,21 +12,6 @@ import type {
  * What the Versions page says about a run, a version and a change, in one place: the components
  * only lay these out.
  */
-
-/** Where the run stands, in words: "step review, module approve", or why there is no position. */
-export function positionText(run: Pick<Run, 'current_step' | 'current_module' | 'status'>): string {
-  if (run.current_step === null) {
-    return run.status === 'completed' ? 'finished' : 'not started on a step yet';
-  }
-  return run.current_module === null
-    ? `step ${run.current_step}`
-    : `step ${run.current_step}, module ${run.current_module}`;
-}
-
-/** `sha256:0123…` → its first 12 hex digits, enough to tell versions apart at a glance. */
-export function shortHash(contentHash: string): string {
-  return contentHash.replace(/^sha256:/, '').slice(0, 12);
-}
 
 /** A size in bytes, as a person reads it. */
 export function sizeText(bytes: number): string {

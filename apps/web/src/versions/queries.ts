@@ -73,23 +73,6 @@ export function useVersionChanges(runId: string, versionId: string | null) {
   });
 }
 
-/** A version's resolved workflow: where its steps are read from, for choosing where to restart. */
-export function useVersionDetail(versionId: string | null) {
-  return useQuery({
-    queryKey: [...versionsKey, 'version', versionId],
-    enabled: versionId !== null,
-    queryFn: async ({ signal }) =>
-      unwrap(
-        await api.GET('/v1/versions/{version_id}', {
-          params: { path: { version_id: versionId ?? '' } },
-          signal,
-        }),
-      ),
-    // A version never changes.
-    staleTime: Infinity,
-  });
-}
-
 export interface ResumeDecision {
   choice: ResumeChoice;
   submittedVersionId: string;
