@@ -1,15 +1,8 @@
-import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '@stepwise/shared';
-import {
-  expectAccessible,
-  launchChromium,
-  screenshotsIn,
-  signedInContext,
-  webAppDir,
-} from './support/browser.js';
+import { expectAccessible, openSignedInPage, screenshotsIn, webAppDir } from './support/browser.js';
 import { useTestDatabases } from './support/databases.js';
 import { startTestGateway, startTestResolver } from './support/gateway.js';
 import { createSignedInPerson } from './support/people.js';
@@ -38,10 +31,7 @@ const shoot = screenshotsIn('web-app-run');
 let browser: Browser;
 let page: Page;
 beforeAll(async () => {
-  expect(existsSync(`${webAppDir}/index.html`), 'the web app is built').toBe(true);
-  browser = await launchChromium();
-  const context = await signedInContext(browser, gateway, ada.cookie);
-  page = await context.newPage();
+  ({ browser, page } = await openSignedInPage(gateway, ada.cookie));
 });
 afterAll(async () => {
   await browser?.close();

@@ -15,10 +15,7 @@ import { describeError, ErrorNotice, Loading } from '../layout/Status';
 import { RetryFeedbackNote } from '../run/RetryFeedbackNote';
 import { noticeOf } from '../util/notice';
 import { useDocumentTitle } from '../util/title';
-
-function answerPath(runId: string, interactionId: string): string {
-  return `/runs/${encodeURIComponent(runId)}/interactions/${encodeURIComponent(interactionId)}`;
-}
+import { answerPath } from '../runs/present';
 
 /** The question, its renderer chosen by module; remounted per interaction (fresh answer state). */
 function Question({ run, interaction }: { run: Run; interaction: PendingInteraction }) {

@@ -2,6 +2,7 @@ import { useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { ErrorNotice, Loading } from '../layout/Status';
+import { useRun } from '../run/queries';
 import { landingPath, runPath } from '../runs/present';
 import { useVersion } from '../templates/queries';
 import { useDocumentTitle } from '../util/title';
@@ -9,7 +10,6 @@ import { BehindWarning, ChangesView } from '../versions/ChangesView';
 import { stepIdsOf, versionNumbers } from '../versions/presenters';
 import {
   useConfirmResume,
-  useRun,
   useTemplateVersions,
   useVersionChanges,
   type ResumeDecision,

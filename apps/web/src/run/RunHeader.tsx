@@ -5,8 +5,8 @@ import type { Run } from '../answer/useAnswer';
 import { ErrorNotice } from '../layout/Status';
 import { formatDateTime } from '../util/time';
 import { useCancel } from './actions';
-import { isFinal, statusText } from './format';
-import { answerPath } from './paths';
+import { isFinal } from './format';
+import { answerPath, statusClass, statusLabel } from '../runs/present';
 
 /** Where the run stands: its status in words, project, position, times. */
 export function RunSummary({ run }: { run: Run }) {
@@ -16,7 +16,9 @@ export function RunSummary({ run }: { run: Run }) {
         <div>
           <dt>Status</dt>
           <dd>
-            <span className={`run-status run-status-${run.status}`}>{statusText[run.status]}</span>
+            <span className={`run-status ${statusClass(run.status)}`}>
+              {statusLabel(run.status)}
+            </span>
           </dd>
         </div>
         <div>

@@ -5,7 +5,7 @@ import { describeError, ErrorNotice, Loading } from '../layout/Status';
 import { useAnswerAgain, useRetry } from './actions';
 import { moduleLabel, type ModulePosition } from './events';
 import { clockTime, fullTime } from './format';
-import { answerPath } from './paths';
+import { answerPath } from '../runs/present';
 import { newestSeq, timelineEvents, useAttempts, useTimeline } from './queries';
 import {
   buildTimeline,

@@ -3,14 +3,6 @@ import type { components } from '@stepwise/client';
 type RunStatus = components['schemas']['Run']['status'];
 
 /** A run's status in words (never by colour alone). */
-export const statusText: Record<RunStatus, string> = {
-  running: 'Running',
-  awaiting_input: 'Waiting for an answer',
-  completed: 'Completed',
-  error: 'Failed',
-  cancelled: 'Cancelled',
-};
-
 /** Completed and cancelled runs are final: nothing but a branch from the past moves them. */
 export function isFinal(status: RunStatus): boolean {
   return status === 'completed' || status === 'cancelled';

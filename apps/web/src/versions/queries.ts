@@ -21,16 +21,6 @@ const VERSIONS_PAGE_SIZE = 50;
 /** How long the gateway may hold the confirmation until the run is at rest again. */
 const CONFIRM_WAIT_MS = 5_000;
 
-export function useRun(runId: string) {
-  return useQuery({
-    queryKey: runKey(runId),
-    queryFn: async ({ signal }) =>
-      unwrap(await api.GET('/v1/runs/{id}', { params: { path: { id: runId } }, signal })),
-    // The run moves on by itself: read it fresh whenever the page opens.
-    staleTime: 0,
-  });
-}
-
 /** The template's versions, newest first, a page at a time. */
 export function useTemplateVersions(templateName: string | null) {
   return useInfiniteQuery({
