@@ -2680,6 +2680,8 @@ export interface operations {
         parameters: {
             query?: {
                 entry_point?: string;
+                /** @description Store the workflow only if it is a version of this template (409 CONFLICT otherwise, nothing stored): for a client that uploads a new version of a known template */
+                template?: string;
                 wait?: "true" | "false";
                 wait_ms?: number;
             };
@@ -2791,6 +2793,17 @@ export interface operations {
             };
             /** @description `FORBIDDEN`: The credentials do not allow this route */
             403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `CONFLICT`: The request conflicts with existing state */
+            409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     "Cache-Control": components["headers"]["CacheControl"];

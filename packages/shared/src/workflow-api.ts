@@ -44,6 +44,13 @@ export function assertEntryPointApplies(
 
 export const submitWorkflowQuerySchema = z.strictObject({
   entry_point: entryPointSchema.optional(),
+  template: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a template name')
+    .optional()
+    .describe(
+      'Store the workflow only if it is a version of this template (409 CONFLICT otherwise, nothing stored): for a client that uploads a new version of a known template',
+    ),
   wait: booleanFlag.default(true),
   wait_ms: waitMsSchema.default(10_000),
 });

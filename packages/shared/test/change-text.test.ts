@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { moduleTextChanges } from '../src/runs/change-text.js';
+import { ChangeTextBudget, moduleTextChanges } from '../src/runs/change-text.js';
 import { describeVersionChange } from '../src/runs/version-change-view.js';
 import { workflowDefinitionSchema } from '../src/workflow/definition.js';
 
@@ -57,6 +57,37 @@ describe('the changed text of a module', () => {
     expect(changes[2]?.diff).toContain('-state.a\n+state.b');
   });
 
+  it('tells apart values that read the same: a string and a number, a final newline', () => {
+    const [typeChange, newline] = moduleTextChanges(
+      { inputs: { count: '1', text: 'abc' } },
+      { inputs: { count: 1, text: 'abc\n' } },
+    );
+    expect(typeChange).toMatchObject({ field: 'inputs.count' });
+    expect(typeChange?.diff).toContain('-"1"\n+1\n');
+    expect(newline).toMatchObject({ field: 'inputs.text' });
+    expect(newline?.diff).toContain('-"abc"\n+"abc\\n"\n');
+  });
+
+  it('does not diff a text too long to diff, and stops at the answer budget', () => {
+    const [long] = moduleTextChanges(
+      { inputs: { text: 'a'.repeat(150_000) } },
+      { inputs: { text: 'b'.repeat(150_000) } },
+    );
+    expect(long?.diff).toMatch(
+      /too long to diff line by line \(15000\d characters before, 15000\d after\)/,
+    );
+
+    const budget = new ChangeTextBudget(100);
+    const changes = moduleTextChanges(
+      { inputs: { first: 'x'.repeat(80), second: 'old' } },
+      { inputs: { first: 'y'.repeat(80), second: 'new' } },
+      budget,
+    );
+    expect(changes[0]?.diff).toContain('+' + 'y'.repeat(80));
+    expect(changes[1]?.diff).toContain("not shown: this answer's change text reached its limit");
+    expect(budget.spent).toBe(true);
+  });
+
   it('summarises a rewrite instead of diffing it line by line', () => {
     const lines = (letter: string) =>
       Array.from({ length: 5_000 }, (_, i) => `${letter}${i}`).join('\n');
@@ -107,6 +138,39 @@ const flow = (prompts: { draft: string; review: string }, extra: unknown[] = [])
   });
 
 describe('a version change placed against the run', () => {
+  it("without the run's module in the new version: restart in its step, no plain continue", () => {
+    const current = flow({ draft: 'Same', review: 'OK?' }, [
+      { module_id: 'user.confirm', name: 'second', inputs: { message: 'Again?' } },
+    ]);
+    const submitted = flow({ draft: 'Same', review: 'OK?' }, [
+      { module_id: 'user.confirm', name: 'third', inputs: { message: 'Again?' } },
+    ]);
+    const view = describeVersionChange({
+      current,
+      submitted,
+      currentVersionId: 'ver_1',
+      submittedVersionId: 'ver_2',
+      position: { step_id: 'review', module_name: 'second' },
+    });
+    expect(view.changes.position_exists).toBe(false);
+    expect(view.suggested_restart_at).toBe('review');
+    expect(view.options).toEqual(['restart_at', 'continue_with_original', 'start_fresh']);
+    expect(view.warning).toContain('which the submitted version does not have');
+  });
+
+  it('for a run that has ended, offers only a fresh start', () => {
+    const view = describeVersionChange({
+      current: flow({ draft: 'Old', review: 'OK?' }),
+      submitted: flow({ draft: 'New', review: 'OK?' }),
+      currentVersionId: 'ver_1',
+      submittedVersionId: 'ver_2',
+      position: null,
+      finished: true,
+    });
+    expect(view.options).toEqual(['start_fresh']);
+    expect(view.warning).toContain('The run has ended');
+  });
+
   const position = { step_id: 'review', module_name: 'approve' };
   const ids = { currentVersionId: 'ver_1', submittedVersionId: 'ver_2', position };
 

@@ -165,6 +165,42 @@ describe('the change text of a version', () => {
     );
   });
 
+  it('a repeated restart_at (same Idempotency-Key) answers as the first did, after the run moved', async () => {
+    const { run, v2 } = await waitingRun('captions_repeat');
+    const send = () =>
+      client.request(`/v1/runs/${run.workflow_run_id}/resume/confirm`, {
+        method: 'POST',
+        headers: { 'idempotency-key': 'restart-captions-repeat-1' },
+        json: { choice: 'restart_at', submitted_version_id: v2 },
+      });
+    const first = await send();
+    expect(first.status).toBe(200);
+    const firstRun = (await first.json()) as RunView;
+    // Now nothing lies behind the run's position: a fresh request would have no step to suggest.
+    const view = versionChangeViewSchema.parse(
+      (await versionChanges(run.workflow_run_id, v2)).body,
+    );
+    expect(view.suggested_restart_at).toBeNull();
+    const repeat = await send();
+    expect(repeat.status).toBe(200);
+    expect(((await repeat.json()) as RunView).last_seq).toBe(firstRun.last_seq);
+    const switches = (await client.events(run.workflow_run_id)).filter(
+      (event) => event.event_type === 'version_switched',
+    );
+    expect(switches).toHaveLength(1);
+  });
+
+  it('for a finished run offers only start_fresh', async () => {
+    const { run, v2 } = await waitingRun('captions_finished');
+    const done = await client.answerPending(run, { confirmed: true });
+    expect(done.status).toBe('completed');
+    const view = versionChangeViewSchema.parse(
+      (await versionChanges(run.workflow_run_id, v2)).body,
+    );
+    expect(view.options).toEqual(['start_fresh']);
+    expect(view.warning).toContain('The run has ended');
+  });
+
   it('restart_at with nothing behind the position asks for a step and changes nothing', async () => {
     const v1 = await client.submitJson(captions('captions_nothing', 'Same prompt.'));
     const later = captions('captions_nothing', 'Same prompt.');
@@ -204,6 +240,27 @@ describe('the change text of a version', () => {
     });
     expect(named.status).toBe(200);
     expect(named.body).toMatchObject({ current_version_id: v2, current_step: 'review' });
+  });
+
+  it('a workflow submitted for a named template is refused, and stored nowhere, when it is another', async () => {
+    await client.submitJson(captions('captions_named', 'First.'));
+    const refused = await client.request('/v1/workflows?template=captions_named', {
+      method: 'POST',
+      json: captions('captions_stray', 'Stray.'),
+    });
+    expect(refused.status).toBe(409);
+    const envelope = errorEnvelopeSchema.parse(await refused.json());
+    expect(envelope.error).toMatchObject({
+      code: 'CONFLICT',
+      message: "that workflow is template 'captions_stray', not 'captions_named'",
+      details: [{ path: 'workflow_id', message: "must be 'captions_named'" }],
+    });
+    expect((await client.request('/v1/templates/captions_stray')).status).toBe(404);
+    const accepted = await client.request('/v1/workflows?template=captions_named', {
+      method: 'POST',
+      json: captions('captions_named', 'Second.'),
+    });
+    expect(accepted.status).toBe(201);
   });
 
   it("refuses another template's version, another user's run or version, and a malformed id", async () => {
@@ -249,6 +306,11 @@ describe('reading a timeline backwards', () => {
     const all = await client.events(run.workflow_run_id);
     expect(await backwards(run.workflow_run_id, '', 3)).toEqual(all);
     expect(await backwards(run.workflow_run_id, '', 1000)).toEqual(all);
+    // A page that holds the log's first event says there is nothing before it.
+    const whole = await client.request(
+      `/v1/runs/${run.workflow_run_id}/events?before_seq=${Number.MAX_SAFE_INTEGER}&limit=${all.length}`,
+    );
+    expect(((await whole.json()) as { next_before_seq: number | null }).next_before_seq).toBeNull();
 
     // The newest page opens at the end.
     const newest = await client.request(

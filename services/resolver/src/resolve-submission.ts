@@ -102,7 +102,7 @@ export function createResolveHandler(deps: ResolverDependencies) {
       if (expected !== undefined && built.workflow.workflow_id !== expected) {
         throw new StepwiseError(
           'CONFLICT',
-          `that workflow is another template than the run's (${expected})`,
+          `that workflow is template '${built.workflow.workflow_id}', not '${expected}'`,
           [{ path: 'workflow_id', message: `must be '${expected}'` }],
         );
       }

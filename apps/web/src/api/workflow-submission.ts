@@ -47,9 +47,16 @@ async function postWorkflow(
   file: File,
   kind: WorkflowFileKind,
   signal: AbortSignal | undefined,
+  template: string | undefined,
 ): Promise<PostOutcome> {
   const { data, error, response } = await api.POST('/v1/workflows', {
-    params: { query: { wait: 'true', wait_ms: SUBMIT_WAIT_MS } },
+    params: {
+      query: {
+        wait: 'true',
+        wait_ms: SUBMIT_WAIT_MS,
+        ...(template === undefined ? {} : { template }),
+      },
+    },
     headers: { 'Content-Type': contentTypes[kind] },
     body: file,
     // The bytes as they are: openapi-fetch would otherwise JSON-encode the body.
@@ -134,6 +141,8 @@ export interface SubmissionOptions {
   signal?: AbortSignal;
   /** Called when the gateway stops waiting and the job is followed instead (a 202). */
   onResolving?: () => void;
+  /** Store it only as a version of this template (else 409, nothing stored). */
+  template?: string;
 }
 
 /**
@@ -143,7 +152,7 @@ export interface SubmissionOptions {
  */
 export async function submitWorkflowFile(
   file: File,
-  { signal, onResolving }: SubmissionOptions = {},
+  { signal, onResolving, template }: SubmissionOptions = {},
 ): Promise<SubmittedVersion> {
   const kind = await kindOf(file);
   if (kind === null) {
@@ -155,7 +164,7 @@ export async function submitWorkflowFile(
       null,
     );
   }
-  const posted = await postWorkflow(file, kind, signal);
+  const posted = await postWorkflow(file, kind, signal, template);
   if (posted.state === 'stored') return posted.version;
   onResolving?.();
   for (let poll = 0; poll < JOB_POLLS; poll += 1) {

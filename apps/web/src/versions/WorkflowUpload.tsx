@@ -9,9 +9,6 @@ interface WorkflowUploadProps {
   onUploaded: (version: SubmittedVersion) => void;
 }
 
-/** A workflow of another template, refused here: it cannot be a version of this run. */
-class OtherTemplateError extends Error {}
-
 /**
  * A workflow file (.zip bundle or .json) chosen or dropped here is stored as a version of its
  * template on the spot; if it is a version of the run's template, it is the one compared.
@@ -19,15 +16,8 @@ class OtherTemplateError extends Error {}
 export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps) {
   const [fileName, setFileName] = useState<string | null>(null);
   const upload = useMutation({
-    mutationFn: async (file: File) => {
-      const version = await submitWorkflowFile(file);
-      if (version.workflow_template_name !== templateName) {
-        throw new OtherTemplateError(
-          `That file is a workflow of the template ${version.workflow_template_name}, not ${templateName}: it cannot be this run’s version.`,
-        );
-      }
-      return version;
-    },
+    // The gateway stores it only if it is a version of the run's template (409 otherwise).
+    mutationFn: (file: File) => submitWorkflowFile(file, { template: templateName }),
     onSuccess: onUploaded,
   });
 
@@ -40,7 +30,7 @@ export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps
   return (
     <WorkflowDropZone
       label="Upload a workflow file (.zip or .json)"
-      hint="Or drop the file here. It is stored as a version of its template."
+      hint="Or drop the file here. It is stored as a new version of this run’s template."
       disabled={upload.isPending}
       onFiles={send}
     >

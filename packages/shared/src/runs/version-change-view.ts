@@ -73,8 +73,9 @@ function earliestStep(behind: VersionChanges['modules'], plan: WorkflowPlan): st
 }
 
 /**
- * Where a run whose step the submitted version dropped would carry on: the first step after it,
- * in the run's version, that the submitted version still has (else the last one before it).
+ * Where a run whose module the submitted version dropped would carry on: its own step if that is
+ * still there (the step's other modules run), else the first step after it, in the run's version,
+ * that the submitted version still has (else the last one before it).
  */
 function nextSurvivingStep(
   current: WorkflowDefinition,
@@ -82,6 +83,7 @@ function nextSurvivingStep(
   stepId: string,
 ): string | null {
   const kept = new Set(submitted.steps.map((step) => step.step_id));
+  if (kept.has(stepId)) return stepId;
   const at = current.steps.findIndex((step) => step.step_id === stepId);
   const after = current.steps.slice(at + 1).find((step) => kept.has(step.step_id));
   const before = current.steps
@@ -91,12 +93,29 @@ function nextSurvivingStep(
   return (after ?? before)?.step_id ?? null;
 }
 
+/** The choices that apply, in the order to offer them. */
+function choicesFor(applies: {
+  finished: boolean;
+  restart: boolean;
+  continueWithNew: boolean;
+}): ResumeChoice[] {
+  if (applies.finished) return ['start_fresh'];
+  return [
+    ...(applies.restart ? (['restart_at'] as const) : []),
+    ...(applies.continueWithNew ? (['continue_with_new'] as const) : []),
+    'continue_with_original',
+    'start_fresh',
+  ];
+}
+
 export function describeVersionChange(input: {
   current: WorkflowDefinition;
   submitted: WorkflowDefinition;
   currentVersionId: string;
   submittedVersionId: string;
   position: { step_id: string; module_name: string } | null;
+  /** A completed or cancelled run: only `start_fresh` applies (a branch reopens it). */
+  finished?: boolean;
 }): VersionChangeView {
   const changes = diffVersions(input.current, input.submitted, input.position);
   const plan = new WorkflowPlan(input.submitted);
@@ -121,13 +140,20 @@ export function describeVersionChange(input: {
       `The run stands at ${position.step_id}.${position.module_name}, which the submitted version does not have: name a step to restart at.`,
     );
   }
-  const restartFirst = suggested !== null && (behind.length > 0 || !changes.position_exists);
+  if (input.finished) {
+    warnings.unshift(
+      'The run has ended: only starting a fresh run on this version applies (branch from an earlier event to reopen the run).',
+    );
+  }
   return {
     current_version: input.currentVersionId,
     submitted_version: input.submittedVersionId,
-    options: restartFirst
-      ? ['restart_at', 'continue_with_new', 'continue_with_original', 'start_fresh']
-      : ['continue_with_new', 'continue_with_original', 'start_fresh'],
+    options: choicesFor({
+      finished: input.finished === true,
+      restart: suggested !== null && (behind.length > 0 || !changes.position_exists),
+      // Without its position in the new version, the run cannot simply go on there.
+      continueWithNew: changes.position_exists,
+    }),
     changes,
     behind_position: behind.map((change) => ({
       step_id: change.step_id,

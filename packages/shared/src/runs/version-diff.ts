@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson } from '../canonical-json.js';
-import { moduleTextChanges, textChangeSchema } from './change-text.js';
+import { ChangeTextBudget, moduleTextChanges, textChangeSchema } from './change-text.js';
 import type { ModuleDefinition, WorkflowDefinition } from '../workflow/definition.js';
 import { WorkflowPlan } from './plan.js';
 
@@ -76,6 +76,8 @@ export function diffVersions(
   const positionStep = position ? (oldStepIndex.get(position.step_id) ?? -1) : -1;
   const positionStepInNew = position ? (newStepIndex.get(position.step_id) ?? -1) : -1;
 
+  // One budget for the whole answer's change text, however many modules changed.
+  const budget = new ChangeTextBudget();
   const modules: VersionChanges['modules'] = [];
   const oldModules = new Map<string, { module: ModuleDefinition; index: number; place: number }>();
   for (const step of current.steps) {
@@ -108,7 +110,7 @@ export function diffVersions(
           change: 'added',
           fields: [],
           relation,
-          text_changes: moduleTextChanges(undefined, module),
+          text_changes: moduleTextChanges(undefined, module, budget),
         });
         return;
       }
@@ -123,7 +125,7 @@ export function diffVersions(
           change: 'changed',
           fields,
           relation: relationOf(before.index, oldPosition),
-          text_changes: moduleTextChanges(before.module, module),
+          text_changes: moduleTextChanges(before.module, module, budget),
         });
       }
     });
@@ -137,7 +139,7 @@ export function diffVersions(
       change: 'removed',
       fields: [],
       relation: relationOf(before.index, oldPosition),
-      text_changes: moduleTextChanges(before.module, undefined),
+      text_changes: moduleTextChanges(before.module, undefined, budget),
     });
   }
 

@@ -72,7 +72,7 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
           200: json(versionSummarySchema, 'The same content is already a version of yours'),
           202: json(jobAcceptedSchema, 'Still resolving (wait=false, or wait_ms ran out)'),
         },
-        errors: ['INVALID_ZIP', 'WORKFLOW_INVALID'],
+        errors: ['INVALID_ZIP', 'WORKFLOW_INVALID', 'CONFLICT'],
       },
       async ({ caller, query, upload, context }) => {
         if (!upload) throw new Error('upload route without an upload');
@@ -81,6 +81,7 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
           bytes: upload.bytes,
           sourceType: upload.mediaType === 'application/json' ? 'json' : 'zip',
           entryPoint: query.entry_point,
+          expectedTemplateName: query.template,
           correlationId: newId('correlation'),
           waitMs: query.wait ? query.wait_ms : 0,
         });

@@ -12,7 +12,7 @@ import {
   type WorkflowRunRecord,
   type WorkflowVersionRecord,
 } from '@stepwise/shared';
-import { readResolvedWorkflow } from '@stepwise/shared/node';
+import { findCommandByRequestKey, readResolvedWorkflow } from '@stepwise/shared/node';
 import type { Connection } from 'mongoose';
 import { submitWorkflow, type SubmissionDependencies } from '../workflows/submissions.js';
 import { createRun } from './create-run.js';
@@ -146,6 +146,7 @@ async function compareWithVersion(
       run.current_step && run.current_module
         ? { step_id: run.current_step, module_name: run.current_module }
         : null,
+    finished: finished.has(run.status),
   });
 }
 
@@ -158,6 +159,34 @@ export async function versionChangesFor(
   const version = await ownVersion(deps, input.userId, input.versionId);
   sameTemplate(run, version);
   return compareWithVersion(deps, input.userId, run, version);
+}
+
+/**
+ * The step a `restart_at` choice without one goes back to: the step holding the earliest change
+ * behind the run's position. A repeat of the request (same Idempotency-Key) takes the step the
+ * first one took: by then the run has moved and nothing may lie behind it any more.
+ */
+async function suggestedRestart(
+  deps: ResumeDependencies,
+  input: { userId: string; idempotencyKey: string | undefined },
+  run: WorkflowRunRecord,
+  version: WorkflowVersionRecord,
+): Promise<string> {
+  if (input.idempotencyKey !== undefined) {
+    const first = await findCommandByRequestKey(deps.models, input.userId, input.idempotencyKey);
+    const step = first?.payload?.['restart_at'];
+    if (first?.workflow_run_id === run.workflow_run_id && typeof step === 'string') return step;
+  }
+  const suggested = (await compareWithVersion(deps, input.userId, run, version))
+    .suggested_restart_at;
+  if (suggested === null) {
+    throw new StepwiseError(
+      'CONFLICT',
+      "no change lies behind the run's position, so there is no step to suggest: name one in restart_at",
+      [{ path: 'body.restart_at', message: 'required here' }],
+    );
+  }
+  return suggested;
 }
 
 /** `POST /runs/{id}/resume/confirm`: carries out the choice. `start_fresh` answers a new run. */
@@ -189,19 +218,10 @@ export async function confirmResume(
     return { run: null, runId: fresh.run.workflow_run_id, state, created: true };
   }
   assertResumable(run);
-  let restartAt = input.restartAt;
-  if (input.choice === 'restart_at' && restartAt === undefined) {
-    restartAt =
-      (await compareWithVersion(deps, input.userId, run, version)).suggested_restart_at ??
-      undefined;
-    if (restartAt === undefined) {
-      throw new StepwiseError(
-        'CONFLICT',
-        "no change lies behind the run's position, so there is no step to suggest: name one in restart_at",
-        [{ path: 'body.restart_at', message: 'required here' }],
-      );
-    }
-  }
+  const restartAt =
+    input.choice === 'restart_at' && input.restartAt === undefined
+      ? await suggestedRestart(deps, input, run, version)
+      : input.restartAt;
   const switching =
     input.choice === 'restart_at' ||
     (input.choice === 'continue_with_new' &&

@@ -118,7 +118,11 @@ export async function listEvents(
     return {
       items: events.map(eventView),
       next_after_seq: null,
-      next_before_seq: events.length === query.limit && first ? first.seq : null,
+      // A full page may have more before it, unless it already reaches the floor (seq 1 first).
+      next_before_seq:
+        events.length === query.limit && first && first.seq > query.after_seq + 1
+          ? first.seq
+          : null,
     };
   }
   // Read in bounded seq windows, so the work follows the page and not the length of the log. The
