@@ -105,9 +105,11 @@ describe('the run page', () => {
 
     // The timeline opens at its newest page, read backwards.
     const eventRequests: string[] = [];
+    let streamRequests = 0;
     page.on('request', (request) => {
       const url = new URL(request.url());
       if (url.pathname === `/v1/runs/${runId}/events`) eventRequests.push(url.search);
+      if (url.pathname === `/v1/runs/${runId}/stream`) streamRequests += 1;
     });
     await page.goto(runUrl(runId));
     await seeInTimeline(/You \(ada\)\s+answered “Morning”/);
@@ -116,6 +118,8 @@ describe('the run page', () => {
     expect(await page.getByText('Completed', { exact: true }).isVisible()).toBe(true);
     await expectAccessible(page, 'a completed run');
     await shoot(page, '01-completed-run');
+    // A completed run gains no events: no stream is opened for it.
+    expect(streamRequests).toBe(0);
 
     await timeline()
       .getByRole('button', { name: /Answer this again/ })
@@ -128,6 +132,8 @@ describe('the run page', () => {
       .toBe(true);
     const tree = page.getByRole('list', { name: 'Branch tree' });
     await expect.poll(() => tree.getByRole('link').count(), { timeout: 15_000 }).toBe(2);
+    // The branch moves the run again: now the page follows it live.
+    await expect.poll(() => streamRequests, { timeout: 15_000 }).toBeGreaterThan(0);
     await expectAccessible(page, 'a new branch, waiting');
     await shoot(page, '02-new-branch');
 
@@ -220,7 +226,12 @@ describe('the run page', () => {
 
     await page.goto(runUrl(runId));
     await seeInTimeline(/draft\.write_draft produced outputs text/);
-    await page.getByRole('button', { name: 'Retry draft.write_draft…' }).click();
+    const retryButton = page.getByRole('button', { name: 'Retry draft.write_draft…' });
+    // Cancel closes the form and gives focus back to the button that opened it.
+    await retryButton.click();
+    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
+    await expect.poll(() => page.locator(':focus').textContent()).toBe('Retry draft.write_draft…');
+    await retryButton.click();
     const feedback = page.getByLabel('Feedback for draft.write_draft (optional)');
     await feedback.fill('Make it shorter');
     await expectAccessible(page, 'the retry form');
@@ -366,6 +377,10 @@ describe('the run page', () => {
 
     await page.goto(runUrl(runId));
     await seeInTimeline(/ask\.go_on asked “Go on\?”/);
+    // "Keep the run" closes the question and gives focus back to "Cancel run…".
+    await page.getByRole('button', { name: 'Cancel run…' }).click();
+    await page.getByRole('button', { name: 'Keep the run' }).click();
+    await expect.poll(() => page.locator(':focus').textContent()).toBe('Cancel run…');
     await page.getByRole('button', { name: 'Cancel run…' }).click();
     const confirm = page.getByRole('button', { name: 'Yes, cancel the run' });
     await expect.poll(() => confirm.isVisible()).toBe(true);
@@ -379,10 +394,46 @@ describe('the run page', () => {
       .poll(async () => (await runs.get(runId)).status, { timeout: 15_000 })
       .toBe('cancelled');
     await seeInTimeline(/You \(ada\)\s+cancelled the run/);
-    expect(await page.getByText('Cancelled', { exact: true }).isVisible()).toBe(true);
+    // The event may arrive before the cancel's answer (or the run read again after it).
+    await expect
+      .poll(() => page.getByText('Cancelled', { exact: true }).isVisible(), { timeout: 15_000 })
+      .toBe(true);
     expect(await page.getByRole('button', { name: 'Cancel run…' }).count()).toBe(0);
     await expectAccessible(page, 'a cancelled run');
     await shoot(page, '10-cancelled');
+  }, 60_000);
+
+  it('shows the notice of the page that led to it, with focus on it', async () => {
+    // A run that completes at once: starting it from its template lands on the run page.
+    await runs.submitJson({
+      workflow_id: 'quick_notice',
+      steps: [
+        {
+          step_id: 'only',
+          modules: [
+            {
+              module_id: 'transform.set',
+              name: 'set_value',
+              inputs: { value: 'done' },
+              outputs_to_state: { value: 'result' },
+            },
+          ],
+        },
+      ],
+    });
+    await page.goto(`${gateway.url}/app/templates/quick_notice`);
+    const form = page.getByRole('region', { name: 'Start a run' });
+    await form.getByLabel('Project name').fill('notices');
+    await form.getByRole('button', { name: 'Start the run' }).click();
+    await page.waitForURL(/\/app\/runs\/run_[0-9a-f]+$/, { timeout: 15_000 });
+    await page.getByRole('heading', { level: 1, name: 'Run of quick_notice' }).waitFor();
+    const notice = page.getByRole('status').getByText('Started a run of quick_notice.');
+    expect(await notice.isVisible()).toBe(true);
+    await expect
+      .poll(() => page.locator(':focus').textContent())
+      .toBe('Started a run of quick_notice.');
+    await expectAccessible(page, 'a run page with the notice it was opened with');
+    await shoot(page, '12-arrival-notice');
   }, 60_000);
 
   it('shows new events live while the run moves', async () => {

@@ -15,7 +15,8 @@ import { RunsClient } from './support/runs.js';
  * fresh run, the person opens the page, chooses v2 from the list (once by uploading it on the
  * spot), reads the unified diff of the old and new text and the warning naming the step behind
  * the position (restart_at offered first), confirms, and the API shows the run where that choice
- * puts it. Axe finds no serious or critical violation. Screenshots: test-artifacts/web-app-versions.
+ * puts it. An upload of another template's workflow is refused (nothing stored), and an ended
+ * run is offered only a new run. Axe finds no serious or critical violation. Screenshots: test-artifacts/web-app-versions.
  */
 
 const db = await useTestDatabases('web_app_versions');
@@ -218,6 +219,24 @@ describe('the Versions page', () => {
     expect(await refusal.locator('.problem-list').textContent()).toContain('steps');
     await shoot(page, '03-upload-refused');
 
+    // A workflow of another template is refused by the gateway, and nothing is stored.
+    await file.setInputFiles({
+      name: 'other.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify({ ...v2Workflow, workflow_id: 'caption_other' })),
+    });
+    const otherRefusal = page
+      .getByRole('alert')
+      .filter({ hasText: 'other.json is not a version of caption_versions: nothing was stored' });
+    await otherRefusal.waitFor();
+    expect(await otherRefusal.textContent()).toContain(
+      "that workflow is template 'caption_other', not 'caption_versions'",
+    );
+    expect(await otherRefusal.locator('.problem-list').textContent()).toBe(
+      "workflow_id: must be 'caption_versions'",
+    );
+    expect((await runs.request('/v1/templates/caption_other')).status).toBe(404);
+
     // v2 uploaded as a file: the same content is the same version, and it is the one compared.
     await file.setInputFiles({
       name: 'caption_versions.json',
@@ -254,6 +273,42 @@ describe('the Versions page', () => {
     await shoot(page, '05-after-start-fresh');
   }, 60_000);
 
+  it('an ended run: only a new run of v2 is offered, preselected', async () => {
+    const run = await waitingRun();
+    const cancelled = await runs.request(`/v1/runs/${run.workflow_run_id}/cancel?wait_ms=5000`, {
+      method: 'POST',
+    });
+    expect(cancelled.status).toBe(200);
+    await expect
+      .poll(async () => (await runs.get(run.workflow_run_id)).status, { timeout: 15_000 })
+      .toBe('cancelled');
+
+    await page.goto(`${gateway.url}/app/runs/${run.workflow_run_id}/versions`);
+    await page.getByRole('heading', { level: 1, name: 'Change the run’s version' }).waitFor();
+    await page.getByText('This run has ended').waitFor();
+    await chooseFromList();
+    await page.getByRole('heading', { level: 2, name: 'What changes with version 2' }).waitFor();
+    const warning = page.getByRole('alert').filter({ hasText: 'The run has ended' });
+    await warning.waitFor();
+    const choices = page.getByRole('group', { name: 'What should happen to the run?' });
+    const radios = choices.getByRole('radio');
+    await expect
+      .poll(() =>
+        radios.evaluateAll((inputs) => inputs.map((input) => input.getAttribute('value'))),
+      )
+      .toEqual(['start_fresh']);
+    expect(await radios.first().isChecked()).toBe(true);
+    await expectAccessible(page, 'the Versions page of an ended run');
+    await shoot(page, '06-ended-run');
+
+    await page.getByRole('button', { name: 'Start a new run' }).click();
+    await page.waitForURL(/\/app\/runs\/[^/]+\/interactions\/[^/]+$/);
+    const runId = /\/app\/runs\/([^/]+)\//.exec(new URL(page.url()).pathname)?.[1] ?? '';
+    expect(runId).not.toBe(run.workflow_run_id);
+    expect((await runs.get(runId)).current_version_id).toBe(v2);
+    expect((await runs.get(run.workflow_run_id)).status).toBe('cancelled');
+  }, 60_000);
+
   it('restart_at: the run moves onto v2 and goes back to the step holding the change', async () => {
     const run = await waitingRun();
     await openVersionsPage(run);
@@ -273,6 +328,6 @@ describe('the Versions page', () => {
     expect(after.pending_interaction?.request).toMatchObject({ prompt: newRendered });
     // The answer page the app went to shows that question.
     await page.getByText(newRendered).first().waitFor();
-    await shoot(page, '06-after-restart-at');
+    await shoot(page, '07-after-restart-at');
   }, 60_000);
 });

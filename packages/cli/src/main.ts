@@ -37,7 +37,7 @@ program
 program
   .command('runs')
   .description('list your runs: those waiting for input first, then the others, newest first')
-  .option('--status <status>', 'only runs in this status (e.g. awaiting_input, failed)')
+  .option('--status <status>', 'only runs in this status (e.g. awaiting_input, error)')
   .option('--template <name>', 'only runs of this template')
   .option('--project <name>', 'only runs of this project')
   .option('--limit <n>', 'at most this many runs (1 to 100)', '20')

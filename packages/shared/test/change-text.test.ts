@@ -164,11 +164,15 @@ describe('a version change placed against the run', () => {
       submitted: flow({ draft: 'New', review: 'OK?' }),
       currentVersionId: 'ver_1',
       submittedVersionId: 'ver_2',
-      position: null,
+      // Where it stood when it ended: the changed draft lies behind, and still only a fresh start applies.
+      position: { step_id: 'review', module_name: 'approve' },
       finished: true,
     });
     expect(view.options).toEqual(['start_fresh']);
-    expect(view.warning).toContain('The run has ended');
+    expect(view.warning).toBe(
+      'The run has ended: only starting a fresh run on this version applies (branch from an earlier event to reopen the run).',
+    );
+    expect(view.suggested_restart_at).toBeNull();
   });
 
   const position = { step_id: 'review', module_name: 'approve' };

@@ -1,5 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
-import { Link, useParams, useSearchParams } from 'react-router';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { Link, useLocation, useParams, useSearchParams } from 'react-router';
 import { ApiError } from '../api/client';
 import type { Run } from '../answer/useAnswer';
 import { useSession } from '../auth/session';
@@ -11,6 +11,7 @@ import { RunActions, RunSummary } from '../run/RunHeader';
 import { BranchTimeline } from '../run/Timeline';
 import type { Viewer } from '../run/timeline-presenter';
 import { UsageSection } from '../run/Usage';
+import { noticeOf } from '../util/notice';
 import { useDocumentTitle } from '../util/title';
 import '../run/run.css';
 
@@ -25,14 +26,27 @@ export default function RunPage() {
   const [search, setSearch] = useSearchParams();
   const run = useRun(runId);
   const session = useSession();
-  const [notice, setNotice] = useState<string | null>(null);
+  const location = useLocation();
+  // What the page that sent the person here said (a run started, a version switched), until the
+  // page has something of its own to say.
+  const arrivalNotice = noticeOf(location.state);
+  // The page's own notice counts how often it was said: the same text said again (a second retry
+  // of the same module) is announced and focused again too.
+  const [ownNotice, setOwnNotice] = useState<{ text: string; said: number } | null>(null);
+  const say = useCallback((text: string) => {
+    setOwnNotice((previous) => ({ text, said: (previous?.said ?? 0) + 1 }));
+  }, []);
+  const notice = ownNotice?.text ?? arrivalNotice;
   const noticeRef = useRef<HTMLParagraphElement>(null);
   useDocumentTitle(run.data ? `Run of ${run.data.workflow_template_name}` : 'Run');
 
-  // A command's outcome is announced, and focus goes to it (the control that was used may be gone).
+  // A notice is announced, and focus goes to it (the control that was used may be gone): once the
+  // run is shown (the notice is part of it), on each arrival and each time the page says something.
+  const shown = run.data !== undefined;
+  const saidCount = ownNotice?.said ?? 0;
   useEffect(() => {
-    if (notice !== null) noticeRef.current?.focus();
-  }, [notice]);
+    if (shown && notice !== null) noticeRef.current?.focus();
+  }, [shown, notice, saidCount, location.key]);
 
   if (run.isPending) {
     return (
@@ -68,7 +82,7 @@ export default function RunPage() {
   const onBranched = (next: Run) => {
     // The new branch is the active one: show it (the default view).
     setSearch(new URLSearchParams(), { replace: false });
-    setNotice(
+    say(
       next.pending_interaction
         ? 'A new branch starts before that question, and it is now the active one: answer the question again.'
         : 'A new branch starts before that question, and it is now the active one.',
@@ -93,7 +107,7 @@ export default function RunPage() {
         )}
       </div>
       <RunSummary run={data} />
-      <RunActions run={data} onNotice={setNotice} />
+      <RunActions run={data} onNotice={say} />
       <div className="run-layout">
         <BranchTimeline
           key={shownBranch}
@@ -101,7 +115,7 @@ export default function RunPage() {
           branchId={shownBranch}
           viewer={viewer}
           onBranched={onBranched}
-          onRetried={setNotice}
+          onRetried={say}
         />
         <div className="run-side">
           <BranchTree runId={runId} shownId={shownBranch} activeId={data.active_branch_id} />

@@ -2,6 +2,7 @@ import { useRef, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { ErrorNotice, Loading } from '../layout/Status';
+import { isFinal } from '../run/format';
 import { useRun } from '../run/queries';
 import { landingPath, runPath } from '../runs/present';
 import { useVersion } from '../templates/queries';
@@ -24,7 +25,9 @@ import '../versions/versions.css';
 function doneNotice(decision: ResumeDecision, run: Run): string {
   switch (decision.choice) {
     case 'restart_at':
-      return `The run now uses the new version and went back to step ${decision.restartAt ?? 'the suggested step'}.`;
+      return decision.restartAt === null
+        ? 'The run now uses the new version and went back to the suggested step.'
+        : `The run now uses the new version and went back to step ${decision.restartAt}.`;
     case 'continue_with_new':
       return 'The run now uses the new version and carries on from where it stood.';
     case 'continue_with_original':
@@ -83,6 +86,8 @@ export default function VersionsPage() {
     chosenVersionId === null ? undefined : versionNumbers(pages).get(chosenVersionId);
   const view =
     changes.data && changes.data.submitted_version === chosenVersionId ? changes.data : null;
+  // The server offers nothing but a new run of the chosen version then.
+  const ended = isFinal(data.status);
   const onConfirm = (decision: ResumeDecision) => {
     if (inFlight.current) return;
     inFlight.current = true;
@@ -107,7 +112,7 @@ export default function VersionsPage() {
       </p>
       <h1 id="versions-heading">Change the run’s version</h1>
       <RunSummary run={data} current={current} />
-      {(data.status === 'completed' || data.status === 'cancelled') && (
+      {ended && (
         <p className="notice">
           This run has ended: it cannot move to another version, but a new run of one can start.
         </p>
@@ -168,7 +173,7 @@ export default function VersionsPage() {
           {view === null && !changes.isError && <Loading label="Comparing the versions" />}
           {view !== null && (
             <>
-              <BehindWarning view={view} />
+              <BehindWarning view={view} runEnded={ended} />
               <ChangesView view={view} />
             </>
           )}

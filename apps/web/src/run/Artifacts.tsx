@@ -60,12 +60,16 @@ async function fetchTextPreview(artifact: Artifact, signal: AbortSignal): Promis
 }
 
 function TextPreview({ artifact }: { artifact: Artifact }) {
+  // An empty file has no byte 0 to ask for (the range would be refused with 416): nothing to fetch.
+  const empty = artifact.size === 0;
   const preview = useQuery({
     queryKey: ['artifact-text', artifact.artifact_id],
     queryFn: ({ signal }) => fetchTextPreview(artifact, signal),
     // An artifact never changes once stored.
     staleTime: Infinity,
+    enabled: !empty,
   });
+  if (empty) return <p className="muted">(empty)</p>;
   if (preview.isPending) return <Loading label={`Loading ${artifact.name}`} />;
   if (preview.isError) {
     return (

@@ -84,15 +84,27 @@ function CancelRun({ run, onCancelled }: { run: Run; onCancelled: (message: stri
   const [confirming, setConfirming] = useState(false);
   const cancel = useCancel(run.workflow_run_id);
   const confirmButton = useRef<HTMLButtonElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  // "Keep the run" unmounts the question, focus and all: it goes back to "Cancel run…".
+  const focusOpener = useRef(false);
   const questionId = useId();
   useEffect(() => {
     if (confirming) confirmButton.current?.focus();
+    else if (focusOpener.current) {
+      focusOpener.current = false;
+      opener.current?.focus();
+    }
   }, [confirming]);
 
   if (isFinal(run.status)) return null;
   if (!confirming) {
     return (
-      <button type="button" className="button button-danger" onClick={() => setConfirming(true)}>
+      <button
+        ref={opener}
+        type="button"
+        className="button button-danger"
+        onClick={() => setConfirming(true)}
+      >
         Cancel run…
       </button>
     );
@@ -120,7 +132,14 @@ function CancelRun({ run, onCancelled }: { run: Run; onCancelled: (message: stri
         >
           {cancel.isPending ? 'Cancelling…' : 'Yes, cancel the run'}
         </button>
-        <button type="button" className="button" onClick={() => setConfirming(false)}>
+        <button
+          type="button"
+          className="button"
+          onClick={() => {
+            focusOpener.current = true;
+            setConfirming(false);
+          }}
+        >
           Keep the run
         </button>
       </div>

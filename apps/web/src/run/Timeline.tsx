@@ -4,7 +4,7 @@ import type { Run } from '../answer/useAnswer';
 import { describeError, ErrorNotice, Loading } from '../layout/Status';
 import { useAnswerAgain, useRetry } from './actions';
 import { moduleLabel, type ModulePosition } from './events';
-import { clockTime, fullTime } from './format';
+import { clockTime, fullTime, isFinal } from './format';
 import { answerPath } from '../runs/present';
 import { newestSeq, timelineEvents, useAttempts, useTimeline } from './queries';
 import {
@@ -46,13 +46,22 @@ function RetryControl({
   const retry = useRetry(runId);
   const fieldId = useId();
   const field = useRef<HTMLTextAreaElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  // Cancel unmounts the form, focus and all: it goes back to the button that opened it (a retry
+  // that went through moves focus to the page's notice instead).
+  const focusOpener = useRef(false);
   useEffect(() => {
     if (open) field.current?.focus();
+    else if (focusOpener.current) {
+      focusOpener.current = false;
+      opener.current?.focus();
+    }
   }, [open]);
 
   if (!open) {
     return (
       <button
+        ref={opener}
         type="button"
         className="button button-small"
         aria-expanded="false"
@@ -96,7 +105,14 @@ function RetryControl({
         <button type="submit" className="button button-primary" disabled={retry.isPending}>
           {retry.isPending ? 'Retrying…' : `Retry ${label} now`}
         </button>
-        <button type="button" className="button" onClick={() => setOpen(false)}>
+        <button
+          type="button"
+          className="button"
+          onClick={() => {
+            focusOpener.current = true;
+            setOpen(false);
+          }}
+        >
           Cancel
         </button>
       </div>
@@ -254,7 +270,7 @@ export function BranchTimeline({
     const newest = newestSeq(timeline.data);
     setStreamFrom(isActive ? newest : Math.max(newest, run.last_seq));
   }, [streamFrom, loaded, timeline.data, isActive, run.last_seq]);
-  useRunStream(runId, streamFrom);
+  const streamStopped = useRunStream(runId, streamFrom, isFinal(run.status) ? run.last_seq : null);
 
   const events = timelineEvents(timeline.data);
   const failedVersions = [
@@ -285,6 +301,11 @@ export function BranchTimeline({
         {isActive ? 'The active branch' : 'An earlier branch (read only)'}:{' '}
         <span className="mono">{branchId}</span>. Newest at the bottom.
       </p>
+      <div role="status">
+        {streamStopped && (
+          <p className="notice">Live updates stopped — reload to see new events.</p>
+        )}
+      </div>
       {timeline.isPending && <Loading label="Loading the timeline" />}
       {timeline.isError && (
         <ErrorNotice error={timeline.error} title="The timeline could not be loaded" />

@@ -2,7 +2,6 @@ import type { components } from '@stepwise/client';
 
 type RunStatus = components['schemas']['Run']['status'];
 
-/** A run's status in words (never by colour alone). */
 /** Completed and cancelled runs are final: nothing but a branch from the past moves them. */
 export function isFinal(status: RunStatus): boolean {
   return status === 'completed' || status === 'cancelled';

@@ -113,7 +113,10 @@ function failureText(event: RunEvent, position: ModulePosition, attemptsOf: Atte
   const next =
     event.data['will_retry'] === true
       ? ` It will be tried again${retryAt ? ` at ${clockTime(retryAt)}` : ''}.`
-      : ' No attempts are left.';
+      : attempt !== null && max !== null && attempt >= max
+        ? ' No attempts are left.'
+        : // Not retried for another reason (an error that no retry helps, a cancel): not "out of attempts".
+          ' It will not be tried again.';
   return `${moduleLabel(position)} failed${attemptText}: ${message}.${next}`;
 }
 

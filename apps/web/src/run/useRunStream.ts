@@ -1,6 +1,6 @@
 import type { components } from '@stepwise/client';
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { runKey } from '../answer/useAnswer';
 import { isRecord, type RunEvent } from './events';
 import { appendEvent, artifactsKey, branchesKey, usageKey } from './queries';
@@ -64,31 +64,56 @@ function eventOf(data: unknown): RunEvent | null {
  * `afterSeq`. Each event joins its branch's timeline (if loaded), and the run, its branches,
  * artifacts and usage are read again. EventSource reconnects by itself with Last-Event-ID (the
  * stream resumes after the last event received); on a reconnect the queries are read again too.
- * Null `afterSeq`: not yet (the timeline it continues is still loading).
+ * Null `afterSeq`: not yet (the timeline it continues is still loading). `finalSeq`: the run is
+ * completed or cancelled (nothing but a new branch moves it) and this is its last event: no
+ * stream is opened past it, and an open one is closed once it has brought it (not before: the
+ * command that ended the run may answer before the stream brings its events).
+ * Returns whether the stream stopped for good (the browser gave up reconnecting: the session
+ * ended, the run is gone), which the page says.
  */
-export function useRunStream(runId: string, afterSeq: number | null): void {
+export function useRunStream(
+  runId: string,
+  afterSeq: number | null,
+  finalSeq: number | null,
+): boolean {
   const client = useQueryClient();
+  const [stopped, setStopped] = useState(false);
+  // The newest event received, for the page (is the run's last event in?) and for a stream
+  // opened again (the run moves again), which resumes after it.
+  const [receivedSeq, setReceivedSeq] = useState<number | null>(null);
+  const received = useRef<number | null>(null);
+  const caughtUp =
+    finalSeq !== null &&
+    afterSeq !== null &&
+    Math.max(afterSeq, receivedSeq ?? afterSeq) >= finalSeq;
   useEffect(() => {
-    if (afterSeq === null || typeof EventSource === 'undefined') return;
+    if (afterSeq === null || caughtUp || typeof EventSource === 'undefined') return;
+    const from = Math.max(afterSeq, received.current ?? afterSeq);
     const source = new EventSource(
-      `/v1/runs/${encodeURIComponent(runId)}/stream?after_seq=${afterSeq}`,
+      `/v1/runs/${encodeURIComponent(runId)}/stream?after_seq=${from}`,
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const readAgain = () => {
+      timer = undefined;
+      for (const queryKey of [
+        runKey(runId),
+        branchesKey(runId),
+        artifactsKey(runId),
+        usageKey(runId),
+      ])
+        void client.invalidateQueries({ queryKey, exact: true });
+    };
     const refresh = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => {
-        for (const queryKey of [
-          runKey(runId),
-          branchesKey(runId),
-          artifactsKey(runId),
-          usageKey(runId),
-        ])
-          void client.invalidateQueries({ queryKey, exact: true });
-      }, REFRESH_DEBOUNCE_MS);
+      timer = setTimeout(readAgain, REFRESH_DEBOUNCE_MS);
     };
     const onEvent = (message: MessageEvent) => {
       const event = eventOf(message.data);
-      if (event) appendEvent(client, runId, event);
+      if (event) {
+        appendEvent(client, runId, event);
+        received.current = Math.max(received.current ?? event.seq, event.seq);
+        setReceivedSeq(received.current);
+      }
       refresh();
     };
     for (const type of eventTypes) source.addEventListener(type, onEvent);
@@ -97,9 +122,22 @@ export function useRunStream(runId: string, afterSeq: number | null): void {
       if (opened) refresh();
       opened = true;
     });
+    // While CONNECTING the browser retries by itself; CLOSED means it gave up (an answer that is
+    // not a stream: signed out, no such run), and only a reload starts again.
+    source.addEventListener('error', () => {
+      if (source.readyState === EventSource.CLOSED) setStopped(true);
+    });
     return () => {
-      clearTimeout(timer);
+      // The last burst (the run's final events) is still read again, now.
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        readAgain();
+      }
       source.close();
+      // A stream opened again later starts afresh; one that stopped because the run became
+      // final has nothing more to tell.
+      setStopped(false);
     };
-  }, [client, runId, afterSeq]);
+  }, [client, runId, afterSeq, caughtUp]);
+  return stopped;
 }

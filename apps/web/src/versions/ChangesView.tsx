@@ -64,18 +64,23 @@ function RelationSection({ group }: { group: RelationGroup }) {
   );
 }
 
-/** The warning that continuing with the new version would leave changes behind the run. */
-export function BehindWarning({ view }: { view: VersionChangeView }) {
+/**
+ * The server's warning: the run has ended (only a new run applies), or continuing with the new
+ * version would leave changes behind the run, or the run's position is not in it.
+ */
+export function BehindWarning({ view, runEnded }: { view: VersionChangeView; runEnded: boolean }) {
   if (view.warning === null && view.behind_position.length === 0) return null;
+  const title = runEnded
+    ? 'The run has ended'
+    : view.behind_position.length > 0
+      ? 'A change lies behind the run’s position'
+      : 'The run’s position is not in this version';
   return (
     <div className="notice notice-warning" role="alert">
-      <p className="notice-title">
-        {view.behind_position.length > 0
-          ? 'A change lies behind the run’s position'
-          : 'The run’s position is not in this version'}
-      </p>
+      <p className="notice-title">{title}</p>
       {view.warning !== null && <p>{view.warning}</p>}
-      {view.behind_position.length > 0 && (
+      {/* What continuing would leave out: an ended run does not continue. */}
+      {!runEnded && view.behind_position.length > 0 && (
         <ul>
           {view.behind_position.map((behind) => (
             <li key={`${behind.step_id}/${behind.module_name}`}>{behind.message}</li>
@@ -99,7 +104,10 @@ export function ChangesView({ view }: { view: VersionChangeView }) {
         </p>
       )}
       {groups.length === 0 ? (
-        <p>The two versions have the same steps and modules: nothing the run does changes.</p>
+        <p>
+          No step or module differs (settings outside the steps, such as the initial state, are not
+          compared here).
+        </p>
       ) : (
         <>
           <p className="field-help">

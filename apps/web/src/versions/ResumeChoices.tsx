@@ -15,7 +15,9 @@ interface ResumeChoicesProps {
 
 /**
  * The choices the server offers, in its order (`restart_at` first when a change lies behind the
- * run), each with what it does; the first is preselected. Remounted per compared version.
+ * run), each with what it does; the first is preselected. The list may be short: no
+ * `continue_with_new` where the run's position is not in the new version, only `start_fresh` for
+ * an ended run. Remounted per compared version.
  */
 export function ResumeChoices({ view, steps, sending, error, onConfirm }: ResumeChoicesProps) {
   const [choice, setChoice] = useState<ResumeChoice | null>(view.options[0] ?? null);
@@ -24,6 +26,9 @@ export function ResumeChoices({ view, steps, sending, error, onConfirm }: Resume
   const [pickedRestart, setPickedRestart] = useState<string | null>(null);
   const restartAt = pickedRestart ?? view.suggested_restart_at ?? steps[0] ?? null;
   const baseId = useId();
+  // The server suggests the step of the earliest change behind the run, else (its position gone
+  // from the new version) the step where it would carry on.
+  const suggestionNote = view.behind_position.length > 0 ? ' (earliest change)' : ' (suggested)';
   // The suggested step may be missing from a version whose steps load late: add it to the list.
   const restartSteps =
     view.suggested_restart_at !== null && !steps.includes(view.suggested_restart_at)
@@ -90,7 +95,7 @@ export function ResumeChoices({ view, steps, sending, error, onConfirm }: Resume
                       {restartSteps.map((step) => (
                         <option key={step} value={step}>
                           {step}
-                          {step === view.suggested_restart_at ? ' (earliest change)' : ''}
+                          {step === view.suggested_restart_at ? suggestionNote : ''}
                         </option>
                       ))}
                     </select>

@@ -1,5 +1,6 @@
 import { useMutation } from '@tanstack/react-query';
 import { useState } from 'react';
+import { ApiError } from '../api/client';
 import { submitWorkflowFile, type SubmittedVersion } from '../api/workflow-submission';
 import { WorkflowDropZone } from '../templates/WorkflowDropZone';
 import { RefusalNotice } from './RefusalNotice';
@@ -10,8 +11,9 @@ interface WorkflowUploadProps {
 }
 
 /**
- * A workflow file (.zip bundle or .json) chosen or dropped here is stored as a version of its
- * template on the spot; if it is a version of the run's template, it is the one compared.
+ * A workflow file (.zip bundle or .json) chosen or dropped here is stored on the spot as a version
+ * of the run's template, and it is the one compared. The gateway stores nothing else: a workflow
+ * of another template is refused (409 CONFLICT, its problem at `workflow_id`).
  */
 export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps) {
   const [fileName, setFileName] = useState<string | null>(null);
@@ -44,7 +46,14 @@ export function WorkflowUpload({ templateName, onUploaded }: WorkflowUploadProps
         )}
       </div>
       {upload.isError && (
-        <RefusalNotice error={upload.error} title={`${fileName ?? 'The file'} was not accepted`} />
+        <RefusalNotice
+          error={upload.error}
+          title={
+            upload.error instanceof ApiError && upload.error.code === 'CONFLICT'
+              ? `${fileName ?? 'The file'} is not a version of ${templateName}: nothing was stored`
+              : `${fileName ?? 'The file'} was not accepted`
+          }
+        />
       )}
     </WorkflowDropZone>
   );

@@ -116,14 +116,20 @@ export const choiceLabels: Record<ResumeChoice, string> = {
   start_fresh: 'Start a new run of the new version',
 };
 
-/** One line on what a choice does to this run. */
+/**
+ * One line on what a choice does to this run. The server offers `continue_with_new` only where
+ * the run's position is in the new version, and nothing but `start_fresh` for an ended run.
+ */
 export function choiceExplanation(
   choice: ResumeChoice,
-  view: Pick<VersionChangeView, 'behind_position'>,
+  view: Pick<VersionChangeView, 'behind_position' | 'changes'>,
 ): string {
   switch (choice) {
     case 'restart_at':
-      return 'The run moves to the new version and runs again from the step you pick; the steps from there on are done anew.';
+      // Without its position in the new version, the step picked may lie ahead of where it was.
+      return view.changes.position_exists
+        ? 'The run moves to the new version and runs again from the step you pick; the steps from there on are done anew.'
+        : 'The run moves to the new version and carries on from the start of the step you pick (the one it stood in is not in the new version).';
     case 'continue_with_new':
       return view.behind_position.length > 0
         ? 'The run moves to the new version and carries on from its position; the changes behind it are not run again.'

@@ -5,7 +5,7 @@ import {
   useQueryClient,
   keepPreviousData,
 } from '@tanstack/react-query';
-import { useState } from 'react';
+import { useRef } from 'react';
 import type { paths } from '@stepwise/client';
 import { ApiError, api, unwrap } from '../api/client';
 import { runKey } from '../answer/useAnswer';
@@ -93,14 +93,30 @@ function confirmBody(decision: ResumeDecision): ConfirmBody {
 /** Statuses after which the same confirmation would be refused again: a retry is a new attempt. */
 const definitive = new Set([400, 403, 404, 409, 410, 422]);
 
+/** One decision, as the body it sends: two decisions with the same body are the same one. */
+function decisionId(decision: ResumeDecision): string {
+  return JSON.stringify(confirmBody(decision));
+}
+
 /**
  * Carries out the person's choice (`POST /v1/runs/{id}/resume/confirm`) with one Idempotency-Key
- * per attempt, so a double click or a retry after a network error is counted once. Resolves with
+ * per decision and attempt, so a double click or a retry after a network error is counted once,
+ * while another choice, version or step after an error is a request of its own (a key reused for
+ * a different body would be refused, or answered with the first body's outcome). Resolves with
  * the run it leads to: this run, or the new one for `start_fresh`.
  */
 export function useConfirmResume(runId: string) {
   const client = useQueryClient();
-  const [idempotencyKey, setIdempotencyKey] = useState(newIdempotencyKey);
+  // Each decision tried and not settled for good, by its body, with the key it went out with.
+  const keys = useRef(new Map<string, string>());
+  const keyFor = (decision: ResumeDecision): string => {
+    const id = decisionId(decision);
+    const known = keys.current.get(id);
+    if (known !== undefined) return known;
+    const key = newIdempotencyKey();
+    keys.current.set(id, key);
+    return key;
+  };
   return useMutation({
     mutationFn: async (decision: ResumeDecision): Promise<Run> => {
       return unwrap(
@@ -108,18 +124,19 @@ export function useConfirmResume(runId: string) {
           params: {
             path: { id: runId },
             query: { wait_ms: CONFIRM_WAIT_MS },
-            header: { 'Idempotency-Key': idempotencyKey },
+            header: { 'Idempotency-Key': keyFor(decision) },
           },
           body: confirmBody(decision),
         }),
       );
     },
-    onError: (error) => {
+    onError: (error, decision) => {
+      // Refused for good: trying the same decision again is a new attempt.
       if (error instanceof ApiError && definitive.has(error.status))
-        setIdempotencyKey(newIdempotencyKey());
+        keys.current.delete(decisionId(decision));
     },
     onSuccess: (run) => {
-      setIdempotencyKey(newIdempotencyKey());
+      keys.current.clear();
       client.setQueryData(runKey(run.workflow_run_id), run);
       void client.invalidateQueries({ queryKey: runKey(runId) });
       void client.invalidateQueries({ queryKey: versionsKey });

@@ -141,9 +141,13 @@ export function describeVersionChange(input: {
     );
   }
   if (input.finished) {
-    warnings.unshift(
+    // Nothing about going on applies to a run that has ended: say only what does.
+    warnings.splice(
+      0,
+      warnings.length,
       'The run has ended: only starting a fresh run on this version applies (branch from an earlier event to reopen the run).',
     );
+    suggested = null;
   }
   return {
     current_version: input.currentVersionId,
