@@ -14,6 +14,7 @@ import {
   type RawRequest,
   type RawResponse,
   type RouteOperation,
+  type RouteParameter,
 } from './support/openapi-routes.js';
 import { startTestRunner } from './support/runner.js';
 import { snapshotDatabase } from './support/snapshots.js';
@@ -179,6 +180,19 @@ function bodiesFor(operation: RouteOperation, idFor: (kind: IdKind) => string): 
   }
   if (operation.jsonBodySchema) return bodyShapes(operation.jsonBodySchema, idFor);
   return [{ note: 'no body', contentType: null, bytes: null }];
+}
+
+/** The required id query parameters (`version_id` of a comparison), each filled by `idFor`. */
+function requiredQuery(
+  parameters: RouteParameter[],
+  idFor: (kind: IdKind) => string,
+): Record<string, string> {
+  return Object.fromEntries(
+    parameters.flatMap((parameter) => {
+      const kind = idKindOf(parameter.schema);
+      return parameter.required && kind ? [[parameter.name, idFor(kind)]] : [];
+    }),
+  );
 }
 
 function requestAs(
@@ -594,7 +608,9 @@ describe("bob calls every user operation with alice's ids", () => {
       );
       const validBodies: Body[] = [];
       for (const body of bodiesFor(operation, freshValue)) {
-        const probe = await sendChangingNothing(requestAs(bob, operation, freshPath, {}, body));
+        const probe = await sendChangingNothing(
+          requestAs(bob, operation, freshPath, requiredQuery(slots.query, freshValue), body),
+        );
         if (answerOf(probe) === '404 NOT_FOUND') validBodies.push(body);
         else
           expect(answerOf(probe), `${operation.key} probe with ${body.note}`).toBe(
@@ -622,14 +638,18 @@ describe("bob calls every user operation with alice's ids", () => {
       // Every combination of alice's values (none without path parameters; none at all, and the
       // case count below fails, if she owns nothing of a kind).
       const pathCombos = combinations(kinds.map((kind) => owned(alice, kind)));
+      // A required query id (e.g. version_id) goes in every request; an optional one is also left out.
+      const required = requiredQuery(slots.query, aliceFirst);
       const queries: { note: string; values: Record<string, string> }[] = [
-        { note: 'no query', values: {} },
+        Object.keys(required).length === 0
+          ? { note: 'no query', values: {} }
+          : { note: 'required query', values: required },
         ...slots.query.flatMap((parameter) => {
           const kind = idKindOf(parameter.schema);
           return kind
             ? owned(alice, kind).map((r) => ({
                 note: `${parameter.name}: ${r.note}`,
-                values: { [parameter.name]: r.value },
+                values: { ...required, [parameter.name]: r.value },
               }))
             : [];
         }),
@@ -684,11 +704,14 @@ describe("bob calls every user operation with alice's ids", () => {
         const bodies = bodiesFor(operation, (kind) => pick(kind)[0] ?? freshValue(kind));
         const requests: { note: string; raw: RawRequest }[] = [];
         const restCombos = combinations(kinds.map((kind) => pick(kind)));
+        const required = requiredQuery(slots.query, (kind) => pick(kind)[0] ?? freshValue(kind));
         const queries = [
-          {},
+          required,
           ...slots.query.flatMap((parameter) => {
             const kind = idKindOf(parameter.schema);
-            return kind ? pick(kind).map((value) => ({ [parameter.name]: value })) : [];
+            return kind
+              ? pick(kind).map((value) => ({ ...required, [parameter.name]: value }))
+              : [];
           }),
         ];
         for (const combo of restCombos)
