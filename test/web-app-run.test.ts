@@ -436,6 +436,44 @@ describe('the run page', () => {
     await shoot(page, '12-arrival-notice');
   }, 60_000);
 
+  it('opens a long timeline at its end and shows earlier events on request', async () => {
+    // 60 modules: some 125 events, more than the page's first read (the newest 100).
+    const run = await startRun({
+      workflow_id: 'long_log',
+      steps: [
+        {
+          step_id: 'fill',
+          modules: Array.from({ length: 60 }, (_, index) => ({
+            module_id: 'transform.set',
+            name: `set_${index}`,
+            inputs: { value: index },
+          })),
+        },
+      ],
+    });
+    expect(run.status).toBe('completed');
+    const eventReads: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.pathname.endsWith(`/v1/runs/${run.workflow_run_id}/events`))
+        eventReads.push(url.search);
+    });
+    await page.goto(runUrl(run.workflow_run_id));
+    await seeInTimeline('fill.set_59 produced outputs value');
+    expect(await timeline().getByText('fill.set_0 produced outputs value').count()).toBe(0);
+    // The page read the end of the log, not all of it.
+    expect(eventReads.every((search) => search.includes('before_seq='))).toBe(true);
+
+    await page.getByRole('button', { name: 'Show earlier events' }).click();
+    await seeInTimeline('fill.set_0 produced outputs value');
+    await seeInTimeline(/The run started in project/);
+    // Nothing is left before the first event.
+    await expect
+      .poll(() => page.getByRole('button', { name: 'Show earlier events' }).count())
+      .toBe(0);
+    await expectAccessible(page, 'a long timeline read to its start');
+  }, 60_000);
+
   it('shows new events live while the run moves', async () => {
     const run = await startRun({
       workflow_id: 'live',
