@@ -13,6 +13,7 @@ export * from './runs/events.js';
 export * from './runs/plan.js';
 export * from './runs/reducer.js';
 export * from './run-api.js';
+export * from './impact-api.js';
 export * from './inbox-api.js';
 export * from './workflow/module-api.js';
 export * from './runs/version-diff.js';

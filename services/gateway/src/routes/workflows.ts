@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import {
   idSchema,
+  impactQuerySchema,
+  impactReportSchema,
   jobAcceptedSchema,
   keywordViewSchema,
   workflowDefinitionSchema,
@@ -22,6 +24,7 @@ import { json } from '../http/responses.js';
 import { getJobView } from '../jobs/job-views.js';
 import { submitWorkflow, type SubmissionDependencies } from '../workflows/submissions.js';
 import { getTemplate, getVersion, listTemplates } from '../workflows/templates.js';
+import { impactReport } from '../workflows/impact.js';
 import { readKeywords, readOptionUsage } from '../history/template-history.js';
 
 const zipMediaTypes = ['application/zip', 'application/x-zip-compressed'];
@@ -149,6 +152,28 @@ export function workflowRoutes(deps: WorkflowRouteDependencies): RouteDefinition
       async ({ caller, params }) => ({
         status: 200,
         body: await getVersion(deps.mongo, deps.models, caller.user.user_id, params.version_id),
+      }),
+    ),
+    defineRoute(
+      {
+        method: 'get',
+        path: '/v1/templates/:name/versions/:version_id/impact',
+        summary:
+          'Your unfinished runs of the template on another version, and what moving each onto this version would change',
+        auth: 'user',
+        params: z.strictObject({ name: templateName, version_id: idSchema('version') }),
+        query: impactQuerySchema,
+        responses: {
+          200: json(
+            impactReportSchema,
+            'A page of runs, newest first, each with the changes placed against its position (as GET /v1/runs/{id}/version-changes gives them), whether continue_with_new suffices, the step to restart at, and whether its pending question may change',
+          ),
+        },
+        errors: ['NOT_FOUND'],
+      },
+      async ({ caller, params, query }) => ({
+        status: 200,
+        body: await impactReport(deps, caller.user.user_id, params.name, params.version_id, query),
       }),
     ),
     defineRoute(
