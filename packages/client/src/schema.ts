@@ -330,6 +330,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/templates/{name}/versions/{version_id}/impact": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your unfinished runs of the template on another version, and what moving each onto this version would change */
+        get: operations["getV1TemplatesNameVersionsVersionIdImpact"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/templates/{name}/option-usage": {
         parameters: {
             query?: never;
@@ -443,7 +460,7 @@ export interface paths {
         /** The run's branches with their parents, fork points and lineage */
         get: operations["getV1RunsIdBranches"];
         put?: never;
-        /** Fork the run at any of its events; the new branch becomes the active one */
+        /** Fork the run at any of its events, optionally onto another version of its template; the new branch becomes the active one */
         post: operations["postV1RunsIdBranches"];
         delete?: never;
         options?: never;
@@ -822,6 +839,74 @@ export interface components {
         /** @description Accepted; poll GET /v1/jobs/{job_id} for the outcome */
         JobAccepted: {
             job_id: string;
+        };
+        ImpactReport: {
+            workflow_template_name: string;
+            version_id: string;
+            items: components["schemas"]["RunImpact"][];
+            next_cursor: string | null;
+        };
+        RunImpact: {
+            workflow_run_id: string;
+            /** @enum {string} */
+            status: "running" | "awaiting_input" | "error";
+            project_name: string;
+            current_version_id: string;
+            position: {
+                step_id: string;
+                module_name: string;
+            } | null;
+            counts: {
+                before: number;
+                at: number;
+                after: number;
+            };
+            changes: {
+                position: {
+                    step_id: string;
+                    module_name: string;
+                } | null;
+                position_exists: boolean;
+                steps: {
+                    step_id: string;
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed";
+                    fields: ("modules" | "order" | "name")[];
+                    /** @enum {string} */
+                    relation: "before" | "at" | "after";
+                }[];
+                modules: {
+                    step_id: string;
+                    module_name: string;
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed";
+                    fields: ("module_id" | "inputs" | "outputs_to_state" | "when" | "retry" | "display" | "order")[];
+                    /** @enum {string} */
+                    relation: "before" | "at" | "after";
+                    text_changes: {
+                        field: string;
+                        diff: string;
+                    }[];
+                }[];
+            };
+            behind_position: {
+                step_id: string;
+                module_name: string;
+                /** @enum {string} */
+                change: "added" | "removed" | "changed";
+                message: string;
+            }[];
+            /** @description True when continue_with_new applies every change: the position exists in the target version and no change lies behind it */
+            continue_without_restart: boolean;
+            options: ("restart_at" | "continue_with_new" | "continue_with_original" | "start_fresh")[];
+            suggested_restart_at: string | null;
+            warning: string | null;
+            /** @description Whether the pending interaction's request may change on the target version, judged from definitions without rendering: true when the target defines the pending module differently (module_id, inputs or display), lacks it, or has another workflow config (which templates can read); false when all of these are the same, so the request would be rendered the same. Null when no interaction is pending. */
+            pending_request_changes: boolean | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
         };
         Run: {
             workflow_run_id: string;
@@ -3331,6 +3416,118 @@ export interface operations {
             };
         };
     };
+    getV1TemplatesNameVersionsVersionIdImpact: {
+        parameters: {
+            query?: {
+                status?: "running" | "awaiting_input" | "error";
+                project_name?: string;
+                /** @description Only the runs on this version (the target version itself lists nothing) */
+                current_version_id?: string;
+                limit?: number;
+                /** @description Opaque: the previous page's next_cursor, and nothing else (anything else is 400) */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                version_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of runs, newest first, each with the changes placed against its position (as GET /v1/runs/{id}/version-changes gives them), whether continue_with_new suffices, the step to restart at, and whether its pending question may change */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImpactReport"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     getV1TemplatesNameOptionUsage: {
         parameters: {
             query?: {
@@ -4441,6 +4638,8 @@ export interface operations {
             content: {
                 "application/json": {
                     from_event_id: string;
+                    /** @description A version of the run's template for the branch to go on with (the fork position must exist in it); by default the version in force at the fork point */
+                    workflow_version_id?: string;
                 };
             };
         };
@@ -4518,7 +4717,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `RUN_FINISHED`: The run has completed or was cancelled; `CONFLICT`: The request conflicts with existing state */
+            /** @description `RUN_FINISHED`: The run has completed or was cancelled; `CONFLICT`: The request conflicts with existing state; `POSITION_NOT_IN_VERSION`: The run's current position does not exist in the new version */
             409: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];

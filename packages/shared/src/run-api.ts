@@ -170,7 +170,14 @@ export const retryBodySchema = z.strictObject({
   feedback: z.string().max(20_000).optional(),
 });
 
-export const createBranchBodySchema = z.strictObject({ from_event_id: idSchema('event') });
+export const createBranchBodySchema = z.strictObject({
+  from_event_id: idSchema('event'),
+  workflow_version_id: idSchema('version')
+    .optional()
+    .describe(
+      "A version of the run's template for the branch to go on with (the fork position must exist in it); by default the version in force at the fork point",
+    ),
+});
 
 export const branchViewSchema = z
   .object({

@@ -28,6 +28,8 @@ export const commandPayloadSchemas = {
     from_event_id: z.string(),
     /** Chosen by the acceptor, so it can answer with the branch before the runner applies it. */
     branch_id: z.string(),
+    /** A version of the run's template to fork onto; absent: the one in force at the fork point. */
+    workflow_version_id: z.string().optional(),
   }),
   resume: z.object({}),
   switch_version: z.object({

@@ -118,6 +118,11 @@ export const eventDataSchemas = {
     /** Absent in migrated logs (the branches collection holds the lineage there). */
     branch_point_seq: z.number().int().nonnegative().optional(),
     lineage: z.array(z.object({ branch_id: z.string(), until_seq: z.number().int() })).optional(),
+    /**
+     * The version the branch goes on with when it is not the one in force at the fork point (the
+     * branch then continues on it as after a `continue_with_new` switch). Absent: it keeps that one.
+     */
+    workflow_version_id: z.string().optional(),
   }),
   version_switched: z.looseObject({
     from_version_id: z.string(),

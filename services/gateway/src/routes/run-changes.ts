@@ -295,7 +295,8 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
       {
         method: 'post',
         path: '/v1/runs/:id/branches',
-        summary: 'Fork the run at any of its events; the new branch becomes the active one',
+        summary:
+          'Fork the run at any of its events, optionally onto another version of its template; the new branch becomes the active one',
         auth: 'user',
         params: runIdParamsSchema,
         query: changeRunQuerySchema,
@@ -304,7 +305,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           201: json(createBranchResponseSchema, 'The branch is made and active'),
           202: json(createBranchResponseSchema, 'Accepted, not applied yet (branch is null)'),
         },
-        errors: commandErrors,
+        errors: [...commandErrors, 'POSITION_NOT_IN_VERSION'],
         idempotent: true,
       },
       async ({ caller, params, query, body, context, idempotencyKey }) => {
@@ -314,6 +315,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           idempotencyKey,
           runId: params.id,
           fromEventId: body.from_event_id,
+          workflowVersionId: body.workflow_version_id,
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });

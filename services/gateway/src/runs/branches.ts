@@ -1,5 +1,6 @@
 import {
   NotFoundError,
+  StepwiseError,
   newId,
   type Actor,
   type BranchRecord,
@@ -45,13 +46,46 @@ export async function listBranches(models: Models, userId: string, runId: string
   };
 }
 
-/** Forks the run at an event of any of its branches; the new branch becomes the active one. */
+/**
+ * A version to fork onto must be the caller's (another user's is as unknown as a made-up id) and
+ * one of the run's template; whether the fork position exists in it is the runner's to tell.
+ */
+async function assertVersionOfRun(
+  models: Models,
+  userId: string,
+  run: { workflow_template_id: string; workflow_template_name: string },
+  versionId: string,
+): Promise<void> {
+  const version = await models.versions
+    .findOne({ workflow_version_id: versionId, user_id: userId })
+    .select({ workflow_template_id: 1 })
+    .lean();
+  if (!version) throw new NotFoundError('version', versionId);
+  if (version.workflow_template_id !== run.workflow_template_id) {
+    throw new StepwiseError(
+      'CONFLICT',
+      `version '${versionId}' is of another template than the run's (${run.workflow_template_name})`,
+      [
+        {
+          path: 'body.workflow_version_id',
+          message: `must be a version of '${run.workflow_template_name}'`,
+        },
+      ],
+    );
+  }
+}
+
+/**
+ * Forks the run at an event of any of its branches; the new branch becomes the active one. With a
+ * version, the branch goes on with that version of the run's template.
+ */
 export async function createBranch(
   deps: RunCommandDependencies,
   input: {
     userId: string;
     runId: string;
     fromEventId: string;
+    workflowVersionId: string | undefined;
     correlationId: string;
     actor: Actor;
     idempotencyKey: string | undefined;
@@ -67,11 +101,20 @@ export async function createBranch(
   ) {
     throw new NotFoundError('event', input.fromEventId);
   }
+  if (input.workflowVersionId !== undefined) {
+    await assertVersionOfRun(deps.models, input.userId, run, input.workflowVersionId);
+  }
   const { state, command } = await submitRunCommand(deps, {
     runId: run.workflow_run_id,
     userId: input.userId,
     type: 'branch',
-    payload: { from_event_id: input.fromEventId, branch_id: newId('branch') },
+    payload: {
+      from_event_id: input.fromEventId,
+      branch_id: newId('branch'),
+      ...(input.workflowVersionId === undefined
+        ? {}
+        : { workflow_version_id: input.workflowVersionId }),
+    },
     correlationId: input.correlationId,
     actor: input.actor,
     idempotencyKey: input.idempotencyKey,

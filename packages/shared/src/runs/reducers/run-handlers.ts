@@ -16,6 +16,25 @@ const freshAttempt = {
   attempt_key: null,
 } as const satisfies Partial<BranchSnapshot>;
 
+/**
+ * The branch on another version, standing where it stood (`continue_with_new` without a restart):
+ * a module that failed, waits out a backoff or asks runs again under the new version.
+ */
+function continuedOn(snapshot: BranchSnapshot, versionId: string): BranchSnapshot {
+  const switched = { ...snapshot, version_id: versionId };
+  const cursor = snapshot.cursor;
+  if (cursor && rerunnable.has(cursor.phase)) {
+    return {
+      // A module that starts over leaves the job its earlier attempt waited on.
+      ...withoutJob(switched),
+      ...freshAttempt,
+      status: 'running',
+      cursor: { ...cursor, phase: 'ready' },
+    };
+  }
+  return switched;
+}
+
 export const runHandlers: Pick<
   EventHandlers,
   | 'run_created'
@@ -69,34 +88,26 @@ export const runHandlers: Pick<
     };
   },
 
-  branch_created: (snapshot, event) => ({
-    ...snapshot,
-    branch_id: event.data.branch_id ?? snapshot.branch_id,
-  }),
+  branch_created: (snapshot, event) => {
+    const renamed = { ...snapshot, branch_id: event.data.branch_id ?? snapshot.branch_id };
+    const onto = event.data.workflow_version_id;
+    // Logs written before branches could change version carry none: the branch keeps its own.
+    return onto === undefined || onto === snapshot.version_id
+      ? renamed
+      : continuedOn(renamed, onto);
+  },
 
   version_switched: (snapshot, event) => {
-    const switched = { ...snapshot, version_id: event.data.to_version_id ?? snapshot.version_id };
-    // A module that starts over leaves the job its earlier attempt waited on.
-    const restarted = withoutJob(switched);
+    const versionId = event.data.to_version_id ?? snapshot.version_id;
     const restart = event.data.restart_at;
-    if (restart) {
-      return {
-        ...restarted,
-        ...freshAttempt,
-        status: 'running',
-        cursor: { ...restart, phase: 'ready' },
-        open_step: null,
-      };
-    }
-    const cursor = snapshot.cursor;
-    if (cursor && rerunnable.has(cursor.phase)) {
-      return {
-        ...restarted,
-        ...freshAttempt,
-        status: 'running',
-        cursor: { ...cursor, phase: 'ready' },
-      };
-    }
-    return switched;
+    if (!restart) return continuedOn(snapshot, versionId);
+    return {
+      // A module that starts over leaves the job its earlier attempt waited on.
+      ...withoutJob({ ...snapshot, version_id: versionId }),
+      ...freshAttempt,
+      status: 'running',
+      cursor: { ...restart, phase: 'ready' },
+      open_step: null,
+    };
   },
 };
