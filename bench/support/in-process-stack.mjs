@@ -88,6 +88,7 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
     resolve: new JobQueue('resolve', client, prefix),
     runCommand: new JobQueue('runCommand', client, prefix),
     maintenance: new JobQueue('maintenance', client, prefix),
+    migration: new JobQueue('migration', client, prefix),
   };
   closers.push(
     () => resolveEvents.close(),

@@ -50,6 +50,7 @@ export async function startTestGateway(
     resolve: new JobQueue('resolve', redis, databases.queuePrefix),
     runCommand: new JobQueue('runCommand', redis, databases.queuePrefix),
     maintenance: new JobQueue('maintenance', redis, databases.queuePrefix),
+    migration: new JobQueue('migration', redis, databases.queuePrefix),
   };
   const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
     connection: connectRedis(databases.redisUrl, 'worker'),

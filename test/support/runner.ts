@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { connectRedis, loadPluginModules, startWorker } from '@stepwise/shared/node';
 import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
+import { startMigrationWorker } from '../../services/runner/src/migrations/migration-worker.js';
 import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
 import type { StepwiseModule } from '@stepwise/shared';
 import type { DrainDependencies } from '../../services/runner/src/engine/drain-run.js';
@@ -51,7 +52,21 @@ export async function startTestRunner(
     logger: pino({ level: 'silent' }),
     handler: createRunJobHandler(databases.models, deps, fairShare),
   });
+  // Batch migrations are the runner's too (versions.md): a test's runner takes them as one would.
+  const migrations = startMigrationWorker({
+    mongo: databases.mongo,
+    models: databases.models,
+    redis,
+    runQueue,
+    fairShare,
+    queuePrefix: databases.queuePrefix,
+    logger: pino({ level: 'silent' }),
+    lockMs: 30_000,
+    batchSize: 16,
+    settlePollMs: 20,
+  });
   afterAll(async () => {
+    await migrations.stop();
     await worker.close();
     await runQueue.close();
     redis.disconnect();

@@ -381,6 +381,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/templates/{name}/migrations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move many unfinished runs of the template onto one of its versions, by a policy; dry_run says what would happen and writes nothing */
+        post: operations["postV1TemplatesNameMigrations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/templates/{name}/migrations/{migration_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A migration's progress, its counts by outcome, and a page of its per-run outcomes */
+        get: operations["getV1TemplatesNameMigrationsMigrationId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs": {
         parameters: {
             query?: never;
@@ -907,6 +941,80 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        MigrationDryRun: {
+            /** @constant */
+            dry_run: true;
+            workflow_template_name: string;
+            to_version_id: string;
+            /**
+             * @description continue_with_new: every run goes on where it stands (changes behind its position are not run; a run whose position the version lacks fails). restart_at_earliest_change: a run with a change behind its position (or a position the version lacks) restarts at the step holding the earliest such change; the others go on where they stand. skip_if_behind: a run with a change behind its position (or a position the version lacks) is left as it is; the others go on where they stand.
+             * @enum {string}
+             */
+            policy: "continue_with_new" | "restart_at_earliest_change" | "skip_if_behind";
+            /** @description Which of your unfinished runs of the template to move; runs already on the target are never matched (the impact report's filter, plus run_ids) */
+            filter: {
+                /** @enum {string} */
+                status?: "running" | "awaiting_input" | "error";
+                project_name?: string;
+                current_version_id?: string;
+                /** @description Only these runs (each must also match the rest of the filter) */
+                run_ids?: string[];
+            };
+            counts: {
+                matched: number;
+                pending: number;
+                switched: number;
+                restarted_at: number;
+                skipped: number;
+                failed: number;
+            };
+            outcomes: components["schemas"]["MigrationRunOutcome"][];
+        };
+        MigrationRunOutcome: {
+            workflow_run_id: string;
+            from_version_id: string;
+            outcome: ("switched" | "restarted_at" | "skipped" | "failed") | null;
+            restart_at: string | null;
+            reason: string | null;
+            error_code: string | null;
+            command_id: string | null;
+        };
+        Migration: {
+            migration_id: string;
+            workflow_template_name: string;
+            to_version_id: string;
+            /**
+             * @description continue_with_new: every run goes on where it stands (changes behind its position are not run; a run whose position the version lacks fails). restart_at_earliest_change: a run with a change behind its position (or a position the version lacks) restarts at the step holding the earliest such change; the others go on where they stand. skip_if_behind: a run with a change behind its position (or a position the version lacks) is left as it is; the others go on where they stand.
+             * @enum {string}
+             */
+            policy: "continue_with_new" | "restart_at_earliest_change" | "skip_if_behind";
+            /** @description Which of your unfinished runs of the template to move; runs already on the target are never matched (the impact report's filter, plus run_ids) */
+            filter: {
+                /** @enum {string} */
+                status?: "running" | "awaiting_input" | "error";
+                project_name?: string;
+                current_version_id?: string;
+                /** @description Only these runs (each must also match the rest of the filter) */
+                run_ids?: string[];
+            };
+            /** @enum {string} */
+            status: "queued" | "running" | "completed";
+            counts: {
+                matched: number;
+                pending: number;
+                switched: number;
+                restarted_at: number;
+                skipped: number;
+                failed: number;
+            };
+            outcomes: components["schemas"]["MigrationRunOutcome"][];
+            next_cursor: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            finished_at: string | null;
         };
         Run: {
             workflow_run_id: string;
@@ -3677,6 +3785,288 @@ export interface operations {
                             module_name: string;
                         }[];
                     };
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    postV1TemplatesNameMigrations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "to_version_id": "ver_0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+                 *       "filter": {
+                 *         "status": "awaiting_input"
+                 *       },
+                 *       "policy": "restart_at_earliest_change",
+                 *       "dry_run": true
+                 *     }
+                 */
+                "application/json": {
+                    to_version_id: string;
+                    /**
+                     * @description Which of your unfinished runs of the template to move; runs already on the target are never matched (the impact report's filter, plus run_ids)
+                     * @default {}
+                     */
+                    filter?: {
+                        /** @enum {string} */
+                        status?: "running" | "awaiting_input" | "error";
+                        project_name?: string;
+                        current_version_id?: string;
+                        /** @description Only these runs (each must also match the rest of the filter) */
+                        run_ids?: string[];
+                    };
+                    /**
+                     * @description continue_with_new: every run goes on where it stands (changes behind its position are not run; a run whose position the version lacks fails). restart_at_earliest_change: a run with a change behind its position (or a position the version lacks) restarts at the step holding the earliest such change; the others go on where they stand. skip_if_behind: a run with a change behind its position (or a position the version lacks) is left as it is; the others go on where they stand.
+                     * @enum {string}
+                     */
+                    policy: "continue_with_new" | "restart_at_earliest_change" | "skip_if_behind";
+                    /**
+                     * @description true: nothing is written; the answer says what a migration would do to each run
+                     * @default false
+                     */
+                    dry_run?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description dry_run: what the migration would do to each matched run (nothing is stored) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MigrationDryRun"];
+                };
+            };
+            /** @description The migration is stored with the runs it takes and queued; follow it with GET /v1/templates/{name}/migrations/{migration_id} */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Migration"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: The credentials do not allow this route */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `CONFLICT`: The request conflicts with existing state */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1TemplatesNameMigrationsMigrationId: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque: the previous page's next_cursor, and nothing else (anything else is 400) */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                name: string;
+                migration_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The migration; outcomes in the order it takes the runs, null where it has not reached the run yet */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Migration"];
                 };
             };
             /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */

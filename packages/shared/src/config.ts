@@ -153,6 +153,9 @@ export const resolverEnvSchema = z.object({
 export const runnerEnvSchema = z.object({
   ...commonVariables,
   RUNNER_CONCURRENCY: positiveInt(8).describe('Run commands one runner process applies at once'),
+  MIGRATION_BATCH_SIZE: positiveInt(16).describe(
+    'Runs a batch migration moves at once (their commands wait in the user’s fair share like any other)',
+  ),
   RUNNER_PLUGINS: pluginList,
   RUNNER_LOCK_MS: positiveInt(30_000).describe(
     "How long a runner's hold on a job lasts without renewal; a killed runner's jobs return after it",

@@ -20,6 +20,7 @@ export const idKinds = {
   interaction: { prefix: 'int', timeOrdered: false },
   invitation: { prefix: 'inv', timeOrdered: false },
   session: { prefix: 'ses', timeOrdered: false },
+  migration: { prefix: 'mig', timeOrdered: true },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

@@ -13,3 +13,5 @@ export * from './models/streamed-files.js';
 export * from './run-inbox.js';
 export * from './plugins.js';
 export * from './fair-share.js';
+export * from './versions/version-change-views.js';
+export * from './versions/migration-planning.js';

@@ -46,6 +46,8 @@ export interface JobContext {
   /** True when a thrown error will not be retried: cleanup that waits for the outcome may run. */
   isFinalAttempt: boolean;
   logger: Logger;
+  /** Shows how far a long job is (the queue dashboard displays it with the job). */
+  reportProgress: (progress: Record<string, number>) => Promise<void>;
 }
 
 export type JobHandler<K extends JobKind> = (
@@ -97,6 +99,7 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
           attemptsMade: job.attemptsMade,
           isFinalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
           logger,
+          reportProgress: (progress) => job.updateProgress(progress),
         });
         logger.info({ outcome: 'completed', duration_ms: performance.now() - started }, 'job done');
         return result;

@@ -74,6 +74,17 @@ export const maintenanceJobSchema = z.discriminatedUnion('kind', [
 ]);
 export type MaintenanceJob = z.infer<typeof maintenanceJobSchema>;
 
+/**
+ * A batch migration (versions.md): the job walks the migration's runs in order, each by the usual
+ * per-run semantics. Its job id is the migration id, so a repeated enqueue is one job; a job handed
+ * back after a crash goes on from the first run without an outcome.
+ */
+export const migrationJobSchema = z.strictObject({
+  migration_id: idSchema('migration'),
+  user_id: idSchema('user'),
+});
+export type MigrationJob = z.infer<typeof migrationJobSchema>;
+
 export interface JobContract<Payload extends z.ZodType> {
   readonly queue: string;
   readonly jobName: string;
@@ -96,6 +107,13 @@ export const jobCatalog = {
     payload: runJobSchema,
     attempts: 10,
     backoffMs: 250,
+  },
+  migration: {
+    queue: 'migrations',
+    jobName: 'migrate',
+    payload: migrationJobSchema,
+    attempts: 20,
+    backoffMs: 1_000,
   },
   maintenance: {
     queue: 'maintenance',

@@ -31,6 +31,7 @@ import { json, raw } from './http/responses.js';
 import { z } from 'zod';
 import { accountRoutes } from './routes/accounts.js';
 import { inboxRoutes } from './routes/inbox.js';
+import { migrationRoutes } from './routes/migrations.js';
 import { peopleRoutes } from './routes/people.js';
 import { SessionStore } from './people/sessions.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
@@ -42,6 +43,7 @@ export interface GatewayQueues {
   resolve: JobQueue<'resolve'>;
   runCommand: JobQueue<'runCommand'>;
   maintenance: JobQueue<'maintenance'>;
+  migration: JobQueue<'migration'>;
 }
 
 export interface GatewaySettings {
@@ -135,6 +137,11 @@ export function gatewayRoutes(
       jobQueues: [deps.queues.resolve.queue],
       maxUploadBytes: deps.settings.maxUploadBytes,
     }),
+    ...migrationRoutes({
+      mongo: deps.mongo,
+      models: deps.models,
+      migrationQueue: deps.queues.migration,
+    }),
     ...runRoutes({
       fairShare: new FairShare(deps.redis, deps.queuePrefix),
       mongo: deps.mongo,
@@ -195,6 +202,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
       deps.queues.resolve.queue,
       deps.queues.runCommand.queue,
       deps.queues.maintenance.queue,
+      deps.queues.migration.queue,
     ],
     queueEvents: [
       { queue: deps.queues.resolve.queue, events: deps.resolveEvents },
@@ -216,7 +224,12 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
   app.use(
     DASHBOARD_PATH,
     createQueueDashboard(
-      [deps.queues.resolve.queue, deps.queues.runCommand.queue, deps.queues.maintenance.queue],
+      [
+        deps.queues.resolve.queue,
+        deps.queues.runCommand.queue,
+        deps.queues.maintenance.queue,
+        deps.queues.migration.queue,
+      ],
       deps.settings.adminToken,
       authFailures,
     ),

@@ -46,6 +46,7 @@ const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
   maintenance: new JobQueue('maintenance', redis, config.QUEUE_PREFIX),
+  migration: new JobQueue('migration', redis, config.QUEUE_PREFIX),
 };
 // Job completions and run announcements arrive on blocking connections of their own.
 const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {

@@ -37,6 +37,7 @@ const context: JobContext = {
   attemptsMade: 0,
   isFinalAttempt: false,
   logger: pino({ level: 'silent' }),
+  reportProgress: async () => {},
 };
 const userId = newId('user');
 

@@ -3,6 +3,7 @@ import { ArtifactStore } from './artifacts/artifact-store.js';
 import { createRunJobHandler } from './run-jobs.js';
 import { createRunnerDependencies } from './runner.js';
 import { startMaintenance } from './maintenance.js';
+import { startMigrationWorker } from './migrations/migration-worker.js';
 import { startSweeper } from './sweeper.js';
 
 await runWorkerService({
@@ -43,6 +44,18 @@ await runWorkerService({
       artifacts: new ArtifactStore(mongo, models),
       artifactGraceMs: config.ARTIFACT_ORPHAN_GRACE_MS,
     });
+    const migrations = startMigrationWorker({
+      mongo,
+      models,
+      redis,
+      runQueue,
+      fairShare,
+      queuePrefix: config.QUEUE_PREFIX,
+      logger,
+      lockMs: config.RUNNER_LOCK_MS,
+      batchSize: config.MIGRATION_BATCH_SIZE,
+      settlePollMs: 50,
+    });
     const stopSweeper = startSweeper({
       fairShare,
       models,
@@ -63,6 +76,7 @@ await runWorkerService({
       },
       onStop: async () => {
         stopSweeper();
+        await migrations.stop();
         await maintenance.stop();
         await runQueue.close();
       },

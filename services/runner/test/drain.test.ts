@@ -96,6 +96,7 @@ describe('applying commands exactly once', () => {
       attemptsMade: 1,
       isFinalAttempt: false,
       logger: pino({ level: 'silent' }),
+      reportProgress: async () => {},
     };
     const job = {
       kind: 'drain' as const,
@@ -161,6 +162,7 @@ describe('applying commands exactly once', () => {
       attemptsMade: 0,
       isFinalAttempt: false,
       logger: pino({ level: 'silent' }),
+      reportProgress: async () => {},
     };
     const job = {
       kind: 'drain' as const,
@@ -277,6 +279,7 @@ describe('applying commands exactly once', () => {
       attemptsMade: 0,
       isFinalAttempt: false,
       logger: pino({ level: 'silent' }),
+      reportProgress: async () => {},
     };
     const job = {
       kind: 'drain' as const,

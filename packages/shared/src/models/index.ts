@@ -1,6 +1,7 @@
 import { mongo, type Connection } from 'mongoose';
 import { createAccountModels } from './accounts.js';
 import { createHistoryModels } from './history.js';
+import { createMigrationModels } from './migrations.js';
 import { createOutputModels } from './outputs.js';
 import { createPeopleModels } from './people.js';
 import { createRunModels } from './runs.js';
@@ -15,6 +16,7 @@ export function createModels(connection: Connection) {
     ...createRunModels(connection),
     ...createHistoryModels(connection),
     ...createOutputModels(connection),
+    ...createMigrationModels(connection),
   };
 }
 

@@ -143,7 +143,7 @@ const runAccepted = json(
 const commandErrors = ['NOT_FOUND', 'RUN_FINISHED', 'CONFLICT'] as const;
 
 /** Who sent a request, for the command record and the events it causes. */
-function actorOf(caller: UserCaller): Actor {
+export function actorOf(caller: UserCaller): Actor {
   return {
     user_id: caller.user.user_id,
     key_id: caller.keyId,

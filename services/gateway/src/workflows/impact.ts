@@ -2,12 +2,9 @@ import type { Connection } from 'mongoose';
 import {
   BadRequestError,
   NotFoundError,
-  WorkflowPlan,
   canonicalJson,
-  describeVersionChange,
   idPattern,
   unfinishedRunStatusSchema,
-  workflowDefinitionSchema,
   type ImpactQuery,
   type ImpactReport,
   type PendingInteraction,
@@ -16,7 +13,12 @@ import {
   type VersionChangeView,
   type WorkflowDefinition,
 } from '@stepwise/shared';
-import { readResolvedWorkflow, type Models } from '@stepwise/shared/node';
+import {
+  VersionChangeViews,
+  positionOf,
+  type LoadedVersion,
+  type Models,
+} from '@stepwise/shared/node';
 import { findTemplate } from './templates.js';
 
 /**
@@ -82,36 +84,6 @@ function decodeCursor(cursor: string): { createdAt: Date; runId: string } {
   return { createdAt, runId };
 }
 
-/** A version's workflow with its plan, read once per request however many runs stand on it. */
-interface LoadedVersion {
-  workflow: WorkflowDefinition;
-  plan: WorkflowPlan;
-  /** The workflow's config as canonical JSON: templates read it, so it shapes every request. */
-  configText: string;
-}
-
-async function loadVersions(
-  deps: ImpactDependencies,
-  userId: string,
-  versionIds: readonly string[],
-): Promise<Map<string, LoadedVersion>> {
-  const records = await deps.models.versions
-    .find({ workflow_version_id: { $in: versionIds }, user_id: userId })
-    .lean();
-  const loaded = await Promise.all(
-    records.map(async (record): Promise<[string, LoadedVersion]> => {
-      const workflow = workflowDefinitionSchema.parse(
-        await readResolvedWorkflow(deps.mongo, record),
-      );
-      return [
-        record.workflow_version_id,
-        { workflow, plan: new WorkflowPlan(workflow), configText: canonicalJson(workflow.config) },
-      ];
-    }),
-  );
-  return new Map(loaded);
-}
-
 /** The parts of a module that its rendered request is made from. */
 function requestSource(module: WorkflowDefinition['steps'][number]['modules'][number]): string {
   return canonicalJson({
@@ -138,12 +110,6 @@ function pendingRequestChanges(
     current.configText !== target.configText ||
     requestSource(before.module) !== requestSource(after.module)
   );
-}
-
-function positionOf(run: ImpactRunRow): { step_id: string; module_name: string } | null {
-  return run.current_step && run.current_module
-    ? { step_id: run.current_step, module_name: run.current_module }
-    : null;
 }
 
 function pendingModuleOf(run: ImpactRunRow): PendingModule | null {
@@ -221,30 +187,9 @@ export async function impactReport(
   const { runs, more } = await readPage(deps, filter, query);
   if (runs.length === 0) return empty;
 
-  const versionIds = new Set(runs.map((run) => run.current_version_id));
-  const versions = await loadVersions(deps, userId, [targetVersionId, ...versionIds]);
-  const target = versions.get(targetVersionId);
-  if (!target) throw new NotFoundError('version', targetVersionId);
-
-  const views = new Map<string, VersionChangeView>();
-  const viewFor = (run: ImpactRunRow, current: LoadedVersion): VersionChangeView => {
-    const position = positionOf(run);
-    const key = [run.current_version_id, position?.step_id ?? '', position?.module_name ?? ''].join(
-      '\u0000',
-    );
-    let view = views.get(key);
-    if (!view) {
-      view = describeVersionChange({
-        current: current.workflow,
-        submitted: target.workflow,
-        currentVersionId: run.current_version_id,
-        submittedVersionId: targetVersionId,
-        position,
-      });
-      views.set(key, view);
-    }
-    return view;
-  };
+  const views = new VersionChangeViews(deps, userId, targetVersionId);
+  await views.load(runs.map((run) => run.current_version_id));
+  const target = views.version(targetVersionId);
 
   const requestChanges = new Map<string, boolean>();
   const requestChangesFor = (
@@ -262,10 +207,9 @@ export async function impactReport(
   };
 
   const items = runs.map((run): RunImpact => {
-    const current = versions.get(run.current_version_id);
     // A run's version is its owner's; one missing is as missing as in GET /runs/{id}/version-changes.
-    if (!current) throw new NotFoundError('version', run.current_version_id);
-    const view = viewFor(run, current);
+    const current = views.version(run.current_version_id);
+    const view = views.viewFor(run);
     const pending = pendingModuleOf(run);
     return {
       workflow_run_id: run.workflow_run_id,
