@@ -26,6 +26,7 @@ const scenarios = [
   'gateway-reads',
   'scale',
   'memory',
+  'versions',
   'web-app',
   'run-page',
 ].filter((name) => !only || only.includes(name));

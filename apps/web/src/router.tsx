@@ -45,6 +45,11 @@ export const router = createBrowserRouter(
           path: 'templates/:templateName',
           lazy: lazyPage(() => import('./pages/TemplatesPage')),
         },
+        // A version's impact report and the batch migration of the runs it lists.
+        {
+          path: 'templates/:templateName/versions/:versionId/impact',
+          lazy: lazyPage(() => import('./impact/ImpactPage')),
+        },
         // API keys and the password: visited rarely.
         { path: 'settings', lazy: lazyPage(() => import('./pages/SettingsPage')) },
         { path: '*', element: <NotFoundPage /> },

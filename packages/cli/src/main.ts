@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { migrationPolicySchema, unfinishedRunStatusSchema } from '@stepwise/shared';
 import { CliError } from './api-client.js';
 import { downloadArtifact, listArtifacts, runArtifacts } from './artifacts.js';
 import { answer, login, run, status, submit } from './commands.js';
 import { events } from './events.js';
+import { impact } from './impact.js';
+import { migrate } from './migrations.js';
 import { resume } from './resume.js';
 import { branch, cancel, retry, runs } from './run-commands.js';
 
@@ -81,6 +84,50 @@ program
   .argument('<run>')
   .argument('[path]')
   .action(resume);
+program
+  .command('impact')
+  .description(
+    "which unfinished runs of a template another version touches, and how: each run's position, " +
+      'the changes before/at/after it, and whether it continues as is or should restart',
+  )
+  .argument('<template>')
+  .argument('<version>', 'the version the runs would move to (ver_…)')
+  .addOption(
+    new Option('--status <status>', 'only runs in this status').choices(
+      unfinishedRunStatusSchema.options,
+    ),
+  )
+  .option('--project <name>', 'only runs of this project')
+  .option('--from-version <version>', 'only runs on this version')
+  .option('--limit <n>', 'runs per page (1 to 100)', '20')
+  .option('--all', 'every page, not only the first')
+  .option('--json', "print the server's JSON")
+  .action(impact);
+program
+  .command('migrate')
+  .description(
+    'move unfinished runs of a template onto a version by a policy, and follow it to the end ' +
+      '(exits 1 if a run failed to move); --dry-run says what would happen',
+  )
+  .argument('<template>')
+  .requiredOption('--to <version>', 'the version to move the runs to (ver_…)')
+  .addOption(
+    new Option('--policy <policy>', 'what to do with a run that has passed a change')
+      .choices(migrationPolicySchema.options)
+      .makeOptionMandatory(),
+  )
+  .addOption(
+    new Option('--status <status>', 'only runs in this status').choices(
+      unfinishedRunStatusSchema.options,
+    ),
+  )
+  .option('--project <name>', 'only runs of this project')
+  .option('--from-version <version>', 'only runs on this version')
+  .option('--run <run...>', 'only these runs')
+  .option('--dry-run', 'write nothing; say what would happen to each run')
+  .option('--no-follow', 'print the migration id and exit, without waiting for it')
+  .option('--json', "print the server's JSON")
+  .action(migrate);
 const artifacts = program
   .command('artifacts')
   .description("list a run's files, or save them all (--download); or use list/download")

@@ -69,7 +69,11 @@ export function TemplateView({ name }: { name: string }) {
         {versions.length === 0 ? (
           <p className="muted">This template has no versions.</p>
         ) : (
-          <VersionsTable versions={versions} latestId={template?.latest_version_id ?? null} />
+          <VersionsTable
+            templateName={name}
+            versions={versions}
+            latestId={template?.latest_version_id ?? null}
+          />
         )}
         {detail.hasNextPage && (
           <div className="load-more">

@@ -1,5 +1,7 @@
 import { useState } from 'react';
+import { Link } from 'react-router';
 import { formatBytes } from '../answer/media';
+import { impactPath } from '../impact/paths';
 import { formatDateTime } from '../util/time';
 import { shortHash, type VersionSummary } from './queries';
 
@@ -39,11 +41,16 @@ function ContentHash({
   );
 }
 
-/** A template's versions, newest first: id, date, content hash, source and size. */
+/**
+ * A template's versions, newest first: id, date, content hash, source and size, and a link to the
+ * runs each would change.
+ */
 export function VersionsTable({
+  templateName,
   versions,
   latestId,
 }: {
+  templateName: string;
   versions: VersionSummary[];
   latestId: string | null;
 }) {
@@ -59,6 +66,7 @@ export function VersionsTable({
               <th scope="col">Submitted</th>
               <th scope="col">Content hash</th>
               <th scope="col">Source</th>
+              <th scope="col">Runs</th>
             </tr>
           </thead>
           <tbody>
@@ -86,6 +94,12 @@ export function VersionsTable({
                 <td>
                   {version.source_type === 'zip' ? 'Zip bundle' : 'JSON'},{' '}
                   {formatBytes(version.size)}
+                </td>
+                <td>
+                  <Link to={impactPath(templateName, version.workflow_version_id)}>
+                    Runs this version would change
+                    <span className="visually-hidden"> ({version.workflow_version_id})</span>
+                  </Link>
                 </td>
               </tr>
             ))}
