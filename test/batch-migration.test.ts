@@ -8,7 +8,6 @@ import {
   type MigrationRunOutcome,
   type MigrationView,
   type RunImpact,
-  type RunView,
 } from '@stepwise/shared';
 import { useTestDatabases } from './support/databases.js';
 import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
@@ -249,7 +248,7 @@ describe('the impact report over 300 waiting runs', () => {
 
   it('answers a resume with the v4 workflow with the same VERSION_MISMATCH view', async () => {
     const items = new Map((await impactOf(owner)).map((item) => [item.workflow_run_id, item]));
-    for (const { runId } of [owner.runs[0], owner.runs[150], owner.runs[299]]) {
+    for (const runId of [0, 150, 299].map((index) => owner.runs[index]?.runId ?? '')) {
       const response = await owner.client.request(`/v1/runs/${runId}/resume`, {
         method: 'POST',
         json: posts('v4'),
@@ -258,8 +257,8 @@ describe('the impact report over 300 waiting runs', () => {
       const body = (await response.json()) as { error: { code: string; details: unknown } };
       expect(body.error.code).toBe('VERSION_MISMATCH');
       const view = versionChangeViewSchema.parse(body.error.details);
-      expect(view.suggested_restart_at).toBe(items.get(runId ?? '')?.suggested_restart_at);
-      expect(view.changes).toEqual(items.get(runId ?? '')?.changes);
+      expect(view.suggested_restart_at).toBe(items.get(runId)?.suggested_restart_at);
+      expect(view.changes).toEqual(items.get(runId)?.changes);
     }
   });
 });

@@ -998,6 +998,7 @@ export interface components {
                 /** @description Only these runs (each must also match the rest of the filter) */
                 run_ids?: string[];
             };
+            reuse_answers: boolean;
             /** @enum {string} */
             status: "queued" | "running" | "completed";
             counts: {
@@ -3913,6 +3914,8 @@ export interface operations {
                      * @default false
                      */
                     dry_run?: boolean;
+                    /** @description true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again. */
+                    reuse_answers?: boolean;
                 };
             };
         };
@@ -4776,6 +4779,8 @@ export interface operations {
                     step_id: string;
                     module_name?: string;
                     feedback?: string;
+                    /** @description true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again. */
+                    reuse_answers?: boolean;
                 };
             };
         };
@@ -5030,6 +5035,8 @@ export interface operations {
                     from_event_id: string;
                     /** @description A version of the run's template for the branch to go on with (the fork position must exist in it); by default the version in force at the fork point */
                     workflow_version_id?: string;
+                    /** @description true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again. */
+                    reuse_answers?: boolean;
                 };
             };
         };
@@ -5342,12 +5349,16 @@ export interface operations {
                     choice: "continue_with_new";
                     submitted_version_id: string;
                     restart_at?: string;
+                    /** @description true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again. */
+                    reuse_answers?: boolean;
                 } | {
                     /** @constant */
                     choice: "restart_at";
                     submitted_version_id: string;
                     /** @description The step to go back to; by default the one holding the earliest change behind the run's position */
                     restart_at?: string;
+                    /** @description true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again. */
+                    reuse_answers?: boolean;
                 } | {
                     /** @enum {string} */
                     choice: "continue_with_original" | "start_fresh";

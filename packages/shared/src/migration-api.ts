@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { idSchema } from './ids.js';
 import { unfinishedRunStatusSchema } from './impact-api.js';
 import { queryInteger } from './query-params.js';
+import { reuseAnswersSchema } from './run-api.js';
 
 /**
  * Batch migration (versions.md, "Batch migration"): many unfinished runs of a template moved onto
@@ -45,6 +46,7 @@ export const createMigrationBodySchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('true: nothing is written; the answer says what a migration would do to each run'),
+  reuse_answers: reuseAnswersSchema,
 });
 export type CreateMigrationBody = z.infer<typeof createMigrationBodySchema>;
 
@@ -91,6 +93,8 @@ export const migrationViewSchema = z
     to_version_id: z.string(),
     policy: migrationPolicySchema,
     filter: migrationFilterSchema,
+    /** Whether restarted runs reuse earlier answers to questions asked the same way. */
+    reuse_answers: z.boolean(),
     status: migrationStatusSchema,
     counts: migrationCountsSchema,
     /** A page of the per-run outcomes, in the order the migration takes the runs. */

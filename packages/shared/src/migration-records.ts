@@ -16,6 +16,7 @@ export const migrationRecordSchema = z.object({
   to_version_id: z.string(),
   policy: migrationPolicySchema,
   filter: migrationFilterSchema,
+  reuse_answers: z.boolean(),
   status: migrationStatusSchema,
   matched: z.number().int().nonnegative(),
   correlation_id: z.string(),

@@ -146,6 +146,11 @@ export const branchSnapshotSchema = z.object({
    * the module ends; absent otherwise (and in every snapshot stored before jobs existed).
    */
   job: branchJobSchema.optional(),
+  /**
+   * Set by a retry, restart or branch that asked to reuse answers (versions.md): a question asked
+   * exactly as one answered before on the run's lineage is answered with that answer. Absent: ask.
+   */
+  reuse_answers: z.literal(true).optional(),
 });
 export type BranchSnapshot = z.infer<typeof branchSnapshotSchema>;
 

@@ -164,10 +164,19 @@ export const streamQuerySchema = z.strictObject({
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a step or module name');
 
+/** `reuse_answers` on a retry, restart or branch (versions.md, "Reusing answers"). */
+export const reuseAnswersSchema = z
+  .boolean()
+  .optional()
+  .describe(
+    'true: a question asked exactly as one answered before on the run (same step and module, the same request apart from history’s last_used) is answered with that answer at once, and the log says so (interaction_responded.reused_from); only questions that changed are asked. Default: every question is asked again.',
+  );
+
 export const retryBodySchema = z.strictObject({
   step_id: slug,
   module_name: slug.optional(),
   feedback: z.string().max(20_000).optional(),
+  reuse_answers: reuseAnswersSchema,
 });
 
 export const createBranchBodySchema = z.strictObject({
@@ -177,6 +186,7 @@ export const createBranchBodySchema = z.strictObject({
     .describe(
       "A version of the run's template for the branch to go on with (the fork position must exist in it); by default the version in force at the fork point",
     ),
+  reuse_answers: reuseAnswersSchema,
 });
 
 export const branchViewSchema = z
@@ -213,6 +223,7 @@ export const confirmResumeBodySchema = z.discriminatedUnion('choice', [
     choice: z.literal(resumeChoiceSchema.enum.continue_with_new),
     submitted_version_id: idSchema('version'),
     restart_at: slug.optional(),
+    reuse_answers: reuseAnswersSchema,
   }),
   z.strictObject({
     choice: z.literal(resumeChoiceSchema.enum.restart_at),
@@ -222,6 +233,7 @@ export const confirmResumeBodySchema = z.discriminatedUnion('choice', [
       .describe(
         "The step to go back to; by default the one holding the earliest change behind the run's position",
       ),
+    reuse_answers: reuseAnswersSchema,
   }),
   z.strictObject({
     choice: resumeChoiceSchema.extract(['continue_with_original', 'start_fresh']),

@@ -30,6 +30,7 @@ const context = (isFinalAttempt = false): JobContext => ({
   attemptsMade: 0,
   isFinalAttempt,
   logger: pino({ level: 'silent' }),
+  reportProgress: async () => {},
 });
 const userId = newId('user');
 

@@ -76,6 +76,7 @@ const deps: EngineDependencies = {
     readBranch: () => Promise.resolve(null),
     findEvent: () => Promise.resolve(null),
     visibleEvents: () => Promise.resolve([]),
+    interactionEvents: () => Promise.resolve([]),
   },
 };
 

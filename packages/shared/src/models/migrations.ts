@@ -10,6 +10,7 @@ const migrationSchema = new Schema<MigrationRecord>(
     to_version_id: { type: String, required: true },
     policy: { type: String, required: true },
     filter: { type: Schema.Types.Mixed, default: {} },
+    reuse_answers: { type: Boolean, default: false },
     status: { type: String, required: true },
     matched: { type: Number, required: true },
     correlation_id: { type: String, required: true },

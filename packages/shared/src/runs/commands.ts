@@ -23,6 +23,8 @@ export const commandPayloadSchemas = {
     module_name: z.string().optional(),
     /** Readable by the retried module as `run.feedback`. */
     feedback: z.string().optional(),
+    /** Questions answered before, asked the same way, are answered with that answer (versions.md). */
+    reuse_answers: z.boolean().optional(),
   }),
   branch: z.object({
     from_event_id: z.string(),
@@ -30,12 +32,14 @@ export const commandPayloadSchemas = {
     branch_id: z.string(),
     /** A version of the run's template to fork onto; absent: the one in force at the fork point. */
     workflow_version_id: z.string().optional(),
+    reuse_answers: z.boolean().optional(),
   }),
   resume: z.object({}),
   switch_version: z.object({
     to_version_id: z.string(),
     /** A step of the new version to restart at; absent to go on from where the run stands. */
     restart_at: z.string().optional(),
+    reuse_answers: z.boolean().optional(),
   }),
 } as const satisfies { [K in RunCommandType]: z.ZodObject };
 

@@ -106,10 +106,17 @@ export const eventDataSchemas = {
   interaction_responded: z.looseObject({
     interaction_id: z.string(),
     response: z.unknown(),
+    /**
+     * The earlier `interaction_responded` whose answer this one reuses (versions.md, "Reusing
+     * answers"): the same question, asked the same way, answered before on the run's lineage.
+     */
+    reused_from: z.string().optional(),
   }),
   retry_requested: z.looseObject({
     target: modulePositionSchema,
     feedback: z.string().nullable(),
+    /** The questions from here on that were answered before, asked the same way, are not asked again. */
+    reuse_answers: z.literal(true).optional(),
   }),
   branch_created: z.looseObject({
     branch_id: z.string(),
@@ -123,6 +130,8 @@ export const eventDataSchemas = {
      * branch then continues on it as after a `continue_with_new` switch). Absent: it keeps that one.
      */
     workflow_version_id: z.string().optional(),
+    /** As on `retry_requested`. */
+    reuse_answers: z.literal(true).optional(),
   }),
   version_switched: z.looseObject({
     from_version_id: z.string(),
@@ -131,6 +140,8 @@ export const eventDataSchemas = {
     choice: z.literal('continue_with_new'),
     /** The first module of the step the run restarts at; null to go on from where it stands. */
     restart_at: modulePositionSchema.nullable(),
+    /** As on `retry_requested`. */
+    reuse_answers: z.literal(true).optional(),
   }),
   run_resumed: nothing,
   run_completed: z.looseObject({

@@ -77,11 +77,21 @@ export function plannedOutcome(decision: MigrationDecision): PlannedOutcome {
     case 'switch':
       return decision.restartAt === null
         ? { outcome: 'switched', restart_at: null, reason: null, error_code: null }
-        : { outcome: 'restarted_at', restart_at: decision.restartAt, reason: null, error_code: null };
+        : {
+            outcome: 'restarted_at',
+            restart_at: decision.restartAt,
+            reason: null,
+            error_code: null,
+          };
     case 'skip':
       return { outcome: 'skipped', restart_at: null, reason: decision.reason, error_code: null };
     case 'fail':
-      return { outcome: 'failed', restart_at: null, reason: decision.reason, error_code: decision.code };
+      return {
+        outcome: 'failed',
+        restart_at: null,
+        reason: decision.reason,
+        error_code: decision.code,
+      };
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { documented, JSON_VALUE_REF } from '../schema-docs.js';
+import { canonicalJson } from '../canonical-json.js';
 
 /**
  * What a person is shown when a module asks them something: one named schema per built-in
@@ -221,3 +222,23 @@ export const interactionRequestSchema = z.union([
   pluginRequestSchema,
 ]);
 export type InteractionRequest = z.infer<typeof interactionRequestSchema>;
+
+/**
+ * What history adds to a request rather than the workflow: when an option was last chosen. Two
+ * requests that differ only here ask the same question (versions.md, "Reusing answers").
+ */
+const HISTORY_DECORATIONS = new Set(['last_used']);
+
+/** The request without history's decorations, as canonical JSON: equal text, same question. */
+export function comparableRequest(request: unknown): string {
+  const strip = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(strip);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => !HISTORY_DECORATIONS.has(key))
+        .map(([key, inner]) => [key, strip(inner)]),
+    );
+  };
+  return canonicalJson(strip(request));
+}

@@ -70,7 +70,8 @@ export function migrationRoutes(deps: MigrationDependencies): RouteDefinition[] 
       {
         method: 'get',
         path: '/v1/templates/:name/migrations/:migration_id',
-        summary: "A migration's progress, its counts by outcome, and a page of its per-run outcomes",
+        summary:
+          "A migration's progress, its counts by outcome, and a page of its per-run outcomes",
         auth: 'user',
         params: z.strictObject({ name: templateName, migration_id: idSchema('migration') }),
         query: migrationQuerySchema,

@@ -284,6 +284,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
             step_id: body.step_id,
             ...(body.module_name ? { module_name: body.module_name } : {}),
             ...(body.feedback !== undefined ? { feedback: body.feedback } : {}),
+            ...(body.reuse_answers === true ? { reuse_answers: true } : {}),
           },
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
@@ -316,6 +317,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           runId: params.id,
           fromEventId: body.from_event_id,
           workflowVersionId: body.workflow_version_id,
+          reuseAnswers: body.reuse_answers === true,
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });
@@ -394,6 +396,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
           choice: body.choice,
           submittedVersionId: body.submitted_version_id,
           restartAt: 'restart_at' in body ? body.restart_at : undefined,
+          reuseAnswers: 'reuse_answers' in body && body.reuse_answers === true,
           correlationId: correlationOf(context),
           waitMs: query.wait_ms,
         });

@@ -86,6 +86,7 @@ export async function createBranch(
     runId: string;
     fromEventId: string;
     workflowVersionId: string | undefined;
+    reuseAnswers: boolean;
     correlationId: string;
     actor: Actor;
     idempotencyKey: string | undefined;
@@ -114,6 +115,7 @@ export async function createBranch(
       ...(input.workflowVersionId === undefined
         ? {}
         : { workflow_version_id: input.workflowVersionId }),
+      ...(input.reuseAnswers ? { reuse_answers: true } : {}),
     },
     correlationId: input.correlationId,
     actor: input.actor,

@@ -198,6 +198,7 @@ export async function confirmResume(
     choice: ResumeChoice;
     submittedVersionId: string;
     restartAt?: string | undefined;
+    reuseAnswers?: boolean;
     correlationId: string;
     actor: Actor;
     idempotencyKey: string | undefined;
@@ -236,6 +237,7 @@ export async function confirmResume(
       ? {
           to_version_id: version.workflow_version_id,
           ...(restartAt ? { restart_at: restartAt } : {}),
+          ...(input.reuseAnswers === true ? { reuse_answers: true } : {}),
         }
       : {},
     correlationId: input.correlationId,

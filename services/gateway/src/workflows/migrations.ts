@@ -70,8 +70,7 @@ function countOutcomes(outcomes: readonly Pick<MigrationRunOutcome, 'outcome'>[]
 }
 
 export type CreatedMigration =
-  | { kind: 'dry_run'; body: MigrationDryRun }
-  | { kind: 'created'; body: MigrationView };
+  { kind: 'dry_run'; body: MigrationDryRun } | { kind: 'created'; body: MigrationView };
 
 export async function createMigration(
   deps: MigrationDependencies,
@@ -152,6 +151,7 @@ export async function createMigration(
     to_version_id: body.to_version_id,
     policy: body.policy,
     filter: body.filter,
+    reuse_answers: body.reuse_answers === true,
     status: runs.length === 0 ? 'completed' : 'queued',
     matched: runs.length,
     correlation_id: input.correlationId,
@@ -248,6 +248,7 @@ export async function readMigration(
     to_version_id: migration.to_version_id,
     policy: migration.policy,
     filter: migration.filter,
+    reuse_answers: migration.reuse_answers === true,
     status: migration.status,
     counts,
     outcomes: shown.map(outcomeView),

@@ -1,5 +1,6 @@
 import type { CommandOutcome, RunCommandRecord, WorkflowRunRecord } from '@stepwise/shared';
 import { advance, recordExecution } from './advance.js';
+import { reuseEarlierAnswer } from './reuse-answers.js';
 import { needsDriving } from './commands/continue.js';
 import { decideCommand, decideDrive, type EngineDependencies } from './decide-command.js';
 import type { DecisionSession } from './decision.js';
@@ -232,6 +233,8 @@ class Drain {
       if (pending && pending.effects === 'none') {
         const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
         recordExecution(session, pending, result, this.deps);
+        // A question answered before, asked the same way, needs no one when the run says so.
+        await reuseEarlierAnswer(session, run, pending.plan, this.deps);
         await advance(session, run, pending.plan, this.deps);
         continue;
       }

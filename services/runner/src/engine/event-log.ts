@@ -7,6 +7,8 @@ export interface RunHistoryReader {
   readBranch(runId: string, branchId: string): Promise<BranchRecord | null>;
   findEvent(runId: string, eventId: string): Promise<EventRecord | null>;
   visibleEvents(branch: BranchRecord, untilSeq: number): Promise<EventRecord[]>;
+  /** The questions and answers of these branches of a run, newest first (for reusing answers). */
+  interactionEvents(runId: string, branchIds: readonly string[]): Promise<EventRecord[]>;
 }
 
 export function isDuplicateOnly(error: unknown): boolean {
@@ -117,6 +119,17 @@ export class EventLog implements RunHistoryReader {
     return this.models.events
       .find({ ...visibleEventsFilter(branch), seq: { $lte: untilSeq } })
       .sort({ seq: 1 })
+      .lean<EventRecord[]>();
+  }
+
+  async interactionEvents(runId: string, branchIds: readonly string[]): Promise<EventRecord[]> {
+    return this.models.events
+      .find({
+        workflow_run_id: runId,
+        branch_id: { $in: [...branchIds] },
+        event_type: { $in: ['interaction_requested', 'interaction_responded'] },
+      })
+      .sort({ seq: -1 })
       .lean<EventRecord[]>();
   }
 }

@@ -111,6 +111,7 @@ async function moveRun(
         payload: {
           to_version_id: migration.to_version_id,
           ...(decision.restartAt === null ? {} : { restart_at: decision.restartAt }),
+          ...(migration.reuse_answers ? { reuse_answers: true } : {}),
         },
         correlationId: migration.correlation_id,
         actor: migration.actor,
@@ -162,37 +163,36 @@ export async function migrateRuns(
     migration.to_version_id,
     migration.policy,
   );
-  let migrated = 0;
-  for (;;) {
-    const batch = await deps.models.migrationRuns
-      .find({ migration_id: migration.migration_id, outcome: null })
-      .sort({ position: 1 })
-      .limit(deps.batchSize)
-      .lean<MigrationRunRecord[]>();
-    if (batch.length === 0) break;
-    await Promise.all(
-      batch.map(async (entry) => {
-        const { outcome, commandId } = await moveRun(deps, migration, planner, entry);
-        await deps.models.migrationRuns.updateOne(
-          { migration_id: migration.migration_id, position: entry.position, outcome: null },
-          { $set: { ...outcome, command_id: commandId, settled_at: new Date() } },
+  // The runs not reached yet, in the migration's order; a job handed back after a crash starts here.
+  const pending = await deps.models.migrationRuns
+    .find({ migration_id: migration.migration_id, outcome: null })
+    .sort({ position: 1 })
+    .lean<MigrationRunRecord[]>();
+  let done = migration.matched - pending.length;
+  let next = 0;
+  const reportEvery = Math.max(1, deps.batchSize);
+  // A pool rather than batches: one slow run does not hold up the others.
+  const worker = async () => {
+    while (next < pending.length) {
+      const entry = pending[next++];
+      if (!entry) return;
+      const { outcome, commandId } = await moveRun(deps, migration, planner, entry);
+      await deps.models.migrationRuns.updateOne(
+        { migration_id: migration.migration_id, position: entry.position, outcome: null },
+        { $set: { ...outcome, command_id: commandId, settled_at: new Date() } },
+      );
+      done += 1;
+      if (done % reportEvery === 0 || done === migration.matched) {
+        await deps.models.migrations.updateOne(
+          { migration_id: migration.migration_id },
+          { $set: { updated_at: new Date() } },
         );
-      }),
-    );
-    migrated += batch.length;
-    const pending = await deps.models.migrationRuns.countDocuments({
-      migration_id: migration.migration_id,
-      outcome: null,
-    });
-    await deps.models.migrations.updateOne(
-      { migration_id: migration.migration_id },
-      { $set: { updated_at: new Date() } },
-    );
-    await context.reportProgress({
-      done: migration.matched - pending,
-      total: migration.matched,
-    });
-  }
+        await context.reportProgress({ done, total: migration.matched });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.batchSize, pending.length) }, worker));
+  const migrated = pending.length;
   const now = new Date();
   await deps.models.migrations.updateOne(
     { migration_id: migration.migration_id },

@@ -79,7 +79,7 @@ export const runHandlers: Pick<
     if (!target) return snapshot;
     const feedback = event.data.feedback ?? null;
     return {
-      ...withoutJob(snapshot),
+      ...reusingAnswers(withoutJob(snapshot), event.data.reuse_answers === true),
       ...freshAttempt,
       status: 'running',
       cursor: { ...target, phase: 'ready' },
@@ -89,7 +89,10 @@ export const runHandlers: Pick<
   },
 
   branch_created: (snapshot, event) => {
-    const renamed = { ...snapshot, branch_id: event.data.branch_id ?? snapshot.branch_id };
+    const renamed = reusingAnswers(
+      { ...snapshot, branch_id: event.data.branch_id ?? snapshot.branch_id },
+      event.data.reuse_answers === true,
+    );
     const onto = event.data.workflow_version_id;
     // Logs written before branches could change version carry none: the branch keeps its own.
     return onto === undefined || onto === snapshot.version_id
@@ -100,10 +103,11 @@ export const runHandlers: Pick<
   version_switched: (snapshot, event) => {
     const versionId = event.data.to_version_id ?? snapshot.version_id;
     const restart = event.data.restart_at;
-    if (!restart) return continuedOn(snapshot, versionId);
+    const reusing = reusingAnswers(snapshot, event.data.reuse_answers === true);
+    if (!restart) return continuedOn(reusing, versionId);
     return {
       // A module that starts over leaves the job its earlier attempt waited on.
-      ...withoutJob({ ...snapshot, version_id: versionId }),
+      ...withoutJob({ ...reusing, version_id: versionId }),
       ...freshAttempt,
       status: 'running',
       cursor: { ...restart, phase: 'ready' },
@@ -111,3 +115,12 @@ export const runHandlers: Pick<
     };
   },
 };
+
+/**
+ * The snapshot with answers reused from here on, or not: each retry, restart or branch says anew.
+ * Without the flag the field is left out, so snapshots of logs that never ask for it stay as they were.
+ */
+function reusingAnswers(snapshot: BranchSnapshot, reuse: boolean): BranchSnapshot {
+  const { reuse_answers: _previous, ...rest } = snapshot;
+  return reuse ? { ...rest, reuse_answers: true } : rest;
+}

@@ -9,7 +9,12 @@ import { reject, type CommandContext } from './context.js';
  */
 export async function decideBranch(
   { run, session, deps }: CommandContext,
-  payload: { from_event_id: string; branch_id: string; workflow_version_id?: string | undefined },
+  payload: {
+    from_event_id: string;
+    branch_id: string;
+    workflow_version_id?: string | undefined;
+    reuse_answers?: boolean | undefined;
+  },
 ): Promise<Decision> {
   const eventId = payload.from_event_id;
   const event = await deps.history.findEvent(run.workflow_run_id, eventId);
@@ -40,6 +45,7 @@ export async function decideBranch(
     branch_point_seq: event.seq,
     lineage: [...owner.lineage, { branch_id: owner.branch_id, until_seq: event.seq }],
     ...(ontoVersionId === undefined ? {} : { workflow_version_id: ontoVersionId }),
+    ...(payload.reuse_answers === true ? { reuse_answers: true as const } : {}),
   });
   await advance(session, run, await deps.loadPlan(session.snapshot.version_id), deps);
   return session.toDecision();

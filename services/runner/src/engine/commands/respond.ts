@@ -1,5 +1,6 @@
 import { completeModule, moduleContext, advance, asFailure } from '../advance.js';
-import type { Decision } from '../decision.js';
+import type { PlannedModule, StepwiseModule } from '@stepwise/shared';
+import type { Decision, DecisionSession } from '../decision.js';
 import { reject, type CommandContext } from './context.js';
 
 /** An answer to the pending interaction: checked by its module, recorded, and the run moves on. */
@@ -37,21 +38,38 @@ export async function decideRespond(
     const summary = checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
     return reject('INTERACTION_INVALID', summary, checked.errors);
   }
-  const position = { step_id: pending.step_id, module_name: pending.module_name };
-  session.emit('interaction_responded', position, { interaction_id: interactionId, response });
+  recordAnswer(session, planned, implementation, { interactionId, response }, checked.outputs);
+  if (session.snapshot.status === 'running') await advance(session, run, plan, deps);
+  return session.toDecision();
+}
+
+/**
+ * Records an answer the module accepted and completes the module with its outputs; outputs that
+ * cannot be stored fail the run (as any module's would).
+ */
+export function recordAnswer(
+  session: DecisionSession,
+  planned: PlannedModule,
+  implementation: StepwiseModule,
+  answer: { interactionId: string; response: unknown; reusedFrom?: string },
+  outputs: Record<string, unknown>,
+): void {
+  const position = { step_id: planned.step.step_id, module_name: planned.module.name };
+  session.emit('interaction_responded', position, {
+    interaction_id: answer.interactionId,
+    response: answer.response,
+    ...(answer.reusedFrom === undefined ? {} : { reused_from: answer.reusedFrom }),
+  });
   try {
-    completeModule(session, planned, implementation, checked.outputs);
+    completeModule(session, planned, implementation, outputs);
   } catch (error) {
     const failure = asFailure(error);
     const failed = { code: failure.code, message: failure.message };
     session.emit('module_failed', position, {
       error: failed,
-      attempt: snapshot.attempt,
+      attempt: session.snapshot.attempt,
       will_retry: false,
     });
     session.emit('run_failed', null, { error: failed });
-    return session.toDecision();
   }
-  await advance(session, run, plan, deps);
-  return session.toDecision();
 }

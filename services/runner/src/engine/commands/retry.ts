@@ -5,7 +5,12 @@ import { refuseIfFinished, reject, type CommandContext } from './context.js';
 /** Goes back to a module at or before the run's position and runs it again (with feedback). */
 export async function decideRetry(
   { run, plan, session, deps }: CommandContext,
-  payload: { step_id: string; module_name?: string | undefined; feedback?: string | undefined },
+  payload: {
+    step_id: string;
+    module_name?: string | undefined;
+    feedback?: string | undefined;
+    reuse_answers?: boolean | undefined;
+  },
 ): Promise<Decision> {
   const finished = refuseIfFinished(run);
   if (finished) return finished;
@@ -35,6 +40,7 @@ export async function decideRetry(
   session.emit('retry_requested', null, {
     target: { step_id: target.step.step_id, module_name: target.module.name },
     feedback: payload.feedback ?? null,
+    ...(payload.reuse_answers === true ? { reuse_answers: true as const } : {}),
   });
   await advance(session, run, plan, deps);
   return session.toDecision();

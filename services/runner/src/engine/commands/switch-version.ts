@@ -5,7 +5,11 @@ import { refuseIfFinished, reject, type CommandContext } from './context.js';
 /** Moves the run onto another version of its template, where it stands or at a named step. */
 export async function decideSwitchVersion(
   { run, session, deps }: CommandContext,
-  payload: { to_version_id: string; restart_at?: string | undefined },
+  payload: {
+    to_version_id: string;
+    restart_at?: string | undefined;
+    reuse_answers?: boolean | undefined;
+  },
 ): Promise<Decision> {
   const finished = refuseIfFinished(run);
   if (finished) return finished;
@@ -35,6 +39,7 @@ export async function decideSwitchVersion(
     to_version_id: payload.to_version_id,
     choice: 'continue_with_new',
     restart_at: restartAt,
+    ...(payload.reuse_answers === true ? { reuse_answers: true as const } : {}),
   });
   await advance(session, run, newPlan, deps);
   return session.toDecision();
