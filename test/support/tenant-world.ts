@@ -350,6 +350,26 @@ async function seedAlice(gateway: TestGateway, alice: SeededTenant): Promise<voi
   );
   await recordRun(alice, await settledRun(client, cancelled.workflow_run_id), 'cancelled');
 
+  // A migration of hers (of the cancelled run only, so it moves nothing: a finished run is never
+  // taken), for the routes that read migrations.
+  const migration = await jsonOf<{ migration_id: string }>(
+    await client.request('/v1/templates/pet_clips/migrations', {
+      method: 'POST',
+      json: {
+        to_version_id: second.workflow_version_id,
+        policy: 'continue_with_new',
+        filter: { run_ids: [cancelled.workflow_run_id] },
+      },
+    }),
+    'migration',
+    [202],
+  );
+  alice.resources.push({
+    kind: 'migration',
+    value: migration.migration_id,
+    note: 'migration that took no run',
+  });
+
   // Completed, with an artifact.
   const notesVersion =
     alice.resources.find((r) => r.note === 'notes version')?.value ?? 'missing notes version';
