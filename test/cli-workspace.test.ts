@@ -222,6 +222,23 @@ describe('stepwise retry and cancel', () => {
     });
   });
 
+  it('retries with --reuse-answers: a question asked as before is answered as before', async () => {
+    const run = await startAtRest(versions['ws_flow'] ?? '');
+    await client.answerPending(run, { selected_indices: [1] });
+
+    await freshScreen();
+    terminal.type(`${stepwise} retry ${run.workflow_run_id} pick --reuse-answers`);
+    await terminal.waitFor(/retried pick/);
+    // Back where it stood: the colour question came out the same, so it was not asked.
+    await terminal.waitFor(/awaiting_input at naming\.name/);
+    const answers = (await client.events(run.workflow_run_id)).filter(
+      (event) => event.event_type === 'interaction_responded',
+    );
+    expect(answers).toHaveLength(2);
+    expect(answers[1]?.data['reused_from']).toBe(answers[0]?.event_id);
+    expect((await client.state(run.workflow_run_id)).state).toMatchObject({ colour: 'green' });
+  });
+
   it('cancels a run', async () => {
     const run = await startAtRest(versions['ws_flow'] ?? '');
     await freshScreen();

@@ -66,6 +66,7 @@ program
   .description('fork a run at one of its events (a seq as `events` prints it, or an event id)')
   .argument('<run>')
   .argument('<seq or event id>')
+  .option('--reuse-answers', "don't ask again questions asked exactly as they were answered before")
   .action(branch);
 program
   .command('retry')
@@ -74,6 +75,7 @@ program
   .argument('<step>')
   .option('--module <name>', 'the module of the step to start from')
   .option('--feedback <text>', 'what to do differently, kept beside the retried module')
+  .option('--reuse-answers', "don't ask again questions asked exactly as they were answered before")
   .action(retry);
 program.command('cancel').description('cancel a run').argument('<run>').action(cancel);
 program
@@ -83,6 +85,10 @@ program
   )
   .argument('<run>')
   .argument('[path]')
+  .option(
+    '--reuse-answers',
+    "on a restart, don't ask again questions asked exactly as they were answered before",
+  )
   .action(resume);
 program
   .command('impact')

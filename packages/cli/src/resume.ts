@@ -108,6 +108,7 @@ async function chooseAndConfirm(
   client: ApiClient,
   runId: string,
   view: VersionChangeView,
+  options: ResumeOptions,
 ): Promise<void> {
   print(
     `The workflow changed: the run is on ${view.current_version}, you sent ${view.submitted_version}.`,
@@ -144,6 +145,8 @@ async function chooseAndConfirm(
         choice,
         submitted_version_id: view.submitted_version,
         ...(restartAt ? { restart_at: restartAt } : {}),
+        // Only a restart asks questions again; that is where earlier answers can be reused.
+        ...(restartAt && options.reuseAnswers === true ? { reuse_answers: true } : {}),
       },
     },
     [202],
@@ -171,7 +174,16 @@ async function chooseAndConfirm(
  * `stepwise resume RUN [PATH]`: continues the run; with a workflow that differs from its version,
  * shows the change (the changed text itself, and what lies behind the run's position) and asks.
  */
-export async function resume(runId: string, path: string | undefined): Promise<void> {
+export interface ResumeOptions {
+  /** On a restart, answer questions asked exactly as before with the earlier answers. */
+  reuseAnswers?: boolean;
+}
+
+export async function resume(
+  runId: string,
+  path: string | undefined,
+  options: ResumeOptions = {},
+): Promise<void> {
   const client = await ApiClient.fromStoredLogin();
   const upload = path ? await readSubmission(path) : undefined;
   for (;;) {
@@ -185,7 +197,7 @@ export async function resume(runId: string, path: string | undefined): Promise<v
       );
     } catch (error) {
       if (!(error instanceof CliError) || error.code !== 'VERSION_MISMATCH') throw error;
-      await chooseAndConfirm(client, runId, error.details as VersionChangeView);
+      await chooseAndConfirm(client, runId, error.details as VersionChangeView, options);
       return;
     }
     const { body } = response;

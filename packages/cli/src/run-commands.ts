@@ -100,7 +100,11 @@ async function eventAtSeq(
  * `stepwise branch RUN SEQ|EVENT_ID`: forks the run at one of its events (a seq of its active
  * branch, as `stepwise events` prints, or an event id) and makes the fork the active branch.
  */
-export async function branch(runId: string, from: string): Promise<void> {
+export async function branch(
+  runId: string,
+  from: string,
+  options: { reuseAnswers?: boolean } = {},
+): Promise<void> {
   const client = await ApiClient.fromStoredLogin();
   const before = await client.run(runId);
   let eventId = from;
@@ -121,7 +125,12 @@ export async function branch(runId: string, from: string): Promise<void> {
   const response = await client.request<{ branch: BranchView | null; run: RunView }>(
     'POST',
     `${runPath(runId)}/branches?wait_ms=${COMMAND_WAIT_MS}`,
-    { json: { from_event_id: eventId } },
+    {
+      json: {
+        from_event_id: eventId,
+        ...(options.reuseAnswers === true ? { reuse_answers: true } : {}),
+      },
+    },
     [202],
   );
   const run = await settled(
@@ -138,7 +147,7 @@ export async function branch(runId: string, from: string): Promise<void> {
 export async function retry(
   runId: string,
   stepId: string,
-  options: { module?: string; feedback?: string },
+  options: { module?: string; feedback?: string; reuseAnswers?: boolean },
 ): Promise<void> {
   const client = await ApiClient.fromStoredLogin();
   const before = await client.run(runId);
@@ -150,6 +159,7 @@ export async function retry(
         step_id: stepId,
         ...(options.module ? { module_name: options.module } : {}),
         ...(options.feedback !== undefined ? { feedback: options.feedback } : {}),
+        ...(options.reuseAnswers === true ? { reuse_answers: true } : {}),
       },
     },
     [202],
