@@ -6,30 +6,21 @@ import {
   type EventView,
   type RunView,
 } from '@stepwise/shared';
-import { useTestDatabases } from '../../../test/support/databases.js';
-import {
-  createTestUser,
-  startTestGateway,
-  startTestResolver,
-} from '../../../test/support/gateway.js';
-import { startTestRunner } from '../../../test/support/runner.js';
-import { RunsClient } from '../../../test/support/runs.js';
+import { startTestStack } from '../../../test/support/stack.js';
+import type { RunsClient } from '../../../test/support/runs.js';
 
 /**
  * Branching onto a version (versions.md, last section): `POST /runs/{id}/branches` with a
  * `workflow_version_id` forks onto that version of the run's template, if the fork position
  * exists in it; without one the branch keeps the version in force at its fork point.
  */
-const db = await useTestDatabases('branch_onto_version');
-const gateway = await startTestGateway(db);
-await startTestResolver(db);
-await startTestRunner(db);
+const { newClient } = await startTestStack('branch_onto_version');
 
 let client: RunsClient;
 let stranger: RunsClient;
 beforeAll(async () => {
-  client = new RunsClient(gateway, (await createTestUser(gateway, 'branch_owner')).api_key);
-  stranger = new RunsClient(gateway, (await createTestUser(gateway, 'branch_stranger')).api_key);
+  client = await newClient('branch_owner');
+  stranger = await newClient('branch_stranger');
 });
 
 /** Pick an idea, caption it, then a final value and an approval; versions differ as asked. */

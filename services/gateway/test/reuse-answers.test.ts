@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView, RunView } from '@stepwise/shared';
-import { useTestDatabases } from '../../../test/support/databases.js';
-import {
-  createTestUser,
-  startTestGateway,
-  startTestResolver,
-} from '../../../test/support/gateway.js';
-import { startTestRunner } from '../../../test/support/runner.js';
-import { RunsClient } from '../../../test/support/runs.js';
+import { startTestStack } from '../../../test/support/stack.js';
 
 /**
  * Reusing answers (versions.md): a run that goes back with `reuse_answers: true` is asked only the
  * questions whose request changed; the others are answered with the earlier answer, and the log
  * names it (`reused_from`). Without the flag every question is asked again.
  */
-const db = await useTestDatabases('reuse_answers');
-const gateway = await startTestGateway(db);
-await startTestResolver(db);
-await startTestRunner(db);
-const client = new RunsClient(gateway, (await createTestUser(gateway, 'reuser')).api_key);
+const { newClient } = await startTestStack('reuse_answers');
+const client = await newClient('reuser');
 
 /** Three questions, then a last one; v2 asks the third differently. */
 function questions(version: 1 | 2) {

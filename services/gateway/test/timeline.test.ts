@@ -6,23 +6,15 @@ import {
   type VersionChanges,
 } from '@stepwise/shared';
 import { zipFiles } from '../../../test/support/bundles.js';
-import { useTestDatabases } from '../../../test/support/databases.js';
-import {
-  createTestUser,
-  startTestGateway,
-  startTestResolver,
-} from '../../../test/support/gateway.js';
-import { startTestRunner } from '../../../test/support/runner.js';
-import { RunsClient, expectConsistentLog } from '../../../test/support/runs.js';
+import { startTestStack } from '../../../test/support/stack.js';
+import type { RunsClient } from '../../../test/support/runs.js';
+import { expectConsistentLog } from '../../../test/support/runs.js';
 
-const db = await useTestDatabases('timeline');
-const gateway = await startTestGateway(db);
-await startTestResolver(db);
-await startTestRunner(db);
+const { newClient } = await startTestStack('timeline');
 
 let client: RunsClient;
 beforeAll(async () => {
-  client = new RunsClient(gateway, (await createTestUser(gateway, 'timeline')).api_key);
+  client = await newClient('timeline');
 });
 
 /** v1 of a three-step workflow: pick, caption, then a final value and an approval. */

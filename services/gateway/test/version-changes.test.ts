@@ -5,14 +5,9 @@ import {
   type EventView,
   type RunView,
 } from '@stepwise/shared';
-import { useTestDatabases } from '../../../test/support/databases.js';
-import {
-  createTestUser,
-  startTestGateway,
-  startTestResolver,
-} from '../../../test/support/gateway.js';
-import { startTestRunner } from '../../../test/support/runner.js';
-import { RunsClient, expectConsistentLog } from '../../../test/support/runs.js';
+import { startTestStack } from '../../../test/support/stack.js';
+import type { RunsClient } from '../../../test/support/runs.js';
+import { expectConsistentLog } from '../../../test/support/runs.js';
 
 /**
  * The change text of versions.md over HTTP: `GET /runs/{id}/version-changes` and the details of
@@ -20,16 +15,13 @@ import { RunsClient, expectConsistentLog } from '../../../test/support/runs.js';
  * behind, the step to restart at); the `restart_at` choice applies a change behind the position;
  * and a timeline can be read backwards from its end.
  */
-const db = await useTestDatabases('version_changes');
-const gateway = await startTestGateway(db);
-await startTestResolver(db);
-await startTestRunner(db);
+const { newClient } = await startTestStack('version_changes');
 
 let client: RunsClient;
 let stranger: RunsClient;
 beforeAll(async () => {
-  client = new RunsClient(gateway, (await createTestUser(gateway, 'versions_owner')).api_key);
-  stranger = new RunsClient(gateway, (await createTestUser(gateway, 'versions_other')).api_key);
+  client = await newClient('versions_owner');
+  stranger = await newClient('versions_other');
 });
 
 /** A prompt rendered in step `draft`, then an approval in `review` where runs wait. */

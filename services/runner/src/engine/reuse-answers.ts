@@ -5,8 +5,7 @@ import {
   type WorkflowPlan,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import { moduleContext } from './advance.js';
-import { recordAnswer } from './commands/respond.js';
+import { answeringContext, recordAnswer } from './commands/respond.js';
 import type { EngineDependencies } from './commands/context.js';
 import type { DecisionSession } from './decision.js';
 
@@ -85,16 +84,7 @@ export async function reuseEarlierAnswer(
   );
   const earlier = earlierAnswer(events, pending);
   if (!earlier) return false;
-  const context = moduleContext(
-    deps,
-    run,
-    plan,
-    snapshot,
-    planned,
-    snapshot.attempt,
-    snapshot.attempt_key ?? `${run.workflow_run_id}:${snapshot.as_of_seq}`,
-    new AbortController().signal,
-  );
+  const context = answeringContext(deps, run, plan, snapshot, planned);
   const checked = await implementation.respond(pending.request, earlier.response, context);
   if (!checked.ok) return false;
   recordAnswer(

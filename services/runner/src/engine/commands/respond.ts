@@ -1,5 +1,18 @@
-import { completeModule, moduleContext, advance, asFailure } from '../advance.js';
-import type { PlannedModule, StepwiseModule } from '@stepwise/shared';
+import {
+  completeModule,
+  moduleContext,
+  advance,
+  asFailure,
+  type AdvanceDependencies,
+} from '../advance.js';
+import type {
+  BranchSnapshot,
+  ModuleRunContext,
+  PlannedModule,
+  StepwiseModule,
+  WorkflowPlan,
+  WorkflowRunRecord,
+} from '@stepwise/shared';
 import type { Decision, DecisionSession } from '../decision.js';
 import { reject, type CommandContext } from './context.js';
 
@@ -22,16 +35,7 @@ export async function decideRespond(
       `interaction '${interactionId}' cannot be answered by this version`,
     );
   }
-  const context = moduleContext(
-    deps,
-    run,
-    plan,
-    snapshot,
-    planned,
-    snapshot.attempt,
-    snapshot.attempt_key ?? `${run.workflow_run_id}:${snapshot.as_of_seq}`,
-    new AbortController().signal,
-  );
+  const context = answeringContext(deps, run, plan, snapshot, planned);
   const response = payload.response;
   const checked = await implementation.respond(pending.request, response, context);
   if (!checked.ok) {
@@ -41,6 +45,26 @@ export async function decideRespond(
   recordAnswer(session, planned, implementation, { interactionId, response }, checked.outputs);
   if (session.snapshot.status === 'running') await advance(session, run, plan, deps);
   return session.toDecision();
+}
+
+/** What a module checks an answer with: the pending attempt's context. */
+export function answeringContext(
+  deps: AdvanceDependencies,
+  run: WorkflowRunRecord,
+  plan: WorkflowPlan,
+  snapshot: BranchSnapshot,
+  planned: PlannedModule,
+): ModuleRunContext {
+  return moduleContext(
+    deps,
+    run,
+    plan,
+    snapshot,
+    planned,
+    snapshot.attempt,
+    snapshot.attempt_key ?? `${run.workflow_run_id}:${snapshot.as_of_seq}`,
+    new AbortController().signal,
+  );
 }
 
 /**
