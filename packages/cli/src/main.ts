@@ -131,6 +131,10 @@ program
   .option('--from-version <version>', 'only runs on this version')
   .option('--run <run...>', 'only these runs')
   .option('--dry-run', 'write nothing; say what would happen to each run')
+  .option(
+    '--reuse-answers',
+    "restarted runs don't ask again questions asked exactly as they were answered before",
+  )
   .option('--no-follow', 'print the migration id and exit, without waiting for it')
   .option('--json', "print the server's JSON")
   .action(migrate);

@@ -27,6 +27,8 @@ export interface MigrateOptions {
   fromVersion?: string;
   run?: string[];
   dryRun?: boolean;
+  /** Restarted runs answer the questions that did not change with the earlier answers. */
+  reuseAnswers?: boolean;
   follow: boolean;
   json?: boolean;
 }
@@ -157,6 +159,7 @@ export async function migrate(template: string, options: MigrateOptions): Promis
     filter: filterOf(options),
     policy: options.policy,
     dry_run: options.dryRun === true,
+    ...(options.reuseAnswers === true ? { reuse_answers: true } : {}),
   };
   const response = await client.request<MigrationDryRun | MigrationView>(
     'POST',
