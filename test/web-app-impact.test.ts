@@ -235,6 +235,10 @@ describe('the impact page', () => {
     expect(await page.getByRole('button', { name: /^Migrate \d+ runs?$/ }).count()).toBe(0);
 
     await page.getByRole('radio', { name: 'Skip the runs that are behind' }).check();
+    // Skipping restarts nothing, so there are no questions to reuse answers for.
+    expect(await page.getByLabel('Don’t ask again questions that come out the same').count()).toBe(
+      0,
+    );
     await preview.click();
     const predicted = page.getByRole('table', { name: 'What the migration would do to each run' });
     await predicted.waitFor();
@@ -272,6 +276,10 @@ describe('the impact page', () => {
   }, 90_000);
 
   it('migrates the previewed runs and follows the migration to its end', async () => {
+    // A restart may reuse earlier answers: the choice is offered with that policy, off at first.
+    const reuse = page.getByLabel('Don’t ask again questions that come out the same');
+    expect(await reuse.isChecked()).toBe(false);
+    await reuse.check();
     await page.getByRole('button', { name: 'Migrate 3 runs' }).click();
     await page.getByRole('heading', { name: 'Migration finished' }).waitFor({ timeout: 60_000 });
     const progress = page.locator('#migration-progress-bar');
@@ -303,6 +311,11 @@ describe('the impact page', () => {
       expect(state.state['rendered_prompt']).toBe('Write a short, funny caption about kittens.');
     }
     expect(await versionsOf([onV1])).toEqual([v1]);
+    // The restarts were asked to reuse answers (the changed caption question is asked all the same).
+    const switched = (await runs.events(atCaption.workflow_run_id)).find(
+      (event) => event.event_type === 'version_switched',
+    );
+    expect(switched?.data['reuse_answers']).toBe(true);
 
     // The report is read again: under these filters no run is left.
     await page.getByText('No unfinished run matches these filters.').waitFor();

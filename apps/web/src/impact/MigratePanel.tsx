@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { RefusalNotice } from '../versions/RefusalNotice';
 import { MigrationProgress } from './MigrationProgress';
 import { OutcomeCounts, OutcomeTable } from './OutcomeTable';
+import { ReuseAnswersField } from '../run/ReuseAnswersField';
 import { policies, policyExplanations, policyLabels, runCount } from './present';
 import {
   requestKey,
@@ -97,6 +98,7 @@ export function MigratePanel(props: MigratePanelProps) {
   const { templateName, toVersionId, filters, numbers } = props;
   const [open, setOpen] = useState(false);
   const [policy, setPolicy] = useState<MigrationPolicy | null>(null);
+  const [reuseAnswers, setReuseAnswers] = useState(false);
   const [started, setStarted] = useState<MigrationView | null>(null);
   const preview = usePreviewMigration(templateName);
   const start = useStartMigration(templateName);
@@ -106,7 +108,15 @@ export function MigratePanel(props: MigratePanelProps) {
   const baseId = useId();
 
   const request: MigrationRequest | null =
-    policy === null ? null : { toVersionId, filter: filters, policy };
+    policy === null
+      ? null
+      : {
+          toVersionId,
+          filter: filters,
+          policy,
+          // Only a restart asks questions again: that is where earlier answers can be reused.
+          reuseAnswers: policy === 'restart_at_earliest_change' && reuseAnswers,
+        };
   const previewed = preview.variables;
   const currentPreview =
     preview.data !== undefined &&
@@ -124,11 +134,12 @@ export function MigratePanel(props: MigratePanelProps) {
   };
 
   const onMigrate = () => {
-    if (currentPreview === null || previewed === undefined || starting.current) return;
+    if (currentPreview === null || request === null || starting.current) return;
     starting.current = true;
     start.mutate(
       {
-        request: previewed,
+        // The previewed request (the preview is current, so only reuse_answers can differ).
+        request,
         runIds: currentPreview.outcomes.map((outcome) => outcome.workflow_run_id),
       },
       {
@@ -212,6 +223,13 @@ export function MigratePanel(props: MigratePanelProps) {
                   })}
                 </ul>
               </fieldset>
+              {policy === 'restart_at_earliest_change' ? (
+                <ReuseAnswersField
+                  checked={reuseAnswers}
+                  onChange={setReuseAnswers}
+                  help="A restarted run answers each question that comes out exactly as before with its earlier answer; only the changed ones wait for someone."
+                />
+              ) : null}
               <div className="actions">
                 <button
                   type="submit"

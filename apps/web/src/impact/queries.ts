@@ -77,6 +77,8 @@ export interface MigrationRequest {
   toVersionId: string;
   filter: ImpactFilters;
   policy: MigrationPolicy;
+  /** Restarted runs answer the questions that come out the same with the earlier answers. */
+  reuseAnswers: boolean;
 }
 
 /** The same request, as one string: a preview belongs to the request it was made for. */
@@ -131,6 +133,7 @@ export function useStartMigration(templateName: string) {
             filter: { ...migrationFilterOf(request.filter), run_ids: runIds },
             policy: request.policy,
             dry_run: false,
+            ...(request.reuseAnswers ? { reuse_answers: true } : {}),
           },
         }),
       );

@@ -1,14 +1,14 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useState, type MouseEvent } from 'react';
 import { Link } from 'react-router';
 import type { Run } from '../answer/useAnswer';
-import { describeError, ErrorNotice, Loading } from '../layout/Status';
-import { useAnswerAgain, useRetry } from './actions';
-import { moduleLabel, type ModulePosition } from './events';
+import { ErrorNotice, Loading } from '../layout/Status';
+import { AnswerAgainControl, RetryControl } from './EntryControls';
 import { clockTime, fullTime, isFinal } from './format';
 import { answerPath } from '../runs/present';
 import { newestSeq, timelineEvents, useAttempts, useTimeline } from './queries';
 import {
   buildTimeline,
+  type ReusedAnswer,
   type TimelineEntry,
   type TimelineGroup,
   type Viewer,
@@ -30,125 +30,43 @@ function JsonDetails({ label, value }: { label: string; value: unknown }) {
   );
 }
 
-/** "Retry <module>…": opens a small form for optional feedback, then sends the retry. */
-function RetryControl({
-  runId,
-  position,
-  onRetried,
-}: {
-  runId: string;
-  position: ModulePosition;
-  onRetried: (message: string) => void;
-}) {
-  const label = moduleLabel(position);
-  const [open, setOpen] = useState(false);
-  const [feedback, setFeedback] = useState('');
-  const retry = useRetry(runId);
-  const fieldId = useId();
-  const field = useRef<HTMLTextAreaElement>(null);
-  const opener = useRef<HTMLButtonElement>(null);
-  // Cancel unmounts the form, focus and all: it goes back to the button that opened it (a retry
-  // that went through moves focus to the page's notice instead).
-  const focusOpener = useRef(false);
-  useEffect(() => {
-    if (open) field.current?.focus();
-    else if (focusOpener.current) {
-      focusOpener.current = false;
-      opener.current?.focus();
-    }
-  }, [open]);
-
-  if (!open) {
-    return (
-      <button
-        ref={opener}
-        type="button"
-        className="button button-small"
-        aria-expanded="false"
-        onClick={() => setOpen(true)}
-      >
-        Retry {label}…
-      </button>
-    );
-  }
-  const onSubmit = (event: FormEvent) => {
-    event.preventDefault();
-    retry.mutate(
-      { position, feedback },
-      {
-        onSuccess: () => {
-          setOpen(false);
-          onRetried(
-            feedback.trim() === ''
-              ? `${label} runs again.`
-              : `${label} runs again with your feedback.`,
-          );
-        },
-      },
-    );
-  };
-  return (
-    <form className="tl-retry" onSubmit={onSubmit} aria-label={`Retry ${label}`}>
-      <div className="field">
-        <label htmlFor={fieldId}>Feedback for {label} (optional)</label>
-        <textarea
-          id={fieldId}
-          ref={field}
-          rows={3}
-          value={feedback}
-          onChange={(event) => setFeedback(event.target.value)}
-        />
-        <p className="field-help">The module sees it as run.feedback when it runs again.</p>
-      </div>
-      {retry.isError && <ErrorNotice error={retry.error} title="The retry was not accepted" />}
-      <div className="actions">
-        <button type="submit" className="button button-primary" disabled={retry.isPending}>
-          {retry.isPending ? 'Retrying…' : `Retry ${label} now`}
-        </button>
-        <button
-          type="button"
-          className="button"
-          onClick={() => {
-            focusOpener.current = true;
-            setOpen(false);
-          }}
-        >
-          Cancel
-        </button>
-      </div>
-    </form>
-  );
+/** The id of an event's entry, for a link to it within the page. */
+function entryAnchor(eventId: string): string {
+  return `event-${eventId}`;
 }
 
-function AnswerAgainButton({
-  runId,
-  fromEventId,
-  about,
-  onBranched,
-}: {
-  runId: string;
-  fromEventId: string;
-  about: string;
-  onBranched: (run: Run) => void;
-}) {
-  const answerAgain = useAnswerAgain(runId);
+/**
+ * Where a reused answer came from: a link to the earlier answer when it is among the events shown,
+ * else its event id (it is on an earlier branch, or before the events loaded). The link moves
+ * focus to that entry itself: it stays on this page and leaves the address (and the page's
+ * notice) alone.
+ */
+function ReusedFrom({ reused }: { reused: ReusedAnswer }) {
+  const anchor = entryAnchor(reused.eventId);
+  const jump = (event: MouseEvent<HTMLAnchorElement>) => {
+    const target = document.getElementById(anchor);
+    if (!target) return;
+    event.preventDefault();
+    target.setAttribute('tabindex', '-1');
+    target.focus();
+    target.scrollIntoView({ block: 'center' });
+  };
   return (
-    <>
-      <button
-        type="button"
-        className="button button-small"
-        disabled={answerAgain.isPending}
-        onClick={() => answerAgain.mutate(fromEventId, { onSuccess: onBranched })}
-      >
-        {answerAgain.isPending ? 'Making a branch…' : 'Answer this again'}
-        <span className="visually-hidden"> ({about})</span>
-      </button>
-      {answerAgain.isError && (
-        <p className="field-error" role="alert">
-          {describeError(answerAgain.error)}
-        </p>
+    <p className="tl-reused">
+      {reused.seq !== null ? (
+        <>
+          Reused from{' '}
+          <a href={`#${anchor}`} onClick={jump}>
+            the earlier answer (event {reused.seq})
+          </a>
+        </>
+      ) : (
+        <>
+          Reused from event <span className="mono">{reused.eventId}</span>, not among the events
+          shown
+        </>
       )}
-    </>
+    </p>
   );
 }
 
@@ -163,7 +81,11 @@ function EntryView({ entry, actions }: { entry: TimelineEntry; actions: EntryAct
   const { event } = entry;
   const isQuestion = event.event_type === 'interaction_requested';
   return (
-    <li className={`tl-entry tl-${entry.tone}`} data-seq={event.seq}>
+    <li
+      id={entryAnchor(event.event_id)}
+      className={`tl-entry tl-${entry.tone}`}
+      data-seq={event.seq}
+    >
       <p className="tl-sentence">
         {entry.who !== null && <strong>{entry.who} </strong>}
         {entry.text}{' '}
@@ -188,6 +110,7 @@ function EntryView({ entry, actions }: { entry: TimelineEntry; actions: EntryAct
           )}
         </p>
       )}
+      {entry.reusedFrom && <ReusedFrom reused={entry.reusedFrom} />}
       {entry.details && <JsonDetails label={entry.details.label} value={entry.details.value} />}
       {(entry.pendingInteractionId !== null ||
         entry.answerAgainFrom !== null ||
@@ -202,7 +125,7 @@ function EntryView({ entry, actions }: { entry: TimelineEntry; actions: EntryAct
             </Link>
           )}
           {entry.answerAgainFrom !== null && (
-            <AnswerAgainButton
+            <AnswerAgainControl
               runId={actions.runId}
               fromEventId={entry.answerAgainFrom}
               about={`${event.step_id ?? ''}.${event.module_name ?? ''}, event ${event.seq}`}

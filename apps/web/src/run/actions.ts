@@ -27,41 +27,61 @@ function useRunCommand<Input>(runId: string, send: (input: Input, key: string) =
   });
 }
 
-/** Forks the run before a question (from its `interaction_requested` event): asked again. */
-export function useAnswerAgain(runId: string) {
-  return useRunCommand(runId, async (fromEventId: string, key) => {
-    const made = unwrap(
-      await api.POST('/v1/runs/{id}/branches', {
-        params: {
-          path: { id: runId },
-          query: { wait_ms: WAIT_MS },
-          header: { 'Idempotency-Key': key },
-        },
-        body: { from_event_id: fromEventId },
-      }),
-    );
-    return made.run;
-  });
+/**
+ * `reuse_answers: true` only when asked for: without it every question is asked again (versions.md,
+ * "Reusing answers").
+ */
+function reuseField(reuseAnswers: boolean): { reuse_answers?: true } {
+  return reuseAnswers ? { reuse_answers: true } : {};
 }
 
-export function useRetry(runId: string) {
+/**
+ * Forks the run before a question (from its `interaction_requested` event): asked again. With
+ * `reuseAnswers`, the questions after it that come out the same are answered as before.
+ */
+export function useAnswerAgain(runId: string) {
   return useRunCommand(
     runId,
-    async ({ position, feedback }: { position: ModulePosition; feedback: string }, key) =>
-      unwrap(
-        await api.POST('/v1/runs/{id}/retry', {
+    async ({ fromEventId, reuseAnswers }: { fromEventId: string; reuseAnswers: boolean }, key) => {
+      const made = unwrap(
+        await api.POST('/v1/runs/{id}/branches', {
           params: {
             path: { id: runId },
             query: { wait_ms: WAIT_MS },
             header: { 'Idempotency-Key': key },
           },
-          body: {
-            step_id: position.step_id,
-            module_name: position.module_name,
-            ...(feedback.trim() !== '' ? { feedback: feedback.trim() } : {}),
-          },
+          body: { from_event_id: fromEventId, ...reuseField(reuseAnswers) },
         }),
-      ),
+      );
+      return made.run;
+    },
+  );
+}
+
+export interface RetryInput {
+  position: ModulePosition;
+  feedback: string;
+  /** Questions asked exactly as before are answered with the earlier answers. */
+  reuseAnswers: boolean;
+}
+
+export function useRetry(runId: string) {
+  return useRunCommand(runId, async ({ position, feedback, reuseAnswers }: RetryInput, key) =>
+    unwrap(
+      await api.POST('/v1/runs/{id}/retry', {
+        params: {
+          path: { id: runId },
+          query: { wait_ms: WAIT_MS },
+          header: { 'Idempotency-Key': key },
+        },
+        body: {
+          step_id: position.step_id,
+          module_name: position.module_name,
+          ...(feedback.trim() !== '' ? { feedback: feedback.trim() } : {}),
+          ...reuseField(reuseAnswers),
+        },
+      }),
+    ),
   );
 }
 

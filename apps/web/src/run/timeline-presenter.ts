@@ -41,6 +41,14 @@ export interface FeedbackNote {
   text: string;
 }
 
+/** Where a reused answer (versions.md, "Reusing answers") was first given. */
+export interface ReusedAnswer {
+  /** The earlier `interaction_responded`. */
+  eventId: string;
+  /** Its seq when it is among the events read (an anchor to it on the page), else null. */
+  seq: number | null;
+}
+
 export interface TimelineEntry {
   event: RunEvent;
   tone: EntryTone;
@@ -60,6 +68,8 @@ export interface TimelineEntry {
   retry: ModulePosition | null;
   /** The question waits for an answer now. */
   pendingInteractionId: string | null;
+  /** The answer was not given now but reused from an earlier one. */
+  reusedFrom: ReusedAnswer | null;
 }
 
 export interface TimelineGroup {
@@ -101,6 +111,7 @@ const entryBase = {
   answerAgainFrom: null,
   retry: null,
   pendingInteractionId: null,
+  reusedFrom: null,
 };
 
 function failureText(event: RunEvent, position: ModulePosition, attemptsOf: AttemptsOf): string {
@@ -227,6 +238,12 @@ function actedSentence(
         questions.get(interactionIdOf(event) ?? '') ?? null,
         event.data['response'],
       );
+      // A reused answer was given earlier and only repeated now (after a go-back that asked for
+      // it): it must not read as an answer just given.
+      if (textField(event.data, 'reused_from') !== null) {
+        const reused = `${phrase} as before (reused)`;
+        return { tone: 'plain', text: reused, systemText: capitalized(reused) };
+      }
       return { tone: 'plain', text: phrase, systemText: `Someone ${phrase}` };
     }
     case 'retry_requested': {
@@ -312,7 +329,9 @@ export function buildTimeline(input: TimelineInput): TimelineGroup[] {
   const questions = new Map<string, PendingInteraction>();
   const requestedEvent = new Map<string, string>();
   const answered = new Set<string>();
+  const seqOf = new Map<string, number>();
   for (const event of input.events) {
+    seqOf.set(event.event_id, event.seq);
     const question = questionOf(event);
     if (question) {
       questions.set(question.interaction_id, question);
@@ -367,6 +386,9 @@ export function buildTimeline(input: TimelineInput): TimelineGroup[] {
     if (event.event_type === 'interaction_responded' && interactionId !== null) {
       feedbackForQuestion = null;
       entry.answerAgainFrom = requestedEvent.get(interactionId) ?? null;
+      const reusedFrom = textField(event.data, 'reused_from');
+      if (reusedFrom !== null)
+        entry.reusedFrom = { eventId: reusedFrom, seq: seqOf.get(reusedFrom) ?? null };
     }
     if (outcomes.has(event.event_type) && label !== null) latestOutcome.set(label, entry);
 

@@ -1,4 +1,5 @@
 import { useId, useState, type FormEvent } from 'react';
+import { ReuseAnswersField } from '../run/ReuseAnswersField';
 import { choiceExplanation, choiceLabels, confirmText } from './presenters';
 import { RefusalNotice } from './RefusalNotice';
 import type { ResumeDecision } from './queries';
@@ -25,6 +26,8 @@ export function ResumeChoices({ view, steps, sending, error, onConfirm }: Resume
   // once the version's steps have loaded).
   const [pickedRestart, setPickedRestart] = useState<string | null>(null);
   const restartAt = pickedRestart ?? view.suggested_restart_at ?? steps[0] ?? null;
+  // Off by default: going back asks every question again unless the person says otherwise.
+  const [reuseAnswers, setReuseAnswers] = useState(false);
   const baseId = useId();
   // The server suggests the step of the earliest change behind the run, else (its position gone
   // from the new version) the step where it would carry on.
@@ -42,6 +45,7 @@ export function ResumeChoices({ view, steps, sending, error, onConfirm }: Resume
       choice,
       submittedVersionId: view.submitted_version,
       restartAt: choice === 'restart_at' ? restartAt : null,
+      reuseAnswers: choice === 'restart_at' && reuseAnswers,
     });
   };
 
@@ -99,6 +103,15 @@ export function ResumeChoices({ view, steps, sending, error, onConfirm }: Resume
                         </option>
                       ))}
                     </select>
+                  </div>
+                )}
+                {option === 'restart_at' && choice === 'restart_at' && (
+                  <div className="choice-extra">
+                    <ReuseAnswersField
+                      checked={reuseAnswers}
+                      onChange={setReuseAnswers}
+                      help="After going back, a question asked exactly as it was answered before is answered the same way at once; only the questions that come out differently are asked."
+                    />
                   </div>
                 )}
               </li>

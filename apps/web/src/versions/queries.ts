@@ -68,6 +68,8 @@ export interface ResumeDecision {
   submittedVersionId: string;
   /** For `restart_at`: the step of the submitted version to go back to. */
   restartAt: string | null;
+  /** For `restart_at`: questions asked exactly as before are answered with the earlier answers. */
+  reuseAnswers: boolean;
 }
 
 type ConfirmBody =
@@ -82,6 +84,7 @@ function confirmBody(decision: ResumeDecision): ConfirmBody {
         submitted_version_id: submitted,
         // Without a step the server goes back to the one holding the earliest change.
         ...(decision.restartAt !== null ? { restart_at: decision.restartAt } : {}),
+        ...(decision.reuseAnswers ? { reuse_answers: true } : {}),
       };
     case 'continue_with_new':
       return { choice: 'continue_with_new', submitted_version_id: submitted };
