@@ -1,73 +1,24 @@
 import sharp from 'sharp';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventView, RunView } from '@stepwise/shared';
-import { expectAccessible, openSignedInPage, screenshotsIn, webAppDir } from './support/browser.js';
-import { useTestDatabases } from './support/databases.js';
-import { startTestGateway, startTestResolver } from './support/gateway.js';
-import { createSignedInPerson } from './support/people.js';
-import { startTestRunner } from './support/runner.js';
-import { RunsClient } from './support/runs.js';
+import { describe, expect, it } from 'vitest';
+import { expectAccessible } from './support/browser.js';
+import { openRunPageWorld } from './support/run-page.js';
 
 /**
  * The run page (issue 19; people.md, "Run"), in Debian's Chromium: a person reads a run's
- * timeline, answers an earlier question again (a branch) and reads both branches, retries a
- * module with feedback and sees the feedback beside the new output and at the next question,
- * opens the run's files (an image preview, a text, downloads), cancels a waiting run, and sees
- * new events arrive while the page is open. Axe finds no serious or critical violation.
- * Screenshots go to test-artifacts/web-app-run. Needs the built app (WEB_APP_DIR, or
- * apps/web/dist).
+ * timeline, answers an earlier question again (a branch) and reads both branches, opens the run's
+ * files (an image preview, a text, downloads), cancels a waiting run, and sees new events arrive
+ * while the page is open. Retrying a module is in web-app-run-retry.test.ts. Axe finds no serious
+ * or critical violation. Screenshots go to test-artifacts/web-app-run. Needs the built app
+ * (WEB_APP_DIR, or apps/web/dist).
  */
 
-const db = await useTestDatabases('web_app_run');
-const gateway = await startTestGateway(db, { settings: { webAppDir } });
-await startTestResolver(db);
-await startTestRunner(db);
-
-const ada = await createSignedInPerson(gateway, 'ada');
-const runs = new RunsClient(gateway, ada.apiKey);
-const shoot = screenshotsIn('web-app-run');
-
-let browser: Browser;
-let page: Page;
-beforeAll(async () => {
-  ({ browser, page } = await openSignedInPage(gateway, ada.cookie));
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const { gateway, ada, runs, page, shoot, startRun, runUrl, timeline, seeInTimeline, answersOn } =
+  await openRunPageWorld('web-app-run');
 
 /** What the test reads of an `<img>` (tests have no DOM lib). */
 interface ImageElement {
   naturalWidth: number;
   complete: boolean;
-}
-
-async function startRun(workflow: unknown): Promise<RunView> {
-  const versionId = await runs.submitJson(workflow);
-  const { run } = await runs.start({ workflow_version_id: versionId }, '?wait_ms=20000');
-  return run;
-}
-
-function runUrl(runId: string): string {
-  return `${gateway.url}/app/runs/${runId}`;
-}
-
-const timeline = () => page.getByTestId('timeline');
-
-/** Waits until the timeline shows `text` (a string or a pattern). */
-async function seeInTimeline(text: string | RegExp): Promise<void> {
-  await expect
-    .poll(() => timeline().getByText(text).first().isVisible(), { timeout: 15_000 })
-    .toBe(true);
-}
-
-/** The answers given on a branch, read through the API. */
-async function answersOn(runId: string, branchId: string): Promise<unknown[]> {
-  const events = await runs.events(runId, `branch_id=${branchId}`);
-  return events
-    .filter((event: EventView) => event.event_type === 'interaction_responded')
-    .map((event) => event.data['response']);
 }
 
 describe('the run page', () => {
@@ -122,9 +73,10 @@ describe('the run page', () => {
     expect(streamRequests).toBe(0);
 
     await timeline()
-      .getByRole('button', { name: /Answer this again/ })
+      .getByRole('button', { name: /Answer this again…/ })
       .first()
       .click();
+    await page.getByRole('button', { name: 'Answer this again now' }).click();
     await expect
       .poll(() => page.getByText(/A new branch starts before that question/).isVisible(), {
         timeout: 15_000,
@@ -188,94 +140,6 @@ describe('the run page', () => {
 
     expect(await answersOn(runId, old?.branch_id ?? '')).toEqual([{ value: 'Morning' }]);
     expect(await answersOn(runId, active?.branch_id ?? '')).toEqual([{ value: 'Evening' }]);
-  }, 90_000);
-
-  it('retries a module with feedback, shown beside its new output and at the next question', async () => {
-    const run = await startRun({
-      workflow_id: 'draft_review',
-      steps: [
-        {
-          step_id: 'draft',
-          modules: [
-            {
-              module_id: 'transform.template',
-              name: 'write_draft',
-              inputs: {
-                template:
-                  'A draft about cats{% if run.feedback %} (revised: {{ run.feedback }}){% endif %}',
-              },
-              outputs_to_state: { text: 'draft' },
-            },
-          ],
-        },
-        {
-          step_id: 'review',
-          modules: [
-            {
-              module_id: 'user.confirm',
-              name: 'approve_draft',
-              inputs: { message: 'Approve this draft: {{ state.draft }}' },
-              outputs_to_state: { confirmed: 'approved' },
-            },
-          ],
-        },
-      ],
-    });
-    const runId = run.workflow_run_id;
-    expect(run.status).toBe('awaiting_input');
-
-    await page.goto(runUrl(runId));
-    await seeInTimeline(/draft\.write_draft produced outputs text/);
-    const retryButton = page.getByRole('button', { name: 'Retry draft.write_draft…' });
-    // Cancel closes the form and gives focus back to the button that opened it.
-    await retryButton.click();
-    await page.getByRole('button', { name: 'Cancel', exact: true }).click();
-    await expect.poll(() => page.locator(':focus').textContent()).toBe('Retry draft.write_draft…');
-    await retryButton.click();
-    const feedback = page.getByLabel('Feedback for draft.write_draft (optional)');
-    await feedback.fill('Make it shorter');
-    await expectAccessible(page, 'the retry form');
-    await shoot(page, '05-retry-form');
-    await page.getByRole('button', { name: 'Retry draft.write_draft now' }).click();
-
-    await seeInTimeline(/You \(ada\)\s+asked to retry draft\.write_draft with feedback/);
-    // Beside the module's new output, and at the question asked after it.
-    const newOutput = timeline()
-      .getByRole('listitem')
-      .filter({ hasText: /draft\.write_draft produced outputs text/ })
-      .last();
-    await expect
-      .poll(() => newOutput.getByText('Made after a retry with feedback').isVisible(), {
-        timeout: 15_000,
-      })
-      .toBe(true);
-    expect(await newOutput.getByText('Make it shorter').isVisible()).toBe(true);
-    const question = timeline()
-      .getByRole('listitem')
-      .filter({ hasText: /review\.approve_draft asked/ })
-      .last();
-    await expect
-      .poll(() => question.getByText(/Retried draft\.write_draft with feedback/).isVisible(), {
-        timeout: 15_000,
-      })
-      .toBe(true);
-    expect((await runs.state(runId)).state['draft']).toBe(
-      'A draft about cats (revised: Make it shorter)',
-    );
-    await expectAccessible(page, 'a retried module');
-    await shoot(page, '06-retried');
-
-    // The answer page of that question says so too.
-    await page.getByRole('link', { name: 'Answer the question' }).first().click();
-    const note = page.getByText(/Retried draft\.write_draft with feedback/);
-    await expect.poll(() => note.isVisible(), { timeout: 15_000 }).toBe(true);
-    expect(await note.textContent()).toContain('Make it shorter');
-    await expectAccessible(page, 'a question after a retry');
-    await shoot(page, '07-answer-after-retry');
-    await page.getByRole('button', { name: 'Approve' }).click();
-    await expect
-      .poll(async () => (await runs.get(runId)).status, { timeout: 15_000 })
-      .toBe('completed');
   }, 90_000);
 
   it('shows failures with their attempt, previews the run’s files, and downloads them', async () => {
