@@ -11,7 +11,7 @@ import {
 } from '@stepwise/shared';
 import { useTestDatabases } from './support/databases.js';
 import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
-import { startServiceProcess, type ServiceProcess } from './support/processes.js';
+import { startQuickRecoveryRunner, type ServiceProcess } from './support/processes.js';
 import { RunsClient } from './support/runs.js';
 
 /**
@@ -26,23 +26,10 @@ const db = await useTestDatabases('batch_migration');
 const gateway = await startTestGateway(db);
 await startTestResolver(db);
 
-const runnerEnv = () => ({
-  MONGO_URL: db.mongoUrl,
-  REDIS_URL: db.redisUrl,
-  QUEUE_PREFIX: db.queuePrefix,
-  LOG_LEVEL: 'info',
-  RUNNER_CONCURRENCY: '8',
-  // Short locks, sweeps and leases, so that a killed runner's migration comes back within seconds.
-  RUNNER_LOCK_MS: '1500',
-  RUNNER_SWEEP_INTERVAL_MS: '1000',
-  RUNNER_STALE_AFTER_MS: '3000',
-  RUN_LEASE_MS: '2000',
-});
 const runners: ServiceProcess[] = [];
 async function startRunner(): Promise<ServiceProcess> {
-  const runner = startServiceProcess('runner', runnerEnv());
+  const runner = await startQuickRecoveryRunner(db);
   runners.push(runner);
-  await runner.waitForLine((line) => line.includes('runner ready'));
   return runner;
 }
 afterAll(async () => {

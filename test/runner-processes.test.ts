@@ -11,7 +11,7 @@ import {
   startTestResolver,
   testPluginPath,
 } from './support/gateway.js';
-import { logRecord, startServiceProcess, type ServiceProcess } from './support/processes.js';
+import { logRecord, startQuickRecoveryRunner, type ServiceProcess } from './support/processes.js';
 import { RunsClient, expectConsistentLog } from './support/runs.js';
 
 /**
@@ -22,25 +22,9 @@ const db = await useTestDatabases('runner_processes');
 const gateway = await startTestGateway(db);
 await startTestResolver(db);
 
-const runnerEnv = () => ({
-  MONGO_URL: db.mongoUrl,
-  REDIS_URL: db.redisUrl,
-  QUEUE_PREFIX: db.queuePrefix,
-  LOG_LEVEL: 'info',
-  RUNNER_PLUGINS: testPluginPath,
-  RUNNER_CONCURRENCY: '8',
-  // Short locks and sweeps so a killed runner's work comes back within seconds.
-  RUNNER_LOCK_MS: '1500',
-  RUN_LEASE_MS: '1500',
-  RUNNER_SWEEP_INTERVAL_MS: '1000',
-  RUNNER_STALE_AFTER_MS: '3000',
-});
-
-async function startRunner(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
-  const runner = startServiceProcess('runner', { ...runnerEnv(), ...extraEnv });
-  await runner.waitForLine((line) => line.includes('runner ready'));
-  return runner;
-}
+/** A runner with the test plugin whose killed work comes back within seconds. */
+const startRunner = (extraEnv: Record<string, string> = {}): Promise<ServiceProcess> =>
+  startQuickRecoveryRunner(db, { RUNNER_PLUGINS: testPluginPath, ...extraEnv });
 
 let client: RunsClient;
 beforeAll(async () => {

@@ -93,3 +93,27 @@ export function logRecord(line: string): Record<string, unknown> | null {
     return null;
   }
 }
+
+/**
+ * A runner process on a test file's stores, tuned so that a killed runner's work comes back
+ * within seconds (short locks, leases and sweeps); resolves once it is ready.
+ */
+export async function startQuickRecoveryRunner(
+  databases: { mongoUrl: string; redisUrl: string; queuePrefix: string },
+  extraEnv: Record<string, string> = {},
+): Promise<ServiceProcess> {
+  const runner = startServiceProcess('runner', {
+    MONGO_URL: databases.mongoUrl,
+    REDIS_URL: databases.redisUrl,
+    QUEUE_PREFIX: databases.queuePrefix,
+    LOG_LEVEL: 'info',
+    RUNNER_CONCURRENCY: '8',
+    RUNNER_LOCK_MS: '1500',
+    RUN_LEASE_MS: '1500',
+    RUNNER_SWEEP_INTERVAL_MS: '1000',
+    RUNNER_STALE_AFTER_MS: '3000',
+    ...extraEnv,
+  });
+  await runner.waitForLine((line) => line.includes('runner ready'));
+  return runner;
+}
