@@ -73,13 +73,15 @@ export function eventDetail(event: EventView): string | null {
     case 'retry_requested': {
       const target = field<{ step_id: string; module_name: string }>(data, 'target');
       const feedback = field<string | null>(data, 'feedback');
-      return `retry ${target ? `${target.step_id}.${target.module_name}` : '?'}${feedback ? `, feedback: ${truncate(feedback, 300)}` : ''}`;
+      return `retry ${target ? `${target.step_id}.${target.module_name}` : '?'}${feedback ? `, feedback: ${truncate(feedback, 300)}` : ''}${reusing(data)}`;
     }
-    case 'branch_created':
-      return `branch ${String(data['branch_id'])} from ${String(data['branch_point_event_id'])}`;
+    case 'branch_created': {
+      const onto = field<string>(data, 'workflow_version_id');
+      return `branch ${String(data['branch_id'])} from ${String(data['branch_point_event_id'])}${onto ? ` onto ${onto}` : ''}${reusing(data)}`;
+    }
     case 'version_switched': {
       const restartAt = field<{ step_id: string; module_name: string } | null>(data, 'restart_at');
-      return `${String(data['from_version_id'])} → ${String(data['to_version_id'])}${restartAt ? `, back to ${restartAt.step_id}.${restartAt.module_name}` : ''}`;
+      return `${String(data['from_version_id'])} → ${String(data['to_version_id'])}${restartAt ? `, back to ${restartAt.step_id}.${restartAt.module_name}` : ''}${reusing(data)}`;
     }
     case 'module_skipped':
       return `when false: ${truncate(String(data['when']), 200)}`;
@@ -214,4 +216,9 @@ export async function events(runId: string, options: { follow?: boolean }): Prom
     return;
   }
   throw new CliError('the event stream ended');
+}
+
+/** How a retry, restart or branch that reuses earlier answers says so. */
+function reusing(data: Record<string, unknown>): string {
+  return data['reuse_answers'] === true ? ', reusing answers to questions asked as before' : '';
 }

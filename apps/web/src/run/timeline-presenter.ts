@@ -249,18 +249,19 @@ function actedSentence(
     case 'retry_requested': {
       const retry = retryOf(event);
       const what = retry
-        ? `asked to retry ${moduleLabel(retry.target)}${retry.feedback ? ` with feedback ${quote(retry.feedback)}` : ''}`
+        ? `asked to retry ${moduleLabel(retry.target)}${retry.feedback ? ` with feedback ${quote(retry.feedback)}` : ''}${reusingAnswers(event.data)}`
         : 'asked for a retry';
       return { tone: 'plain', text: what, systemText: capitalized(what) };
     }
     case 'branch_created': {
       const at = numberField(event.data, 'branch_point_seq');
-      const what = `started branch ${textField(event.data, 'branch_id') ?? ''} from an earlier point${at !== null ? ` (after event ${at})` : ''}`;
+      const onto = textField(event.data, 'workflow_version_id');
+      const what = `started branch ${textField(event.data, 'branch_id') ?? ''} from an earlier point${at !== null ? ` (after event ${at})` : ''}${onto ? `, on version ${onto}` : ''}${reusingAnswers(event.data)}`;
       return { tone: 'plain', text: what, systemText: capitalized(what) };
     }
     case 'version_switched': {
       const restart = positionOf(event.data['restart_at']);
-      const what = `switched the run to version ${textField(event.data, 'to_version_id') ?? ''}${restart ? `, going back to ${moduleLabel(restart)}` : ''}`;
+      const what = `switched the run to version ${textField(event.data, 'to_version_id') ?? ''}${restart ? `, going back to ${moduleLabel(restart)}` : ''}${reusingAnswers(event.data)}`;
       return { tone: 'plain', text: what, systemText: capitalized(what) };
     }
     case 'run_resumed':
@@ -396,4 +397,9 @@ export function buildTimeline(input: TimelineInput): TimelineGroup[] {
   }
   for (const entry of latestOutcome.values()) entry.retry = eventPosition(entry.event);
   return groups.filter((group) => group.entries.length > 0);
+}
+
+/** A retry, restart or branch that reuses earlier answers says so in its line. */
+function reusingAnswers(data: Record<string, unknown>): string {
+  return data['reuse_answers'] === true ? ', answering as before what is asked the same way' : '';
 }
