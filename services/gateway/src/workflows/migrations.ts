@@ -162,10 +162,17 @@ export async function createMigration(
   };
   await deps.models.migrations.create(record);
   if (runs.length > 0) {
-    await deps.migrationQueue.enqueue(
-      { migration_id: migrationId, user_id: userId },
-      { jobId: migrationId },
-    );
+    try {
+      await deps.migrationQueue.enqueue(
+        { migration_id: migrationId, user_id: userId },
+        { jobId: migrationId },
+      );
+    } catch (error) {
+      // No runner would ever take it: a migration that cannot be queued is not left behind.
+      await deps.models.migrationRuns.deleteMany({ migration_id: migrationId });
+      await deps.models.migrations.deleteOne({ migration_id: migrationId });
+      throw error;
+    }
   }
   return {
     kind: 'created',
