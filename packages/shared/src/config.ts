@@ -60,6 +60,18 @@ const commonVariables = {
     .describe('If set, a file touched every 5 s while the service is healthy (container checks)'),
 };
 
+const publicUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+  .transform((url) => url.replace(/\/+$/, ''))
+  .optional()
+  .describe(
+    'The address people reach this server at (e.g. behind a load balancer); links that leave the server (invitations, webhooks) are built from it, and none are made without it',
+  );
+
+const outboundAllowedHosts = commaList.describe(
+  'Comma-separated hosts api.* modules and webhooks may call (private addresses are refused otherwise)',
+);
+
 export const gatewayEnvSchema = z.object({
   ...commonVariables,
   HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds'),
@@ -97,13 +109,8 @@ export const gatewayEnvSchema = z.object({
     .describe(
       'Client addresses (comma-separated; IPv6: the /64) whose failed authentications are not counted; test clients only',
     ),
-  PUBLIC_URL: z
-    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
-    .transform((url) => url.replace(/\/+$/, ''))
-    .optional()
-    .describe(
-      'The address people reach this server at (e.g. behind a load balancer); links that leave the server (invitations) are built from it, and none are made without it',
-    ),
+  PUBLIC_URL: publicUrl,
+  OUTBOUND_ALLOWED_HOSTS: outboundAllowedHosts,
   WEB_APP_DIR: z
     .string()
     .min(1)
@@ -175,8 +182,23 @@ export const runnerEnvSchema = z.object({
   MODULE_TIMEOUT_MS: positiveInt(120_000).describe(
     'Longest a non-interactive module may run before it counts as failed',
   ),
-  OUTBOUND_ALLOWED_HOSTS: commaList.describe(
-    'Comma-separated hosts api.* modules may call (private addresses are refused otherwise)',
+  OUTBOUND_ALLOWED_HOSTS: outboundAllowedHosts,
+  PUBLIC_URL: publicUrl,
+  WEBHOOK_CONCURRENCY: positiveInt(16).describe('Webhook deliveries one runner process sends at once'),
+  WEBHOOK_TIMEOUT_MS: positiveInt(10_000).describe(
+    'Longest a webhook receiver may take to answer before the attempt counts as failed',
+  ),
+  WEBHOOK_RETRY_BASE_MS: positiveInt(5_000).describe(
+    'Wait before the second attempt of a webhook delivery; it doubles with each attempt after',
+  ),
+  WEBHOOK_RETRY_MAX_MS: positiveInt(4 * 3_600_000).describe(
+    'Longest wait between two attempts of a webhook delivery',
+  ),
+  WEBHOOK_GIVE_UP_AFTER_MS: positiveInt(24 * 3_600_000).describe(
+    'Age after which a webhook delivery that never succeeded is given up',
+  ),
+  WEBHOOK_DISABLE_AFTER_MS: positiveInt(3 * 24 * 3_600_000).describe(
+    'A subscription whose deliveries have failed this long without a success is disabled',
   ),
   LLM_BASE_URL: z
     .url()

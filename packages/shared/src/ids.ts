@@ -21,6 +21,9 @@ export const idKinds = {
   invitation: { prefix: 'inv', timeOrdered: false },
   session: { prefix: 'ses', timeOrdered: false },
   migration: { prefix: 'mig', timeOrdered: true },
+  webhook: { prefix: 'whk', timeOrdered: false },
+  /** A webhook delivery: its id is the `webhook-id` header, the same on every attempt. */
+  delivery: { prefix: 'msg', timeOrdered: true },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

@@ -15,3 +15,4 @@ export * from './plugins.js';
 export * from './fair-share.js';
 export * from './versions/version-change-views.js';
 export * from './versions/migration-planning.js';
+export * from './outbound/destination-policy.js';

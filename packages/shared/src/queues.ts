@@ -49,6 +49,17 @@ export const runJobSchema = z.discriminatedUnion('kind', [
     workflow_run_id: idSchema('run'),
     user_id: idSchema('user'),
   }),
+  /**
+   * A question's deadline (or next reminder) is due: if that question is still pending with that
+   * deadline, a `timeout` command goes into the run's inbox. Keyed by interaction and due time.
+   */
+  z.strictObject({
+    kind: z.literal('deadline'),
+    workflow_run_id: idSchema('run'),
+    user_id: idSchema('user'),
+    interaction_id: idSchema('interaction'),
+    due_at: z.iso.datetime(),
+  }),
 ]);
 export type RunJob = z.infer<typeof runJobSchema>;
 
@@ -85,6 +96,17 @@ export const migrationJobSchema = z.strictObject({
 });
 export type MigrationJob = z.infer<typeof migrationJobSchema>;
 
+/**
+ * One webhook delivery (people.md, "Notifications and deadlines"): the job id is the delivery id,
+ * so enqueueing it again (the dispatcher's sweep) is one job. Retries are the processor's own
+ * (exponential, for up to 24 h), so the queue's attempts only cover a crashed worker.
+ */
+export const webhookDeliveryJobSchema = z.strictObject({
+  delivery_id: idSchema('delivery'),
+  user_id: idSchema('user'),
+});
+export type WebhookDeliveryJob = z.infer<typeof webhookDeliveryJobSchema>;
+
 export interface JobContract<Payload extends z.ZodType> {
   readonly queue: string;
   readonly jobName: string;
@@ -113,6 +135,13 @@ export const jobCatalog = {
     jobName: 'migrate',
     payload: migrationJobSchema,
     attempts: 20,
+    backoffMs: 1_000,
+  },
+  webhookDelivery: {
+    queue: 'webhooks',
+    jobName: 'deliver',
+    payload: webhookDeliveryJobSchema,
+    attempts: 5,
     backoffMs: 1_000,
   },
   maintenance: {

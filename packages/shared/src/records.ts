@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { eventTypeSchema } from './runs/events.js';
 import { interactionRequestSchema } from './workflow/interaction-requests.js';
+import { interactionDeadlineSchema } from './workflow/deadlines.js';
 
 /**
  * The documents Stepwise stores, one schema per collection of docs/architecture.md. Mongoose models
@@ -76,6 +77,8 @@ export const pendingInteractionSchema = z.object({
   module_name: z.string(),
   /** What the person sees: a built-in module's request by `module_id`, or a plugin's own. */
   request: interactionRequestSchema,
+  /** When the question times out (or is next reminded of), and what happens then. */
+  deadline: interactionDeadlineSchema.optional(),
 });
 export type PendingInteraction = z.infer<typeof pendingInteractionSchema>;
 
@@ -346,6 +349,8 @@ export const runCommandTypeSchema = z.enum([
   'branch',
   'resume',
   'switch_version',
+  /** Sent by a question's deadline timer: acts only if that question is still pending. */
+  'timeout',
 ]);
 export type RunCommandType = z.infer<typeof runCommandTypeSchema>;
 

@@ -6,6 +6,7 @@ import { createOutputModels } from './outputs.js';
 import { createPeopleModels } from './people.js';
 import { createRunModels } from './runs.js';
 import { createWorkflowModels } from './workflows.js';
+import { createWebhookModels } from './webhooks.js';
 
 /** All of Stepwise's models, bound to one connection (one database). */
 export function createModels(connection: Connection) {
@@ -17,6 +18,7 @@ export function createModels(connection: Connection) {
     ...createHistoryModels(connection),
     ...createOutputModels(connection),
     ...createMigrationModels(connection),
+    ...createWebhookModels(connection),
   };
 }
 

@@ -46,6 +46,8 @@ runSchema.index({ workflow_template_id: 1 });
 // The impact report and batch migrations: a user's runs of one template, newest first.
 runSchema.index({ user_id: 1, workflow_template_id: 1, created_at: -1, workflow_run_id: -1 });
 runSchema.index({ status: 1 });
+// The sweep that re-creates lost deadline timers: only questions with a deadline have the field.
+runSchema.index({ 'pending_interaction.deadline.due_at': 1 }, { sparse: true });
 // The inbox (GET /v1/me/interactions): a user's waiting runs in the order they started waiting;
 // while a run waits its updated_at is the time of the question (see gateway runs/inbox.ts).
 runSchema.index({ user_id: 1, status: 1, updated_at: 1, workflow_run_id: 1 });

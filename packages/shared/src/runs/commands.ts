@@ -41,6 +41,11 @@ export const commandPayloadSchemas = {
     restart_at: z.string().optional(),
     reuse_answers: z.boolean().optional(),
   }),
+  timeout: z.object({
+    interaction_id: z.string(),
+    /** The deadline the timer was set for: a timer for an earlier one finds nothing to do. */
+    due_at: z.string(),
+  }),
 } as const satisfies { [K in RunCommandType]: z.ZodObject };
 
 export type CommandPayloadSchemas = typeof commandPayloadSchemas;
@@ -66,6 +71,7 @@ export const runCommandSchema = z.discriminatedUnion('type', [
   command('branch'),
   command('resume'),
   command('switch_version'),
+  command('timeout'),
 ]);
 export type RunCommand = z.output<typeof runCommandSchema>;
 export type RunCommandOf<K extends RunCommandType> = Extract<RunCommand, { type: K }>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { moduleEffectsSchema } from '../workflow/module-declarations.js';
 import { interactionRequestSchema } from '../workflow/interaction-requests.js';
+import { interactionDeadlineSchema, onTimeoutSchema } from '../workflow/deadlines.js';
 import { eventTypes, type EventType } from './events.js';
 
 /**
@@ -102,15 +103,34 @@ export const eventDataSchemas = {
     module_id: z.string(),
     /** What the person sees: a built-in module's request by `module_id`, or a plugin's own. */
     request: interactionRequestSchema,
+    /** Absent when the module declares no deadline. */
+    deadline: interactionDeadlineSchema.optional(),
   }),
   interaction_responded: z.looseObject({
     interaction_id: z.string(),
     response: z.unknown(),
+    /** The module's `default_response`, given because nobody answered by the deadline. */
+    timed_out: z.literal(true).optional(),
     /**
      * The earlier `interaction_responded` whose answer this one reuses (versions.md, "Reusing
      * answers"): the same question, asked the same way, answered before on the run's lineage.
      */
     reused_from: z.string().optional(),
+  }),
+  interaction_timed_out: z.looseObject({
+    interaction_id: z.string(),
+    /** What the deadline does: `fail` (module_failed follows) or `default` (the answer follows). */
+    on_timeout: onTimeoutSchema.exclude(['remind']),
+    /** The deadline that passed (ISO time). */
+    due_at: z.string(),
+  }),
+  reminder_sent: z.looseObject({
+    interaction_id: z.string(),
+    /** 1 for the first reminder. */
+    reminder: z.number().int().positive(),
+    /** The deadline that passed (ISO time) and the next reminder's. */
+    due_at: z.string(),
+    next_due_at: z.string(),
   }),
   retry_requested: z.looseObject({
     target: modulePositionSchema,
@@ -195,6 +215,8 @@ export const runEventSchema = z.discriminatedUnion('event_type', [
   event('job_failed', atModule),
   event('interaction_requested', atModule),
   event('interaction_responded', atModule),
+  event('interaction_timed_out', atModule),
+  event('reminder_sent', atModule),
   event('retry_requested', atRun),
   event('branch_created', atRun),
   event('version_switched', atRun),

@@ -30,6 +30,13 @@ export const eventTypes = [
   'job_failed',
   'interaction_requested',
   'interaction_responded',
+  /**
+   * A question's deadline passed with no answer (people.md, "Notifications and deadlines"): with
+   * `fail` a `module_failed` follows, with `default` the default answer's `interaction_responded`.
+   */
+  'interaction_timed_out',
+  /** A question's deadline passed with `on_timeout: remind`: its owner was notified again. */
+  'reminder_sent',
   'retry_requested',
   'branch_created',
   'version_switched',

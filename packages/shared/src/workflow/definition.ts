@@ -3,6 +3,8 @@ import { storableObject } from '../schema-docs.js';
 import { detailsFromZodError, formatIssuePath, type ErrorDetail } from '../errors.js';
 import type { ModuleCatalog } from './module-declarations.js';
 import { displayDefinitionSchema } from './interaction-requests.js';
+import { interactionAnswerSchemas, pluginAnswerSchema } from './interaction-answers.js';
+import { moduleDeadlineFields } from './deadlines.js';
 
 /** The workflow document a user submits (workflow-format.md, "Shape"), after `$ref` resolution. */
 
@@ -47,6 +49,7 @@ export const moduleDefinitionSchema = z.strictObject({
   retry: retryPolicySchema.optional(),
   /** Context shown beside an interactive module's question (rendered when it is asked). */
   display: displayDefinitionSchema.optional(),
+  ...moduleDeadlineFields,
 });
 
 export const stepDefinitionSchema = z.strictObject({
@@ -126,6 +129,65 @@ function staticInputErrors(
   return errors;
 }
 
+/**
+ * A deadline belongs to a question: only interactive modules may have one, each field needs the
+ * ones it depends on, and a `default_response` must be an answer the module could be given (it is
+ * checked again against the rendered question when it fires).
+ */
+function deadlineErrors(
+  module: ModuleDefinition,
+  interactive: boolean,
+  path: readonly PropertyKey[],
+): ErrorDetail[] {
+  const at = (field: string) => formatIssuePath([...path, field]);
+  const errors: ErrorDetail[] = [];
+  const present = (['timeout', 'on_timeout', 'default_response', 'remind_every'] as const).filter(
+    (field) => module[field] !== undefined,
+  );
+  if (present.length === 0) return errors;
+  if (!interactive) {
+    for (const field of present)
+      errors.push({
+        path: at(field),
+        message: `module '${module.module_id}' asks nobody anything, so it cannot have a deadline`,
+      });
+    return errors;
+  }
+  if (module.timeout === undefined)
+    for (const field of present)
+      errors.push({ path: at(field), message: `${field} needs timeout (how long the question may wait)` });
+  const onTimeout = module.on_timeout ?? 'fail';
+  if (onTimeout === 'default' && module.default_response === undefined)
+    errors.push({
+      path: at('default_response'),
+      message: 'on_timeout "default" needs default_response (the answer given in the person’s place)',
+    });
+  if (onTimeout !== 'default' && module.default_response !== undefined)
+    errors.push({
+      path: at('default_response'),
+      message: 'default_response is only used with on_timeout "default"',
+    });
+  if (onTimeout !== 'remind' && module.remind_every !== undefined)
+    errors.push({
+      path: at('remind_every'),
+      message: 'remind_every is only used with on_timeout "remind"',
+    });
+  if (onTimeout === 'default' && module.default_response !== undefined) {
+    const answerSchema: z.ZodType =
+      module.module_id in interactionAnswerSchemas
+        ? interactionAnswerSchemas[module.module_id as keyof typeof interactionAnswerSchemas]
+        : pluginAnswerSchema;
+    const checked = answerSchema.safeParse(module.default_response);
+    if (!checked.success)
+      for (const issue of checked.error.issues)
+        errors.push({
+          path: formatIssuePath([...path, 'default_response', ...issue.path]),
+          message: `not an answer ${module.module_id} takes: ${issue.message}`,
+        });
+  }
+  return errors;
+}
+
 export type WorkflowValidation =
   { ok: true; workflow: WorkflowDefinition } | { ok: false; errors: ErrorDetail[] };
 
@@ -171,6 +233,7 @@ export function validateWorkflow(document: unknown, catalog: ModuleCatalog): Wor
           message: `module '${module.module_id}' asks nobody anything, so it cannot have display`,
         });
       }
+      errors.push(...deadlineErrors(module, declaration.interactive, path));
       errors.push(...staticInputErrors(module.inputs, declaration.inputs, [...path, 'inputs']));
     });
   });

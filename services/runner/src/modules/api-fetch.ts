@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { builtInModuleDeclarations, type ExecutableModule } from '@stepwise/shared';
 import { ModuleFailure, refuseUnstorable } from '../engine/module-failure.js';
-import type { DestinationPolicy } from '../outbound/destination-policy.js';
+import type { DestinationPolicy } from '@stepwise/shared/node';
 import { OutboundError, sendOutbound } from '../outbound/http-client.js';
 import { redactForLog } from '../engine/redaction.js';
 

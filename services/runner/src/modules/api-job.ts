@@ -7,7 +7,7 @@ import {
 } from '@stepwise/shared';
 import type { ArtifactStore } from '../artifacts/artifact-store.js';
 import { ModuleFailure, refuseUnstorable } from '../engine/module-failure.js';
-import type { DestinationPolicy } from '../outbound/destination-policy.js';
+import type { DestinationPolicy } from '@stepwise/shared/node';
 import { sendOutbound, type OutboundResponse } from '../outbound/http-client.js';
 import { createJobResults, outboundFailure, storedArtifactSchema } from './job-results.js';
 import { asText, selectOne } from './json-path.js';

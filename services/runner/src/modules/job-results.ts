@@ -8,7 +8,7 @@ import {
   type ArtifactStore,
 } from '../artifacts/artifact-store.js';
 import { ModuleFailure } from '../engine/module-failure.js';
-import type { DestinationPolicy } from '../outbound/destination-policy.js';
+import type { DestinationPolicy } from '@stepwise/shared/node';
 import { OutboundError, openOutbound, type OutboundStream } from '../outbound/http-client.js';
 import { asText, select } from './json-path.js';
 import { detectMediaType } from './media-types.js';

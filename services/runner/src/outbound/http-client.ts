@@ -7,7 +7,7 @@ import {
   checkResolvedAddress,
   DestinationRefused,
   type DestinationPolicy,
-} from './destination-policy.js';
+} from '@stepwise/shared/node';
 
 export interface OutboundRequest {
   url: string;

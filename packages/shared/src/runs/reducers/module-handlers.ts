@@ -38,6 +38,8 @@ export const moduleHandlers: Pick<
   | 'module_interrupted'
   | 'interaction_requested'
   | 'interaction_responded'
+  | 'interaction_timed_out'
+  | 'reminder_sent'
 > = {
   step_started: (snapshot, event) => ({ ...snapshot, open_step: event.step_id }),
 
@@ -100,8 +102,34 @@ export const moduleHandlers: Pick<
       step_id: event.step_id ?? '',
       module_name: event.module_name ?? '',
       request: event.data.request,
+      // Only a question with a deadline has the key, so older snapshots stay as they were.
+      ...(event.data.deadline ? { deadline: event.data.deadline } : {}),
     },
   }),
+
+  // What follows (module_failed, or the default answer) moves the branch on; the timer is spent.
+  interaction_timed_out: (snapshot) => {
+    const pending = snapshot.pending_interaction;
+    if (!pending?.deadline) return snapshot;
+    const { deadline: _spent, ...rest } = pending;
+    return { ...snapshot, pending_interaction: rest };
+  },
+
+  reminder_sent: (snapshot, event) => {
+    const pending = snapshot.pending_interaction;
+    if (!pending?.deadline || pending.interaction_id !== event.data.interaction_id) return snapshot;
+    return {
+      ...snapshot,
+      pending_interaction: {
+        ...pending,
+        deadline: {
+          ...pending.deadline,
+          due_at: event.data.next_due_at ?? pending.deadline.due_at,
+          reminders_sent: event.data.reminder ?? (pending.deadline.reminders_sent ?? 0) + 1,
+        },
+      },
+    };
+  },
 
   interaction_responded: (snapshot) => ({
     ...snapshot,

@@ -1,3 +1,4 @@
+import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /**
@@ -91,4 +92,24 @@ export function checkResolvedAddress(
       `host '${normalizeHost(host)}' resolves to ${address}, a private, loopback or link-local address; allow it explicitly to call it`,
     );
   }
+}
+
+/**
+ * Refuses a URL whose host the policy refuses, by name or by any address it resolves to now (a
+ * subscription is checked when it is made; each delivery is checked again when it connects, as a
+ * name may resolve elsewhere later). A name that does not resolve is refused too: nothing could
+ * be delivered to it.
+ */
+export async function checkDestinationUrl(policy: DestinationPolicy, url: string): Promise<void> {
+  const host = new URL(url).hostname;
+  checkHost(policy, host);
+  const name = normalizeHost(host);
+  if (isIP(name)) return;
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(name, { all: true });
+  } catch {
+    throw new DestinationRefused(`host '${name}' does not resolve`);
+  }
+  for (const { address } of addresses) checkResolvedAddress(policy, name, address);
 }
