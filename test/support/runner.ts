@@ -5,6 +5,8 @@ import { connectRedis, loadPluginModules, startWorker } from '@stepwise/shared/n
 import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
 import { startMigrationWorker } from '../../services/runner/src/migrations/migration-worker.js';
+import { startWebhookWorker } from '../../services/runner/src/notifications/webhook-worker.js';
+import type { WebhookSettings } from '../../services/runner/src/notifications/deliver-webhook.js';
 import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
 import type { StepwiseModule } from '@stepwise/shared';
 import type { DrainDependencies } from '../../services/runner/src/engine/drain-run.js';
@@ -21,6 +23,10 @@ export interface TestRunnerOptions {
   leaseMs?: number;
   /** Plugin modules to add to the test plugin's (a test's own interactive module, say). */
   extraPlugins?: readonly StepwiseModule[];
+  /** PUBLIC_URL, for the links notifications carry. */
+  publicUrl?: string;
+  /** Webhook dispatch settings (fast retries by default; the policy is allowedHosts'). */
+  webhooks?: Partial<WebhookSettings>;
 }
 
 export async function startTestRunner(
@@ -28,7 +34,7 @@ export async function startTestRunner(
   options: TestRunnerOptions = {},
 ): Promise<Worker> {
   const redis = connectRedis(databases.redisUrl, 'worker');
-  const { deps, runQueue, fairShare } = createRunnerDependencies({
+  const { deps, runQueue, webhookQueue, fairShare, timers } = createRunnerDependencies({
     mongo: databases.mongo,
     models: databases.models,
     redis,
@@ -43,6 +49,7 @@ export async function startTestRunner(
     llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 5_000, ...options.llm },
     maxArtifactBytes: options.maxArtifactBytes ?? 64 * 1024 * 1024,
     leaseMs: options.leaseMs ?? 30_000,
+    publicUrl: options.publicUrl,
   });
   const worker = startWorker({
     kind: 'runCommand',
@@ -50,7 +57,25 @@ export async function startTestRunner(
     prefix: databases.queuePrefix,
     concurrency: options.concurrency ?? 8,
     logger: pino({ level: 'silent' }),
-    handler: createRunJobHandler(databases.models, deps, fairShare),
+    handler: createRunJobHandler(databases.models, deps, fairShare, timers),
+  });
+  // Webhook deliveries too: a test's runner dispatches notifications as one would.
+  const webhooks = startWebhookWorker({
+    models: databases.models,
+    redis,
+    queuePrefix: databases.queuePrefix,
+    logger: pino({ level: 'silent' }),
+    concurrency: 16,
+    lockMs: 30_000,
+    settings: {
+      policy: { allowedHosts: options.allowedHosts ?? [] },
+      timeoutMs: 5_000,
+      retryBaseMs: 200,
+      retryMaxMs: 2_000,
+      giveUpAfterMs: 24 * 3_600_000,
+      disableAfterMs: 3 * 24 * 3_600_000,
+      ...options.webhooks,
+    },
   });
   // Batch migrations are the runner's too (versions.md): a test's runner takes them as one would.
   const migrations = startMigrationWorker({
@@ -67,8 +92,10 @@ export async function startTestRunner(
   });
   afterAll(async () => {
     await migrations.stop();
+    await webhooks.stop();
     await worker.close();
     await runQueue.close();
+    await webhookQueue.close();
     redis.disconnect();
   });
   return worker;
@@ -93,6 +120,7 @@ export function queuelessDrainDependencies(
     llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
     maxArtifactBytes: 1024,
     leaseMs: 30_000,
+    publicUrl: undefined,
   });
   return { ...deps, scheduleWake: async () => undefined, scheduleRecovery: async () => undefined };
 }

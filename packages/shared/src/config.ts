@@ -184,7 +184,16 @@ export const runnerEnvSchema = z.object({
   ),
   OUTBOUND_ALLOWED_HOSTS: outboundAllowedHosts,
   PUBLIC_URL: publicUrl,
-  WEBHOOK_CONCURRENCY: positiveInt(16).describe('Webhook deliveries one runner process sends at once'),
+  RUNNER_FAILPOINT: z
+    .string()
+    .regex(/^exit_after_commit:[a-z_]+$/, 'must be exit_after_commit:<event type>')
+    .optional()
+    .describe(
+      'Fault injection for tests only: exit_after_commit:<event type> kills the process right after it commits an event of that type, before the event reaches the log',
+    ),
+  WEBHOOK_CONCURRENCY: positiveInt(16).describe(
+    'Webhook deliveries one runner process sends at once',
+  ),
   WEBHOOK_TIMEOUT_MS: positiveInt(10_000).describe(
     'Longest a webhook receiver may take to answer before the attempt counts as failed',
   ),

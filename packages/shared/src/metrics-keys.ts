@@ -21,4 +21,6 @@ export type WebhookDeliveryOutcome = (typeof webhookDeliveryOutcomes)[number];
 export function webhookLatencyKey(queuePrefix: string): string {
   return `${queuePrefix}:metrics:webhook_latency`;
 }
-export const webhookLatencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600] as const;
+export const webhookLatencyBuckets = [
+  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600,
+] as const;

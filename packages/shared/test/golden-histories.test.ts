@@ -108,6 +108,9 @@ describe('golden histories', () => {
       'job_polled',
       'job_completed',
       'job_failed',
+      // Deadlines (people.md, "Notifications and deadlines") came later still.
+      'interaction_timed_out',
+      'reminder_sent',
     ]);
     const expected = eventTypes.filter((type) => !later.has(type));
     expect(expected.filter((type) => !seen.has(type))).toEqual([]);

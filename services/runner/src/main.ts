@@ -5,6 +5,7 @@ import { createRunnerDependencies } from './runner.js';
 import { startMaintenance } from './maintenance.js';
 import { startMigrationWorker } from './migrations/migration-worker.js';
 import { startSweeper } from './sweeper.js';
+import { startWebhookWorker } from './notifications/webhook-worker.js';
 
 await runWorkerService({
   service: 'runner',
@@ -14,7 +15,7 @@ await runWorkerService({
   setup: async ({ config, mongo, models, redis, logger }) => {
     const plugins = await loadPluginModules(config.RUNNER_PLUGINS);
     if (plugins.length > 0) logger.info({ modules: plugins.map((m) => m.id) }, 'plugins loaded');
-    const { deps, runQueue, fairShare } = createRunnerDependencies({
+    const { deps, runQueue, webhookQueue, fairShare, timers } = createRunnerDependencies({
       mongo,
       models,
       redis,
@@ -34,6 +35,31 @@ await runWorkerService({
       },
       maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
       leaseMs: config.RUN_LEASE_MS,
+      publicUrl: config.PUBLIC_URL,
+    });
+    const failpoint = config.RUNNER_FAILPOINT?.split(':')[1];
+    if (failpoint) {
+      logger.warn({ failpoint }, 'fault injection: exiting after committing this event type');
+      deps.afterCommit = (events) => {
+        if (events.some((event) => event.event_type === failpoint))
+          process.kill(process.pid, 'SIGKILL');
+      };
+    }
+    const webhooks = startWebhookWorker({
+      models,
+      redis,
+      queuePrefix: config.QUEUE_PREFIX,
+      logger,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      lockMs: config.RUNNER_LOCK_MS,
+      settings: {
+        policy: { allowedHosts: config.OUTBOUND_ALLOWED_HOSTS },
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+        retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+        giveUpAfterMs: config.WEBHOOK_GIVE_UP_AFTER_MS,
+        disableAfterMs: config.WEBHOOK_DISABLE_AFTER_MS,
+      },
     });
     const maintenance = await startMaintenance({
       models,
@@ -61,13 +87,15 @@ await runWorkerService({
       models,
       redis,
       runQueue,
+      webhookQueue,
+      timers,
       logger,
       lockKey: `${config.QUEUE_PREFIX}:sweeper`,
       intervalMs: config.RUNNER_SWEEP_INTERVAL_MS,
       staleAfterMs: config.RUNNER_STALE_AFTER_MS,
     });
     return {
-      handler: createRunJobHandler(models, deps, fairShare),
+      handler: createRunJobHandler(models, deps, fairShare, timers),
       workerOptions: {
         lockDuration: config.RUNNER_LOCK_MS,
         stalledInterval: config.RUNNER_LOCK_MS,
@@ -76,9 +104,11 @@ await runWorkerService({
       },
       onStop: async () => {
         stopSweeper();
+        await webhooks.stop();
         await migrations.stop();
         await maintenance.stop();
         await runQueue.close();
+        await webhookQueue.close();
       },
     };
   },

@@ -8,18 +8,28 @@ import {
   type Models,
 } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from './engine/drain-run.js';
+import { fireDeadline, type DeadlineTimers } from './deadlines/deadline-timers.js';
 
 /**
  * The `runs` queue's processor. A `drain` applies the run's pending commands and answers for its
  * own; a `wake` puts a `continue` in the run's inbox (so it takes its turn like any command) and
- * drains. A redelivered job finds its command already applied and answers the same. A job gives
+ * drains; a `deadline` does the same with a `timeout` if its question still waits (see
+ * DeadlineTimers). A redelivered job finds its command already applied and answers the same. A job gives
  * its user's place in line back when it is done for good (see FairShare).
  */
-export function createRunJobHandler(models: Models, deps: DrainDependencies, fairShare: FairShare) {
+export function createRunJobHandler(
+  models: Models,
+  deps: DrainDependencies,
+  fairShare: FairShare,
+  timers: DeadlineTimers,
+) {
   return async (job: RunJob, context: JobContext): Promise<CommandOutcome> => {
     let done = context.isFinalAttempt;
     try {
-      const outcome = await handleRunJob(models, deps, job, context);
+      const outcome =
+        job.kind === 'deadline'
+          ? await fireDeadline(models, timers, job, (runId) => drainRun(runId, deps))
+          : await handleRunJob(models, deps, job, context);
       done = true;
       return outcome;
     } finally {
@@ -31,7 +41,7 @@ export function createRunJobHandler(models: Models, deps: DrainDependencies, fai
 async function handleRunJob(
   models: Models,
   deps: DrainDependencies,
-  job: RunJob,
+  job: Exclude<RunJob, { kind: 'deadline' }>,
   context: JobContext,
 ): Promise<CommandOutcome> {
   if (job.kind === 'recover') {

@@ -10,6 +10,10 @@ import type { LlmSettings } from './modules/api-llm.js';
 import { createBuiltInModules, createModuleRegistry } from './modules/registry.js';
 import { createPlanLoader } from './plan-loader.js';
 import { TokenLedger } from './history/token-ledger.js';
+import { DeadlineFollower } from './deadlines/deadline-follower.js';
+import { DeadlineTimers } from './deadlines/deadline-timers.js';
+import { RunFactsCache } from './engine/run-facts.js';
+import { NotificationOutbox } from './notifications/notification-outbox.js';
 
 export interface RunnerOptions {
   mongo: Connection;
@@ -23,41 +27,38 @@ export interface RunnerOptions {
   maxArtifactBytes: number;
   /** How long a drain's lease on a run lasts without renewal. */
   leaseMs: number;
+  /** PUBLIC_URL: notifications link to the app only with it. */
+  publicUrl: string | undefined;
 }
 
 /** Everything the drain needs, wired to MongoDB and Redis. */
 export function createRunnerDependencies(options: RunnerOptions): {
   deps: DrainDependencies;
   runQueue: JobQueue<'runCommand'>;
+  webhookQueue: JobQueue<'webhookDelivery'>;
   fairShare: FairShare;
+  timers: DeadlineTimers;
 } {
   const fairShare = new FairShare(options.redis, options.queuePrefix);
   const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
-  // Whose each run is, for the user channel: a run never changes owner, so a bounded map spares a
-  // read per commit (a miss costs one lookup on the unique run id).
-  const owners = new Map<string, string>();
-  const ownerOf = async (runId: string): Promise<string | null> => {
-    const known = owners.get(runId);
-    if (known !== undefined) return known;
-    const run = await options.models.runs
-      .findOne({ workflow_run_id: runId })
-      .select({ _id: 0, user_id: 1 })
-      .lean<{ user_id: string }>();
-    if (!run) return null;
-    if (owners.size >= 10_000) owners.delete(owners.keys().next().value ?? runId);
-    owners.set(runId, run.user_id);
-    return run.user_id;
-  };
+  const webhookQueue = new JobQueue('webhookDelivery', options.redis, options.queuePrefix);
+  const timers = new DeadlineTimers(runQueue, fairShare);
+  const facts = new RunFactsCache(options.models);
   const repository = new MongoRunRepository(
     options.models,
     async (runId, lastSeq) => {
       await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
       // The owner's stream (GET /v1/me/stream) looks again too; it reads the runs themselves.
-      const userId = await ownerOf(runId);
-      if (userId !== null)
-        await options.redis.publish(userChannel(options.queuePrefix, userId), runId);
+      const owner = await facts.of(runId);
+      if (owner !== null)
+        await options.redis.publish(userChannel(options.queuePrefix, owner.user_id), runId);
     },
     options.leaseMs,
+    undefined,
+    [
+      new NotificationOutbox(options.models, facts, webhookQueue, options.publicUrl),
+      new DeadlineFollower(timers, facts),
+    ],
   );
   const tokenLedger = new TokenLedger(options.models);
   const deps: DrainDependencies = {
@@ -121,5 +122,5 @@ export function createRunnerDependencies(options: RunnerOptions): {
       );
     },
   };
-  return { deps, runQueue, fairShare };
+  return { deps, runQueue, webhookQueue, fairShare, timers };
 }

@@ -1,11 +1,14 @@
 import type { Redis } from 'ioredis';
 import type { FairShare, JobQueue, Logger, Models } from '@stepwise/shared/node';
+import type { DeadlineTimers } from './deadlines/deadline-timers.js';
 
 export interface SweeperOptions {
   fairShare: FairShare;
   models: Models;
   redis: Redis;
   runQueue: JobQueue<'runCommand'>;
+  webhookQueue: JobQueue<'webhookDelivery'>;
+  timers: DeadlineTimers;
   logger: Logger;
   lockKey: string;
   intervalMs: number;
@@ -21,9 +24,9 @@ export interface SweeperOptions {
 export async function sweepOnce(
   options: SweeperOptions,
   now = new Date(),
-): Promise<{ commands: number; runs: number }> {
+): Promise<{ commands: number; runs: number; deadlines: number; deliveries: number }> {
   const locked = await options.redis.set(options.lockKey, '1', 'PX', options.intervalMs, 'NX');
-  if (locked !== 'OK') return { commands: 0, runs: 0 };
+  if (locked !== 'OK') return { commands: 0, runs: 0, deadlines: 0, deliveries: 0 };
   const before = new Date(now.getTime() - options.staleAfterMs);
   const minute = Math.floor(now.getTime() / 60_000);
 
@@ -75,10 +78,69 @@ export async function sweepOnce(
       },
     );
   }
-  if (commands.length + runs.length > 0) {
-    options.logger.info({ commands: commands.length, runs: runs.length }, 'sweep re-enqueued work');
+  const deadlines = await sweepDeadlines(options, before, minute);
+  const deliveries = await sweepDeliveries(options, now, before, minute);
+  const counts = { commands: commands.length, runs: runs.length, deadlines, deliveries };
+  if (commands.length + runs.length + deadlines + deliveries > 0) {
+    options.logger.info(counts, 'sweep re-enqueued work');
   }
-  return { commands: commands.length, runs: runs.length };
+  return counts;
+}
+
+/**
+ * Questions whose deadline passed a while ago and still wait: their timer was lost (Redis lost
+ * the job) or never set (the commit's outbox is not written yet). The run document says when each
+ * is due, from the log's `interaction_requested` and `reminder_sent`; the timer is set again.
+ */
+async function sweepDeadlines(options: SweeperOptions, before: Date, minute: number) {
+  const waiting = await options.models.runs
+    .find({
+      status: 'awaiting_input',
+      'pending_interaction.deadline.due_at': { $lt: before.toISOString() },
+    })
+    .select({ workflow_run_id: 1, user_id: 1, pending_interaction: 1 })
+    .limit(500)
+    .lean();
+  let count = 0;
+  for (const run of waiting) {
+    const pending = run.pending_interaction;
+    const dueAt = pending?.deadline?.due_at;
+    if (!pending || !dueAt) continue;
+    await options.timers.schedule(
+      {
+        runId: run.workflow_run_id,
+        userId: run.user_id,
+        interactionId: pending.interaction_id,
+        dueAt,
+      },
+      `sweep-deadline-${pending.interaction_id}-${Date.parse(dueAt)}-${minute}`,
+    );
+    count++;
+  }
+  return count;
+}
+
+/**
+ * Deliveries that should have been tried a while ago and are not being sent: their job was lost,
+ * or their dispatcher died before it queued the next attempt.
+ */
+async function sweepDeliveries(options: SweeperOptions, now: Date, before: Date, minute: number) {
+  const stuck = await options.models.webhookDeliveries
+    .find({
+      status: 'pending',
+      next_attempt_at: { $lt: before },
+      $or: [{ sending_until: null }, { sending_until: { $lte: now } }],
+    })
+    .select({ delivery_id: 1, user_id: 1 })
+    .limit(500)
+    .lean();
+  for (const delivery of stuck) {
+    await options.webhookQueue.enqueue(
+      { delivery_id: delivery.delivery_id, user_id: delivery.user_id },
+      { jobId: `sweep-${delivery.delivery_id}-${minute}` },
+    );
+  }
+  return stuck.length;
 }
 
 export function startSweeper(options: SweeperOptions): () => void {

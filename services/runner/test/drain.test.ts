@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId, type RunCommandRecord } from '@stepwise/shared';
-import { FairShare, acceptRunCommand } from '@stepwise/shared/node';
+import { FairShare, JobQueue, acceptRunCommand } from '@stepwise/shared/node';
+import { DeadlineTimers } from '../src/deadlines/deadline-timers.js';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
 import { MongoRunRepository } from '../src/engine/run-repository.js';
 import { createRunJobHandler } from '../src/run-jobs.js';
@@ -17,6 +18,9 @@ import {
  * command is delivered twice, or drained by several processes at once.
  */
 const db = await useTestDatabases('drain');
+const fairShare = new FairShare(db.redis, db.queuePrefix);
+// The handler's deadline timers: no test here sets one, and none fires.
+const timers = new DeadlineTimers(new JobQueue('runCommand', db.redis, db.queuePrefix), fairShare);
 const userId = newId('user');
 let deps: DrainDependencies;
 let versionId: string;
@@ -90,7 +94,7 @@ describe('applying commands exactly once', () => {
     const after = await eventsOf(runId);
     await drainRun(runId, deps);
     expect(await eventsOf(runId)).toEqual(after);
-    const handler = createRunJobHandler(db.models, deps, new FairShare(db.redis, db.queuePrefix));
+    const handler = createRunJobHandler(db.models, deps, fairShare, timers);
     const context = {
       jobId: 'redelivered',
       attemptsMade: 1,
@@ -156,7 +160,7 @@ describe('applying commands exactly once', () => {
       correlationId: newId('correlation'),
     });
     const before = await eventsOf(runId);
-    const handler = createRunJobHandler(db.models, deps, new FairShare(db.redis, db.queuePrefix));
+    const handler = createRunJobHandler(db.models, deps, fairShare, timers);
     const context = {
       jobId: 'j',
       attemptsMade: 0,
@@ -269,11 +273,7 @@ describe('applying commands exactly once', () => {
       finished_at: null,
     };
     await db.models.runCommands.collection.insertOne({ ...late });
-    const handler = createRunJobHandler(
-      db.models,
-      patient,
-      new FairShare(db.redis, db.queuePrefix),
-    );
+    const handler = createRunJobHandler(db.models, patient, fairShare, timers);
     const context = {
       jobId: 'late',
       attemptsMade: 0,

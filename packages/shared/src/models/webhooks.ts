@@ -36,6 +36,7 @@ const deliverySchema = new Schema<WebhookDeliveryRecord>(
     event_id: { type: String, required: true },
     seq: { type: Number, required: true },
     type: { type: String, required: true },
+    event_at: { type: Date, required: true },
     body: { type: String, required: true },
     status: { type: String, required: true },
     attempts: { type: Schema.Types.Mixed, default: [] },

@@ -46,6 +46,8 @@ export interface WebhookDeliveryRecord {
   event_id: string;
   seq: number;
   type: NotificationType;
+  /** When the event was committed: delivery latency is measured from here. */
+  event_at: Date;
   /** The exact body sent on every attempt (the signature covers it). */
   body: string;
   status: DeliveryStatus;

@@ -155,12 +155,16 @@ function deadlineErrors(
   }
   if (module.timeout === undefined)
     for (const field of present)
-      errors.push({ path: at(field), message: `${field} needs timeout (how long the question may wait)` });
+      errors.push({
+        path: at(field),
+        message: `${field} needs timeout (how long the question may wait)`,
+      });
   const onTimeout = module.on_timeout ?? 'fail';
   if (onTimeout === 'default' && module.default_response === undefined)
     errors.push({
       path: at('default_response'),
-      message: 'on_timeout "default" needs default_response (the answer given in the person’s place)',
+      message:
+        'on_timeout "default" needs default_response (the answer given in the person’s place)',
     });
   if (onTimeout !== 'default' && module.default_response !== undefined)
     errors.push({

@@ -9,6 +9,7 @@ import { decideResume } from './commands/resume.js';
 import { decideRetry } from './commands/retry.js';
 import { decideStart } from './commands/start.js';
 import { decideSwitchVersion } from './commands/switch-version.js';
+import { decideTimeout } from './commands/timeout.js';
 import { parseRunCommand } from './commands/payloads.js';
 
 export type { EngineDependencies } from './commands/context.js';
@@ -50,6 +51,8 @@ export async function decideCommand(
       return decideResume(context);
     case 'switch_version':
       return decideSwitchVersion(context, typed.payload);
+    case 'timeout':
+      return decideTimeout(context, typed.payload);
   }
 }
 

@@ -22,6 +22,11 @@ export interface DrainDependencies extends EngineDependencies {
   closeAttempt: (idempotencyKey: string, recovered?: boolean) => Promise<void>;
   /** Asks for a look at the run at `at`, when a lease another drain holds will have expired. */
   scheduleRecovery: (runId: string, userId: string, at: Date) => Promise<void>;
+  /**
+   * Called right after a commit, before its events are written to the log: a fault-injection
+   * point for tests (RUNNER_FAILPOINT), absent in normal use.
+   */
+  afterCommit?: (events: readonly { event_type: string }[]) => void;
 }
 
 export interface DrainResult {
@@ -314,6 +319,7 @@ class Drain {
         !needsDriving({ ...run, snapshot: session.snapshot }, this.deps.now()),
     );
     if (!committed) throw new LeaseLostError(run.workflow_run_id);
+    this.deps.afterCommit?.(committed.events);
     await repository.writeEvents(committed.events);
     const lastSeq = committed.run.last_seq;
     if (command && origin.appliesCommand !== null) {

@@ -22,6 +22,15 @@ export function isDuplicateOnly(error: unknown): boolean {
 }
 
 /**
+ * What else a commit's events lead to once they are in the log: notifications to deliver, deadline
+ * timers to set. Followers run every time an outbox is written (again, after a crash), so each
+ * must be idempotent; an error fails the write, and the outbox is written again later.
+ */
+export interface OutboxFollower {
+  afterWrite(runId: string, events: readonly EventRecord[]): Promise<void>;
+}
+
+/**
  * The events collection and the records that mirror it (branches, artifact links). Every write is
  * idempotent, so the outbox of a commit can be written again by whoever finds it unwritten.
  */
@@ -29,6 +38,7 @@ export class EventLog implements RunHistoryReader {
   constructor(
     private readonly models: Models,
     private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
+    private readonly followers: readonly OutboxFollower[] = [],
   ) {}
 
   async write(events: readonly EventRecord[]): Promise<void> {
@@ -47,6 +57,7 @@ export class EventLog implements RunHistoryReader {
       if (event.event_type === 'branch_created') await this.recordBranch(event);
       if (event.event_type === 'module_completed') await this.linkArtifact(event);
     }
+    for (const follower of this.followers) await follower.afterWrite(last.workflow_run_id, events);
     await this.onEventsWritten(last.workflow_run_id, last.seq);
   }
 

@@ -1,9 +1,10 @@
-import type {
-  InteractionRequest,
-  JobReport,
-  ModuleDefinition,
-  PlannedModule,
-  StepwiseModule,
+import {
+  moduleDeadlineOf,
+  type InteractionRequest,
+  type JobReport,
+  type ModuleDefinition,
+  type PlannedModule,
+  type StepwiseModule,
 } from '@stepwise/shared';
 import type { DecisionSession, ModuleExecution } from './decision.js';
 import { completeRequest } from './display.js';
@@ -132,10 +133,24 @@ export function recordExecution(
       failAttempt(session, planned, attempt, asFailure(error), deps);
       return;
     }
+    const deadline = moduleDeadlineOf(planned.module);
     session.emit('interaction_requested', position, {
       interaction_id: deps.newInteractionId(),
       module_id: planned.module.module_id,
       request,
+      // The deadline is fixed when the question is asked, so a timer can be re-created from the
+      // log alone (people.md, "Notifications and deadlines").
+      ...(deadline
+        ? {
+            deadline: {
+              due_at: new Date(deps.now().getTime() + deadline.timeoutMs).toISOString(),
+              on_timeout: deadline.onTimeout,
+              ...(deadline.remindEveryMs === null
+                ? {}
+                : { remind_every_ms: deadline.remindEveryMs }),
+            },
+          }
+        : {}),
     });
   } else {
     try {

@@ -16,7 +16,7 @@ import {
   type CommandSettlement,
   type Models,
 } from '@stepwise/shared/node';
-import { EventLog, type RunHistoryReader } from './event-log.js';
+import { EventLog, type OutboxFollower, type RunHistoryReader } from './event-log.js';
 import type { StampedEvent } from './decision.js';
 
 export type { RunHistoryReader } from './event-log.js';
@@ -120,8 +120,9 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     private readonly announcer: (runId: string, lastSeq: number) => Promise<void>,
     private readonly leaseMs: number,
     private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
+    followers: readonly OutboxFollower[] = [],
   ) {
-    super(runModels, announcer);
+    super(runModels, announcer, followers);
   }
 
   /**

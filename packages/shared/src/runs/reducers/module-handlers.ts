@@ -107,13 +107,8 @@ export const moduleHandlers: Pick<
     },
   }),
 
-  // What follows (module_failed, or the default answer) moves the branch on; the timer is spent.
-  interaction_timed_out: (snapshot) => {
-    const pending = snapshot.pending_interaction;
-    if (!pending?.deadline) return snapshot;
-    const { deadline: _spent, ...rest } = pending;
-    return { ...snapshot, pending_interaction: rest };
-  },
+  // The question is closed: what follows (module_failed, or the default answer) moves the branch on.
+  interaction_timed_out: (snapshot) => ({ ...snapshot, pending_interaction: null }),
 
   reminder_sent: (snapshot, event) => {
     const pending = snapshot.pending_interaction;

@@ -75,7 +75,7 @@ export function recordAnswer(
   session: DecisionSession,
   planned: PlannedModule,
   implementation: StepwiseModule,
-  answer: { interactionId: string; response: unknown; reusedFrom?: string },
+  answer: { interactionId: string; response: unknown; reusedFrom?: string; timedOut?: boolean },
   outputs: Record<string, unknown>,
 ): void {
   const position = { step_id: planned.step.step_id, module_name: planned.module.name };
@@ -83,6 +83,7 @@ export function recordAnswer(
     interaction_id: answer.interactionId,
     response: answer.response,
     ...(answer.reusedFrom === undefined ? {} : { reused_from: answer.reusedFrom }),
+    ...(answer.timedOut ? { timed_out: true as const } : {}),
   });
   try {
     completeModule(session, planned, implementation, outputs);

@@ -1,0 +1,35 @@
+import type { Models } from '@stepwise/shared/node';
+
+/** What never changes about a run: whose it is, its template and its project. */
+export interface RunFacts {
+  user_id: string;
+  workflow_template_name: string;
+  project_name: string;
+}
+
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * A run's fixed facts, remembered for the runs this process touches (bounded), so that the
+ * announcement, notifications and timers of a commit cost no read once the run is known (a miss
+ * costs one lookup on the unique run id).
+ */
+export class RunFactsCache {
+  private readonly known = new Map<string, RunFacts>();
+
+  constructor(private readonly models: Models) {}
+
+  async of(runId: string): Promise<RunFacts | null> {
+    const known = this.known.get(runId);
+    if (known) return known;
+    const run = await this.models.runs
+      .findOne({ workflow_run_id: runId })
+      .select({ _id: 0, user_id: 1, workflow_template_name: 1, project_name: 1 })
+      .lean<RunFacts>();
+    if (!run) return null;
+    if (this.known.size >= MAX_REMEMBERED)
+      this.known.delete(this.known.keys().next().value ?? runId);
+    this.known.set(runId, run);
+    return run;
+  }
+}
