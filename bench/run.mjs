@@ -27,6 +27,7 @@ const scenarios = [
   'scale',
   'memory',
   'versions',
+  'notifications',
   'web-app',
   'run-page',
 ].filter((name) => !only || only.includes(name));

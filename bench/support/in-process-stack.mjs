@@ -89,6 +89,7 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
     runCommand: new JobQueue('runCommand', client, prefix),
     maintenance: new JobQueue('maintenance', client, prefix),
     migration: new JobQueue('migration', client, prefix),
+    webhookDelivery: new JobQueue('webhookDelivery', client, prefix),
   };
   closers.push(
     () => resolveEvents.close(),

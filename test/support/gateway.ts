@@ -51,6 +51,7 @@ export async function startTestGateway(
     runCommand: new JobQueue('runCommand', redis, databases.queuePrefix),
     maintenance: new JobQueue('maintenance', redis, databases.queuePrefix),
     migration: new JobQueue('migration', redis, databases.queuePrefix),
+    webhookDelivery: new JobQueue('webhookDelivery', redis, databases.queuePrefix),
   };
   const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
     connection: connectRedis(databases.redisUrl, 'worker'),
@@ -110,6 +111,7 @@ export async function startTestGateway(
       queues.resolve.close(),
       queues.runCommand.close(),
       queues.maintenance.close(),
+      queues.webhookDelivery.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);

@@ -50,12 +50,23 @@ export function eventDetail(event: EventView): string | null {
     case 'interaction_requested': {
       const request = field<{ prompt?: string; message?: string }>(data, 'request');
       const asks = request?.prompt ?? request?.message;
-      return asks ? `asks: ${truncate(asks.trim().replaceAll('\n', ' '), 200)}` : null;
+      const deadline = field<{ due_at?: string; on_timeout?: string }>(data, 'deadline');
+      const due = deadline?.due_at
+        ? ` (due ${deadline.due_at}, then ${deadline.on_timeout ?? 'fail'})`
+        : '';
+      return asks ? `asks: ${truncate(asks.trim().replaceAll('\n', ' '), 200)}${due}` : null;
     }
     case 'interaction_responded': {
       const reused = field<string>(data, 'reused_from');
-      return `answer: ${compactJson(data['response'])}${reused ? ` (reused from ${reused})` : ''}`;
+      const timedOut = field<boolean>(data, 'timed_out')
+        ? ' (the default: nobody answered in time)'
+        : '';
+      return `answer: ${compactJson(data['response'])}${reused ? ` (reused from ${reused})` : ''}${timedOut}`;
     }
+    case 'interaction_timed_out':
+      return `nobody answered by ${String(data['due_at'])}: ${data['on_timeout'] === 'default' ? 'the default answer is given' : 'the module fails'}`;
+    case 'reminder_sent':
+      return `reminder ${String(data['reminder'])}; next at ${String(data['next_due_at'])}`;
     case 'module_completed':
       return `outputs: ${compactJson(data['outputs'] ?? {})}`;
     case 'module_failed': {

@@ -415,6 +415,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your webhook subscriptions, newest first (secrets are never shown again) */
+        get: operations["getV1Webhooks"];
+        put?: never;
+        /** Subscribe a URL to notifications of your runs (at most 20 subscriptions); the signing secret is shown once */
+        post: operations["postV1Webhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your webhook subscriptions */
+        get: operations["getV1WebhooksSubscriptionId"];
+        put?: never;
+        post?: never;
+        /** Delete a subscription; its deliveries not yet made are given up (failure_reason "subscription deleted") */
+        delete: operations["deleteV1WebhooksSubscriptionId"];
+        options?: never;
+        head?: never;
+        /** Change a subscription; enabled: false pauses it, enabled: true enables it again (also after Stepwise disabled it) */
+        patch: operations["patchV1WebhooksSubscriptionId"];
+        trace?: never;
+    };
+    "/v1/webhooks/{subscription_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A subscription's delivery log, newest first: each delivery with its attempts */
+        get: operations["getV1WebhooksSubscriptionIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/runs": {
         parameters: {
             query?: never;
@@ -786,6 +840,18 @@ export interface components {
                 step_id: string;
                 module_name: string;
                 request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
+                deadline?: {
+                    due_at: string;
+                    /**
+                     * @description fail: the module fails (and the run with it); default: the question is answered with default_response; remind: the owner is notified again, every remind_every, until someone answers
+                     * @enum {string}
+                     */
+                    on_timeout: "fail" | "default" | "remind";
+                    remind_every_ms?: number;
+                    reminders_sent?: number;
+                } & {
+                    [key: string]: unknown;
+                };
             };
             /** Format: date-time */
             waiting_since: string;
@@ -1017,6 +1083,85 @@ export interface components {
             updated_at: string;
             finished_at: string | null;
         };
+        CreatedWebhookSubscription: {
+            subscription_id: string;
+            url: string;
+            events: ("interaction.requested" | "run.completed" | "run.failed" | "run.cancelled")[];
+            templates: string[] | null;
+            /**
+             * @description standard: a JSON notification {type, timestamp, data}; slack: {text} for a Slack-compatible incoming webhook (the question and its link)
+             * @enum {string}
+             */
+            format: "standard" | "slack";
+            description: string;
+            /**
+             * @description enabled: delivering; paused: its owner paused it; disabled: Stepwise stopped it after failing for too long (see disabled_reason)
+             * @enum {string}
+             */
+            status: "enabled" | "paused" | "disabled";
+            disabled_reason: string | null;
+            disabled_at: string | null;
+            failing_since: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description The signing secret (whsec_…): shown this once; verify webhook-signature with it */
+            secret: string;
+        };
+        WebhookSubscription: {
+            subscription_id: string;
+            url: string;
+            events: ("interaction.requested" | "run.completed" | "run.failed" | "run.cancelled")[];
+            templates: string[] | null;
+            /**
+             * @description standard: a JSON notification {type, timestamp, data}; slack: {text} for a Slack-compatible incoming webhook (the question and its link)
+             * @enum {string}
+             */
+            format: "standard" | "slack";
+            description: string;
+            /**
+             * @description enabled: delivering; paused: its owner paused it; disabled: Stepwise stopped it after failing for too long (see disabled_reason)
+             * @enum {string}
+             */
+            status: "enabled" | "paused" | "disabled";
+            disabled_reason: string | null;
+            disabled_at: string | null;
+            failing_since: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookDelivery: {
+            delivery_id: string;
+            subscription_id: string;
+            /**
+             * @description interaction.requested: a question waits for a person (sent again with each reminder); run.completed, run.failed, run.cancelled: a run ended
+             * @enum {string}
+             */
+            type: "interaction.requested" | "run.completed" | "run.failed" | "run.cancelled";
+            workflow_run_id: string;
+            seq: number;
+            event_id: string;
+            /**
+             * @description pending: not delivered yet (retried with backoff); delivered: the receiver answered 2xx; failed: given up (24 h of failures, or the subscription was disabled or removed)
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            attempts: {
+                /** Format: date-time */
+                attempted_at: string;
+                status_code: number | null;
+                error: string | null;
+                duration_ms: number;
+            }[];
+            /** Format: date-time */
+            created_at: string;
+            next_attempt_at: string | null;
+            delivered_at: string | null;
+            failure_reason: string | null;
+        };
         Run: {
             workflow_run_id: string;
             workflow_template_id: string;
@@ -1036,6 +1181,18 @@ export interface components {
                 step_id: string;
                 module_name: string;
                 request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
+                deadline?: {
+                    due_at: string;
+                    /**
+                     * @description fail: the module fails (and the run with it); default: the question is answered with default_response; remind: the owner is notified again, every remind_every, until someone answers
+                     * @enum {string}
+                     */
+                    on_timeout: "fail" | "default" | "remind";
+                    remind_every_ms?: number;
+                    reminders_sent?: number;
+                } & {
+                    [key: string]: unknown;
+                };
             } | null;
             error: {
                 code: string;
@@ -1068,7 +1225,7 @@ export interface components {
             branch_id: string;
             seq: number;
             /** @enum {string} */
-            event_type: "run_created" | "step_started" | "step_completed" | "module_started" | "module_completed" | "module_skipped" | "module_failed" | "module_interrupted" | "job_submitted" | "job_polled" | "job_completed" | "job_failed" | "interaction_requested" | "interaction_responded" | "retry_requested" | "branch_created" | "version_switched" | "run_resumed" | "run_completed" | "run_failed" | "run_cancelled";
+            event_type: "run_created" | "step_started" | "step_completed" | "module_started" | "module_completed" | "module_skipped" | "module_failed" | "module_interrupted" | "job_submitted" | "job_polled" | "job_completed" | "job_failed" | "interaction_requested" | "interaction_responded" | "interaction_timed_out" | "reminder_sent" | "retry_requested" | "branch_created" | "version_switched" | "run_resumed" | "run_completed" | "run_failed" | "run_cancelled";
             step_id: string | null;
             module_name: string | null;
             data: {
@@ -1196,6 +1353,17 @@ export interface components {
                         backoff_ms?: number;
                     };
                     display?: components["schemas"]["DisplayItemDefinition"][];
+                    /** @description How long the question may wait (ISO 8601 duration or milliseconds) */
+                    timeout?: number | string;
+                    /**
+                     * @description fail: the module fails (and the run with it); default: the question is answered with default_response; remind: the owner is notified again, every remind_every, until someone answers
+                     * @enum {string}
+                     */
+                    on_timeout?: "fail" | "default" | "remind";
+                    /** @description With on_timeout "default": the answer given in the person’s place */
+                    default_response?: unknown;
+                    /** @description With on_timeout "remind": the interval between reminders (default: timeout) */
+                    remind_every?: number | string;
                 }[];
             }[];
         };
@@ -4070,6 +4238,708 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Migration"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1Webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Your subscriptions, secrets left out */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["WebhookSubscription"][];
+                    };
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    postV1Webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/stepwise",
+                 *       "events": [
+                 *         "interaction.requested",
+                 *         "run.failed"
+                 *       ],
+                 *       "templates": [
+                 *         "onboarding"
+                 *       ],
+                 *       "format": "standard",
+                 *       "description": "Team inbox"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: uri */
+                    url: string;
+                    events: ("interaction.requested" | "run.completed" | "run.failed" | "run.cancelled")[];
+                    /**
+                     * @description Only runs of these templates (by name); null: every template
+                     * @default null
+                     */
+                    templates?: string[] | null;
+                    /**
+                     * @description standard: a JSON notification {type, timestamp, data}; slack: {text} for a Slack-compatible incoming webhook (the question and its link)
+                     * @default standard
+                     * @enum {string}
+                     */
+                    format?: "standard" | "slack";
+                    /** @default  */
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription, with its signing secret (shown only now) */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhookSubscription"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: The credentials do not allow this route */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `CONFLICT`: The request conflicts with existing state */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1WebhooksSubscriptionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The subscription, its secret left out */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSubscription"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    deleteV1WebhooksSubscriptionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: The credentials do not allow this route */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    patchV1WebhooksSubscriptionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": true
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: uri */
+                    url?: string;
+                    events?: ("interaction.requested" | "run.completed" | "run.failed" | "run.cancelled")[];
+                    templates?: string[] | null;
+                    /**
+                     * @description standard: a JSON notification {type, timestamp, data}; slack: {text} for a Slack-compatible incoming webhook (the question and its link)
+                     * @enum {string}
+                     */
+                    format?: "standard" | "slack";
+                    description?: string;
+                    /** @description false pauses deliveries; true enables a paused or disabled subscription again */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The subscription as changed */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSubscription"];
+                };
+            };
+            /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAUTHENTICATED`: Missing, unknown or revoked credentials */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "WWW-Authenticate": components["headers"]["WWWAuthenticate"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `FORBIDDEN`: The credentials do not allow this route */
+            403: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `NOT_FOUND`: No such resource (also for another tenant's ids) */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `PAYLOAD_TOO_LARGE`: Body, uploaded file, zip entries, uncompressed size or ratio over the limit */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNSUPPORTED_MEDIA_TYPE`: The content type is not accepted here (for an uploaded file: its type as read from its bytes) */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `RATE_LIMITED`: Too many requests for this user */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Retry-After": components["headers"]["RetryAfter"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `UNAVAILABLE`: MongoDB or Redis is unreachable; retry later */
+            503: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    getV1WebhooksSubscriptionIdDeliveries: {
+        parameters: {
+            query?: {
+                /** @description pending: not delivered yet (retried with backoff); delivered: the receiver answered 2xx; failed: given up (24 h of failures, or the subscription was disabled or removed) */
+                status?: "pending" | "delivered" | "failed";
+                limit?: number;
+                /** @description Opaque: the previous page's next_cursor, and nothing else (anything else is 400) */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                subscription_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries; next_cursor fetches the next (null: no more) */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["WebhookDelivery"][];
+                        next_cursor: string | null;
+                    };
                 };
             };
             /** @description `BAD_REQUEST`: Malformed JSON, wrong types or unknown fields */

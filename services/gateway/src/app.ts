@@ -36,6 +36,7 @@ import { peopleRoutes } from './routes/people.js';
 import { SessionStore } from './people/sessions.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { workflowRoutes } from './routes/workflows.js';
 import type { RunNotifications } from './runs/run-notifications.js';
 
@@ -44,6 +45,7 @@ export interface GatewayQueues {
   runCommand: JobQueue<'runCommand'>;
   maintenance: JobQueue<'maintenance'>;
   migration: JobQueue<'migration'>;
+  webhookDelivery: JobQueue<'webhookDelivery'>;
 }
 
 export interface GatewaySettings {
@@ -62,6 +64,8 @@ export interface GatewaySettings {
   publicUrl?: string;
   /** INVITATION_TTL_MS, SESSION_IDLE_MS, SESSION_MAX_MS; their defaults when absent. */
   people?: { invitationTtlMs: number; sessionIdleMs: number; sessionMaxMs: number };
+  /** OUTBOUND_ALLOWED_HOSTS: webhook URLs follow api.fetch's outbound rules; none when absent. */
+  outboundAllowedHosts?: readonly string[];
 }
 
 const peopleDefaults = {
@@ -142,6 +146,10 @@ export function gatewayRoutes(
       models: deps.models,
       migrationQueue: deps.queues.migration,
     }),
+    ...webhookRoutes({
+      models: deps.models,
+      destinations: { allowedHosts: deps.settings.outboundAllowedHosts ?? [] },
+    }),
     ...runRoutes({
       fairShare: new FairShare(deps.redis, deps.queuePrefix),
       mongo: deps.mongo,
@@ -203,6 +211,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
       deps.queues.runCommand.queue,
       deps.queues.maintenance.queue,
       deps.queues.migration.queue,
+      deps.queues.webhookDelivery.queue,
     ],
     queueEvents: [
       { queue: deps.queues.resolve.queue, events: deps.resolveEvents },
@@ -229,6 +238,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
         deps.queues.runCommand.queue,
         deps.queues.maintenance.queue,
         deps.queues.migration.queue,
+        deps.queues.webhookDelivery.queue,
       ],
       deps.settings.adminToken,
       authFailures,

@@ -47,6 +47,7 @@ const queues = {
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
   maintenance: new JobQueue('maintenance', redis, config.QUEUE_PREFIX),
   migration: new JobQueue('migration', redis, config.QUEUE_PREFIX),
+  webhookDelivery: new JobQueue('webhookDelivery', redis, config.QUEUE_PREFIX),
 };
 // Job completions and run announcements arrive on blocking connections of their own.
 const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
@@ -89,6 +90,7 @@ const app = createGatewayApp({
       windowMs: config.AUTH_FAILURE_WINDOW_MS,
       exemptAddresses: config.AUTH_FAILURES_EXEMPT_ADDRESSES,
     },
+    outboundAllowedHosts: config.OUTBOUND_ALLOWED_HOSTS,
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     maxFileUploadBytes: config.MAX_FILE_UPLOAD_BYTES,
@@ -144,6 +146,7 @@ exitOnSignals({
       queues.resolve.close(),
       queues.runCommand.close(),
       queues.maintenance.close(),
+      queues.webhookDelivery.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);

@@ -36,7 +36,8 @@ const templateName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'not a templ
 const webhookUrlSchema = z
   .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
   .max(2_000)
-  .refine((url) => !new URL(url).username && !new URL(url).password, {
+  // Only a URL that parses is looked into (one that does not is z.url's to refuse).
+  .refine((url) => !URL.canParse(url) || (!new URL(url).username && !new URL(url).password), {
     message: 'must not carry a user name or password (put a token in the path instead)',
   });
 
@@ -115,7 +116,7 @@ export const createdWebhookSchema = webhookViewSchema
 
 export const webhookListSchema = z.object({ items: z.array(webhookViewSchema) });
 
-export const webhookParamsSchema = z.strictObject({ id: idSchema('webhook') });
+export const webhookParamsSchema = z.strictObject({ subscription_id: idSchema('webhook') });
 
 export const deliveryStatusSchema = z
   .enum(['pending', 'delivered', 'failed'])

@@ -1,7 +1,14 @@
 import { Job, type Queue, type QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { eventsAppendedKey } from '@stepwise/shared';
+import {
+  eventsAppendedKey,
+  webhookDeliveriesKey,
+  webhookDeliveryOutcomes,
+  webhookLatencyBuckets,
+  webhookLatencyKey,
+  webhookStatusSchema,
+} from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 
 export interface MetricsSources {
@@ -94,12 +101,91 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
+  registerWebhookMetrics(registry, sources);
+
   return {
     registry,
     observeRequest(method: string, route: string, status: number, seconds: number) {
       httpDuration.observe({ method, route, status: String(status) }, seconds);
     },
   };
+}
+
+/**
+ * Webhook deliveries, counted in Redis by every runner's dispatcher, and subscriptions by status.
+ * The latency is a cumulative histogram the runners keep in a Redis hash; prom-client cannot
+ * expose a histogram it did not observe, so its `_bucket`, `_sum` and `_count` series are three
+ * metrics here, which PromQL (`histogram_quantile`) reads as one histogram all the same.
+ */
+function registerWebhookMetrics(registry: Registry, sources: MetricsSources): void {
+  const latencyName = 'stepwise_webhook_delivery_latency_seconds';
+  const readLatency = () => sources.redis.hgetall(webhookLatencyKey(sources.queuePrefix));
+
+  new Counter({
+    name: 'stepwise_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome (delivered, failed and retried, given up)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await sources.redis.hgetall(webhookDeliveriesKey(sources.queuePrefix));
+      this.reset();
+      for (const outcome of webhookDeliveryOutcomes)
+        this.inc({ outcome }, Number(counts[outcome] ?? 0));
+    },
+  });
+
+  new Counter({
+    name: `${latencyName}_bucket`,
+    help: 'Deliveries that succeeded within le seconds of their event (cumulative histogram buckets)',
+    labelNames: ['le'] as const,
+    registers: [registry],
+    async collect() {
+      const fields = await readLatency();
+      this.reset();
+      for (const le of [...webhookLatencyBuckets.map(String), '+Inf']) {
+        this.inc({ le }, Number(fields[`le:${le}`] ?? 0));
+      }
+    },
+  });
+
+  new Counter({
+    name: `${latencyName}_sum`,
+    help: 'Seconds from events to the success of their deliveries, summed',
+    registers: [registry],
+    async collect() {
+      const fields = await readLatency();
+      this.reset();
+      this.inc(Number(fields['sum'] ?? 0));
+    },
+  });
+
+  new Counter({
+    name: `${latencyName}_count`,
+    help: 'Deliveries that succeeded, as counted by the latency histogram',
+    registers: [registry],
+    async collect() {
+      const fields = await readLatency();
+      this.reset();
+      this.inc(Number(fields['count'] ?? 0));
+    },
+  });
+
+  new Gauge({
+    name: 'stepwise_webhook_subscriptions',
+    help: 'Webhook subscriptions by status',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await sources.models.webhookSubscriptions.aggregate<{
+        _id: string;
+        count: number;
+      }>([{ $group: { _id: '$status', count: { $sum: 1 } } }]);
+      this.reset();
+      for (const status of webhookStatusSchema.options) {
+        this.set({ status }, rows.find((row) => row._id === status)?.count ?? 0);
+      }
+    },
+  });
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;

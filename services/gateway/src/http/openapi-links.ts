@@ -15,6 +15,7 @@ const pathParamOfField: Readonly<Record<string, string>> = {
   workflow_version_id: 'version_id',
   workflow_template_name: 'name',
   artifact_id: 'artifact_id',
+  subscription_id: 'subscription_id',
   // Not `key_id`: the only route it opens revokes the key, and a link is read as "where to find
   // what was just made" (schemathesis checks a created resource is there by following it).
 };
