@@ -34,7 +34,7 @@ export interface DeliveryDependencies {
 /** The most of a receiver's answer read (it is not kept: only its status counts). */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-/** Thrown when another dispatcher is sending the delivery: the queue tries again later. */
+/** Thrown when a claim changed hands while it was read: the queue tries again shortly. */
 export class DeliveryBusy extends Error {}
 
 /**
@@ -62,10 +62,18 @@ export async function deliverWebhook(
   if (!claimed) {
     const current = await models.webhookDeliveries
       .findOne({ delivery_id: job.delivery_id })
-      .select({ status: 1 })
+      .select({ status: 1, sending_until: 1 })
       .lean();
-    if (current?.status === 'pending') throw new DeliveryBusy(`${job.delivery_id} is being sent`);
-    return 'done';
+    if (current?.status !== 'pending') return 'done';
+    // Another dispatcher holds the claim (or held it and died: then it runs out). Look again
+    // when it ends, rather than retry blindly and perhaps give up before it does.
+    const until = current.sending_until?.getTime() ?? now.getTime();
+    if (until <= now.getTime()) throw new DeliveryBusy(`${job.delivery_id} was just claimed`);
+    await deps.queue.enqueue(
+      { delivery_id: job.delivery_id, user_id: job.user_id },
+      { delay: until - now.getTime() + 100, jobId: `${job.delivery_id}-claim-${until}` },
+    );
+    return 'not_due';
   }
   const delivery = claimed as unknown as WebhookDeliveryRecord;
   // An early job (a sweep, a repeated enqueue) leaves a delivery that waits out its backoff.
