@@ -327,6 +327,51 @@ const listChecks: Record<string, () => Promise<void>> = {
     expect(stored?.user_id).toBe(bob.userId);
     expect(aliceDocuments(await snapshotDatabase(db.mongo))).toEqual(before);
   },
+  'get /v1/webhooks': async () => {
+    const response = await sendChangingNothing(
+      requestAs(bob, meOperation('get /v1/webhooks'), {}, {}, noBody),
+    );
+    expect(response.status).toBe(200);
+    const items = (JSON.parse(response.body.toString()) as { items: { subscription_id: string }[] })
+      .items;
+    // Bob's seeded subscription, and any his own POST made (its check may run first); the
+    // stored owner of each is bob.
+    const ids = items.map((w) => w.subscription_id);
+    expect(ids).toEqual(expect.arrayContaining(owned(bob, 'webhook').map((w) => w.value)));
+    const owners = await db.models.webhookSubscriptions
+      .find({ subscription_id: { $in: ids } }, { user_id: 1 })
+      .lean();
+    expect(owners.map((o) => o.user_id)).toEqual(ids.map(() => bob.userId));
+    expectNoneOfAlices(response, 'GET /v1/webhooks');
+  },
+  'post /v1/webhooks': async () => {
+    // Bob's new subscription is his: alice's documents stay as they were, and it never lists
+    // among hers.
+    const before = aliceDocuments(await snapshotDatabase(db.mongo));
+    const response = await http.send({
+      ...requestAs(bob, meOperation('post /v1/webhooks'), {}, {}, noBody),
+      headers: { authorization: `Bearer ${bob.apiKey}`, 'content-type': 'application/json' },
+      body: Buffer.from(
+        JSON.stringify({
+          url: 'https://93.184.215.14/hooks/bob-again',
+          events: ['run.failed'],
+          templates: ['never_runs'],
+        }),
+      ),
+    });
+    expect(response.status).toBe(201);
+    expectNoneOfAlices(response, 'POST /v1/webhooks');
+    const created = JSON.parse(response.body.toString()) as { subscription_id: string };
+    const stored = await db.models.webhookSubscriptions
+      .findOne({ subscription_id: created.subscription_id })
+      .lean();
+    expect(stored?.user_id).toBe(bob.userId);
+    expect(aliceDocuments(await snapshotDatabase(db.mongo))).toEqual(before);
+    const alicesList = await http.send(
+      requestAs(alice, meOperation('get /v1/webhooks'), {}, {}, noBody),
+    );
+    expect(alicesList.body.toString()).not.toContain(created.subscription_id);
+  },
   'get /v1/templates': async () => {
     const response = await sendChangingNothing(
       requestAs(bob, meOperation('get /v1/templates'), {}, {}, noBody),

@@ -27,6 +27,12 @@ export interface TestRunnerOptions {
   publicUrl?: string;
   /** Webhook dispatch settings (fast retries by default; the policy is allowedHosts'). */
   webhooks?: Partial<WebhookSettings>;
+  /**
+   * false: notifications stay queued, nothing is sent. For tests that judge every write to the
+   * database against the request that caused it, where a delivery finishing in the background
+   * would be a write no request made.
+   */
+  deliverWebhooks?: boolean;
 }
 
 export async function startTestRunner(
@@ -60,23 +66,26 @@ export async function startTestRunner(
     handler: createRunJobHandler(databases.models, deps, fairShare, timers),
   });
   // Webhook deliveries too: a test's runner dispatches notifications as one would.
-  const webhooks = startWebhookWorker({
-    models: databases.models,
-    redis,
-    queuePrefix: databases.queuePrefix,
-    logger: pino({ level: 'silent' }),
-    concurrency: 16,
-    lockMs: 30_000,
-    settings: {
-      policy: { allowedHosts: options.allowedHosts ?? [] },
-      timeoutMs: 5_000,
-      retryBaseMs: 200,
-      retryMaxMs: 2_000,
-      giveUpAfterMs: 24 * 3_600_000,
-      disableAfterMs: 3 * 24 * 3_600_000,
-      ...options.webhooks,
-    },
-  });
+  const webhooks =
+    options.deliverWebhooks === false
+      ? null
+      : startWebhookWorker({
+          models: databases.models,
+          redis,
+          queuePrefix: databases.queuePrefix,
+          logger: pino({ level: 'silent' }),
+          concurrency: 16,
+          lockMs: 30_000,
+          settings: {
+            policy: { allowedHosts: options.allowedHosts ?? [] },
+            timeoutMs: 5_000,
+            retryBaseMs: 200,
+            retryMaxMs: 2_000,
+            giveUpAfterMs: 24 * 3_600_000,
+            disableAfterMs: 3 * 24 * 3_600_000,
+            ...options.webhooks,
+          },
+        });
   // Batch migrations are the runner's too (versions.md): a test's runner takes them as one would.
   const migrations = startMigrationWorker({
     mongo: databases.mongo,
@@ -92,7 +101,7 @@ export async function startTestRunner(
   });
   afterAll(async () => {
     await migrations.stop();
-    await webhooks.stop();
+    await webhooks?.stop();
     await worker.close();
     await runQueue.close();
     await webhookQueue.close();

@@ -257,6 +257,28 @@ async function seedCommon(gateway: TestGateway, tenant: SeededTenant): Promise<v
     tenant.resources.push({ kind: 'job', value: accepted.job_id, note });
   }
 
+  // A webhook subscription that nothing the tests do will fire (its template never runs), to a
+  // public address given as an IP literal so that no DNS lookup is needed to accept it.
+  const subscription = await jsonOf<{ subscription_id: string }>(
+    await client.request('/v1/webhooks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        url: `https://93.184.215.14/hooks/${tenant.username}`,
+        events: ['run.completed'],
+        templates: ['never_runs'],
+        description: `${tenant.username}'s subscription`,
+      }),
+    }),
+    'webhook subscription',
+    [201],
+  );
+  tenant.resources.push({
+    kind: 'webhook',
+    value: subscription.subscription_id,
+    note: 'webhook subscription',
+  });
+
   // A spare key, and a revoked one.
   for (const note of ['spare key', 'revoked key']) {
     const issued = await jsonOf<{ key_id: string; api_key: string }>(

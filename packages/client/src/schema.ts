@@ -841,6 +841,7 @@ export interface components {
                 module_name: string;
                 request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
                 deadline?: {
+                    asked_at?: string;
                     due_at: string;
                     /**
                      * @description fail: the module fails (and the run with it); default: the question is answered with default_response; remind: the owner is notified again, every remind_every, until someone answers
@@ -1182,6 +1183,7 @@ export interface components {
                 module_name: string;
                 request: components["schemas"]["SelectRequest"] | components["schemas"]["TextInputRequest"] | components["schemas"]["FormRequest"] | components["schemas"]["ConfirmRequest"] | components["schemas"]["FileInputRequest"] | components["schemas"]["PluginRequest"];
                 deadline?: {
+                    asked_at?: string;
                     due_at: string;
                     /**
                      * @description fail: the module fails (and the run with it); default: the question is answered with default_response; remind: the owner is notified again, every remind_every, until someone answers

@@ -3,6 +3,7 @@ import { NavLink, Outlet, useNavigate } from 'react-router';
 import { api, unwrap } from '../api/client';
 import { useSession, useSignedOut } from '../auth/session';
 import { useUserStream } from '../inbox/useUserStream';
+import { WebhookDisabledNotice } from '../settings/WebhookDisabledNotice';
 import { ErrorNotice } from './Status';
 
 /** The pages in the navigation (a run's own pages are reached from Runs and the inbox). */
@@ -66,6 +67,7 @@ export function AppShell() {
       </header>
       <main id="main" className="app-main" tabIndex={-1}>
         {signOut.isError && <ErrorNotice error={signOut.error} title="Signing out failed" />}
+        <WebhookDisabledNotice enabled={user !== undefined} />
         <Outlet />
       </main>
     </>

@@ -4,6 +4,7 @@ import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { ApiError, api, unwrap } from '../api/client';
 import { classify, displayOf, humanize, type PendingInteraction } from '../api/requests';
 import { ConfirmQuestion } from '../answer/ConfirmQuestion';
+import { DeadlineNote } from '../answer/DeadlineNote';
 import { DisplayPanel } from '../answer/DisplayPanel';
 import { FileInputQuestion } from '../answer/FileInputQuestion';
 import { FormQuestion } from '../answer/FormQuestion';
@@ -163,6 +164,7 @@ export default function AnswerPage() {
         {interaction && current ? ` · step ${interaction.step_id}` : ''}
       </p>
       <div role="status">{notice && <p className="notice notice-success">{notice}</p>}</div>
+      {current && interaction.deadline && <DeadlineNote deadline={interaction.deadline} />}
       {current && (
         <RetryFeedbackNote
           runId={data.workflow_run_id}

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { Link, useLocation, useSearchParams } from 'react-router';
 import type { components } from '@stepwise/client';
 import { questionText } from '../api/requests';
+import { DeadlineNote } from '../answer/DeadlineNote';
 import { InboxFilterBar } from '../inbox/InboxFilterBar';
 import { useInbox, type InboxFilters, type InboxSort } from '../inbox/queries';
 import { ErrorNotice, Loading } from '../layout/Status';
@@ -55,6 +56,7 @@ function InboxRow({ item, now }: { item: InboxItem; now: number }) {
           <time dateTime={item.waiting_since} title={formatDateTime(item.waiting_since)}>
             waiting {waitedFor(item.waiting_since, now)}
           </time>
+          {interaction.deadline && <DeadlineNote deadline={interaction.deadline} short />}
         </span>
       </Link>
     </li>

@@ -1,8 +1,11 @@
 import { useEffect, useState, type MouseEvent } from 'react';
 import { Link } from 'react-router';
 import type { Run } from '../answer/useAnswer';
+import type { PendingInteraction } from '../api/requests';
 import { ErrorNotice, Loading } from '../layout/Status';
+import { answerPhrase, questionOf } from './answers';
 import { AnswerAgainControl, RetryControl } from './EntryControls';
+import { eventPosition, moduleLabel, numberField, textField, type RunEvent } from './events';
 import { clockTime, fullTime, isFinal } from './format';
 import { answerPath } from '../runs/present';
 import { newestSeq, timelineEvents, useAttempts, useTimeline } from './queries';
@@ -28,6 +31,83 @@ function JsonDetails({ label, value }: { label: string; value: unknown }) {
       )}
     </details>
   );
+}
+
+/**
+ * The sentences of deadlines (people.md, "Deadlines"): a question nobody answered in time, a
+ * reminder, and the default answer given in a person's place. The presenter reads these events
+ * as it would any other; this says what they mean.
+ */
+function deadlineSentence(
+  entry: TimelineEntry,
+  questions: ReadonlyMap<string, PendingInteraction>,
+  defaulted: ReadonlySet<string>,
+): Pick<TimelineEntry, 'tone' | 'text' | 'who' | 'via'> | null {
+  const { event } = entry;
+  const position = eventPosition(event);
+  const question = position ? moduleLabel(position) : 'the question';
+  const dueAt = textField(event.data, 'due_at');
+  const by = dueAt !== null ? ` by ${clockTime(dueAt)}` : '';
+  switch (event.event_type) {
+    case 'interaction_timed_out': {
+      const fails = textField(event.data, 'on_timeout') === 'fail';
+      // A default that does not fit the question as asked fails the module instead (its entry
+      // follows with the reason): "was given" only once the answer is there to say so.
+      const outcome = fails
+        ? 'the module failed'
+        : defaulted.has(textField(event.data, 'interaction_id') ?? '')
+          ? 'the default answer was given'
+          : 'the default answer is to be given in its place';
+      return {
+        tone: fails ? 'bad' : 'plain',
+        who: null,
+        via: null,
+        text: `Nobody answered ${question}${by}; ${outcome}`,
+      };
+    }
+    case 'reminder_sent': {
+      const reminder = numberField(event.data, 'reminder');
+      const next = textField(event.data, 'next_due_at');
+      return {
+        tone: 'plain',
+        who: null,
+        via: null,
+        text: `Reminder ${reminder ?? ''} sent: nobody had answered ${question}${by}${next !== null ? `; the next is due at ${clockTime(next)}` : ''}`,
+      };
+    }
+    case 'interaction_responded': {
+      if (event.data['timed_out'] !== true) return null;
+      const asked = questions.get(textField(event.data, 'interaction_id') ?? '') ?? null;
+      return {
+        tone: 'plain',
+        who: null,
+        via: null,
+        text: `Nobody answered in time, so the default answer was given (${answerPhrase(asked, event.data['response'])})`,
+      };
+    }
+    default:
+      return null;
+  }
+}
+
+/** The timeline's groups with the deadlines' entries told in their own words. */
+function withDeadlines(groups: TimelineGroup[], events: readonly RunEvent[]): TimelineGroup[] {
+  const questions = new Map<string, PendingInteraction>();
+  /** The interactions answered with their default. */
+  const defaulted = new Set<string>();
+  for (const event of events) {
+    const question = questionOf(event);
+    if (question) questions.set(question.interaction_id, question);
+    if (event.event_type === 'interaction_responded' && event.data['timed_out'] === true)
+      defaulted.add(textField(event.data, 'interaction_id') ?? '');
+  }
+  return groups.map((group) => ({
+    ...group,
+    entries: group.entries.map((entry) => {
+      const sentence = deadlineSentence(entry, questions, defaulted);
+      return sentence ? { ...entry, ...sentence } : entry;
+    }),
+  }));
 }
 
 /** The id of an event's entry, for a link to it within the page. */
@@ -204,12 +284,15 @@ export function BranchTimeline({
     ),
   ];
   const attemptsOf = useAttempts(failedVersions);
-  const groups = buildTimeline({
+  const groups = withDeadlines(
+    buildTimeline({
+      events,
+      viewer,
+      pendingInteractionId: isActive ? (run.pending_interaction?.interaction_id ?? null) : null,
+      attemptsOf,
+    }),
     events,
-    viewer,
-    pendingInteractionId: isActive ? (run.pending_interaction?.interaction_id ?? null) : null,
-    attemptsOf,
-  });
+  );
   const actions: EntryActions = {
     runId,
     retryAllowed: isActive && (run.status === 'awaiting_input' || run.status === 'error'),

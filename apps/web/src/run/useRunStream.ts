@@ -25,6 +25,8 @@ const listened: Record<components['schemas']['Event']['event_type'], true> = {
   job_failed: true,
   interaction_requested: true,
   interaction_responded: true,
+  interaction_timed_out: true,
+  reminder_sent: true,
   retry_requested: true,
   branch_created: true,
   version_switched: true,

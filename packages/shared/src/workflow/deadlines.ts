@@ -80,6 +80,11 @@ export const moduleDeadlineFields = {
 
 /** A question's deadline as the log records it on `interaction_requested`. */
 export const interactionDeadlineSchema = z.looseObject({
+  /**
+   * ISO time the question was asked. Reminders commit events while the run waits, so the run's
+   * `updated_at` no longer tells when it started waiting; the inbox reads this instead.
+   */
+  asked_at: z.string().optional(),
   /** ISO time at which the deadline (or the next reminder) falls. */
   due_at: z.string(),
   on_timeout: onTimeoutSchema,

@@ -81,7 +81,9 @@ export function webhookRoutes(deps: SubscriptionDependencies): RouteDefinition[]
       },
       async ({ caller, params }) => ({
         status: 200,
-        body: subscriptionView(await findSubscription(models, caller.user.user_id, params.subscription_id)),
+        body: subscriptionView(
+          await findSubscription(models, caller.user.user_id, params.subscription_id),
+        ),
       }),
     ),
     defineRoute(

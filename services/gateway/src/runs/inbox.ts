@@ -21,8 +21,11 @@ import type { Models } from '@stepwise/shared/node';
  * every later commit of the run either answers, cancels, retries or branches (all of which leave
  * `awaiting_input`) or asks a new question (a new interaction, waiting since then), and refused
  * commands do not touch `updated_at`. So for a waiting run `updated_at` is the time of its
- * question, it is indexed, and sorting and paging on it needs no join. (Should a later change
- * commit events while a run waits, reminders say, the question's time must be stored apart.)
+ * question, it is indexed, and sorting and paging on it needs no join. Reminders are the
+ * exception: they commit `reminder_sent` while the run waits. A question with a deadline carries
+ * `deadline.asked_at`, which gives `waiting_since` when present; sorting and paging still use
+ * `updated_at`, so a reminded question moves towards the newest end of
+ * the `oldest` order (it was brought to someone's attention again); its `waiting_since` is true.
  */
 
 type WaitingRun = Pick<
@@ -56,8 +59,9 @@ export function inboxItemOf(run: WaitingRun): InboxItem {
       step_id: run.pending_interaction.step_id,
       module_name: run.pending_interaction.module_name,
       request: run.pending_interaction.request,
+      ...(run.pending_interaction.deadline ? { deadline: run.pending_interaction.deadline } : {}),
     },
-    waiting_since: run.updated_at.toISOString(),
+    waiting_since: run.pending_interaction.deadline?.asked_at ?? run.updated_at.toISOString(),
   };
 }
 

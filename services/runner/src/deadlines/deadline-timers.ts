@@ -87,20 +87,29 @@ export async function fireDeadline(
     );
     return { status: 'applied' };
   }
+  const command = {
+    runId: job.workflow_run_id,
+    userId: job.user_id,
+    type: 'timeout' as const,
+    payload: { interaction_id: job.interaction_id, due_at: job.due_at },
+    correlationId: newId('correlation'),
+    actor: null,
+  };
   try {
     await acceptRunCommand(models, {
-      runId: job.workflow_run_id,
-      userId: job.user_id,
-      type: 'timeout',
-      payload: { interaction_id: job.interaction_id, due_at: job.due_at },
-      correlationId: newId('correlation'),
-      actor: null,
+      ...command,
       idempotencyKey: deadlineCommandKey(job.interaction_id, job.due_at),
     });
   } catch (error) {
     if (error instanceof NotFoundError) return { status: 'applied' };
-    // Accepted before (a timer set twice, or a sweep): the drain below applies it if need be.
     if (!(error instanceof DuplicateRequestKeyError)) throw error;
+    // Accepted before (a timer set twice, or a sweep): the drain below applies it if need be.
+    // But keys share one space per user, so the owner's own request may have carried this key
+    // (it is made of values the API shows): that is not the deadline's command, which then goes
+    // in without a key rather than never.
+    const existing = error.existing;
+    if (existing.type !== 'timeout' || existing.workflow_run_id !== job.workflow_run_id)
+      await acceptRunCommand(models, command);
   }
   await drain(job.workflow_run_id);
   return { status: 'applied' };

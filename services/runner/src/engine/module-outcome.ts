@@ -143,6 +143,7 @@ export function recordExecution(
       ...(deadline
         ? {
             deadline: {
+              asked_at: deps.now().toISOString(),
               due_at: new Date(deps.now().getTime() + deadline.timeoutMs).toISOString(),
               on_timeout: deadline.onTimeout,
               ...(deadline.remindEveryMs === null

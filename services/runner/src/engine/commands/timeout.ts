@@ -28,9 +28,11 @@ export async function decideTimeout(
     deadline.due_at !== payload.due_at
   )
     return nothingToDo;
+  // No clock check here: the timer only sent this command once its own clock said the deadline
+  // had come (fireDeadline sets a timer again when it fires early). Refusing it because this
+  // runner's clock is behind would spend the command's idempotency key on nothing, and no later
+  // timer or sweep could time the question out (its command would be a repeat).
   const now = deps.now();
-  // A timer that fired early (clocks of two machines disagree) waits for the deadline itself.
-  if (Date.parse(deadline.due_at) > now.getTime()) return nothingToDo;
   const position = { step_id: pending.step_id, module_name: pending.module_name };
 
   if (deadline.on_timeout === 'remind') {
@@ -39,19 +41,26 @@ export async function decideTimeout(
       interaction_id: pending.interaction_id,
       reminder: (deadline.reminders_sent ?? 0) + 1,
       due_at: deadline.due_at,
-      next_due_at: new Date(now.getTime() + every).toISOString(),
+      // From the deadline that passed if this runner's clock is behind it, so that reminders
+      // never come faster than remind_every and each is due after the one before.
+      next_due_at: new Date(
+        Math.max(now.getTime(), Date.parse(deadline.due_at)) + every,
+      ).toISOString(),
     });
     return session.toDecision();
   }
 
+  // The question's module is looked up before anything is written: were it gone from the plan
+  // (it cannot be while the question is pending, as resume re-plans from the position), timing
+  // out would close the question with nothing to move the run on. It is left for a person.
+  const planned = plan.find(pending.step_id, pending.module_name);
+  if (!planned) return nothingToDo;
+  const implementation = deps.registry.get(planned.module.module_id);
   session.emit('interaction_timed_out', position, {
     interaction_id: pending.interaction_id,
     on_timeout: deadline.on_timeout,
     due_at: deadline.due_at,
   });
-  const planned = plan.find(pending.step_id, pending.module_name);
-  const implementation = planned ? deps.registry.get(planned.module.module_id) : undefined;
-  if (!planned) return session.toDecision();
   const fail = (code: string, message: string) =>
     failAttempt(session, planned, snapshot.attempt, new ModuleFailure(code, message, false), deps);
 
