@@ -1,10 +1,6 @@
 import { Queue } from 'bullmq';
-import { pino } from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { EventView, RunView } from '@stepwise/shared';
-import { connectRedis, startWorker } from '@stepwise/shared/node';
-import { createRunJobHandler } from '../services/runner/src/run-jobs.js';
-import { createRunnerDependencies } from '../services/runner/src/runner.js';
 import { useTestDatabases } from './support/databases.js';
 import {
   TEST_ADMIN_TOKEN,
@@ -19,6 +15,8 @@ import {
   type ServiceProcess,
 } from './support/processes.js';
 import { RunsClient, expectConsistentLog } from './support/runs.js';
+import { dueAtOf, interactionOf, ofType, runWaiter } from './support/deadline-runs.js';
+import { startTestRunner } from './support/runner.js';
 
 /**
  * Deadline timers are durable (people.md, "Notifications and deadlines"): a timer set before the
@@ -106,18 +104,7 @@ function questions(workflowId: string, deadline: Module) {
   };
 }
 
-const interactionOf = (run: RunView) => run.pending_interaction?.interaction_id ?? '';
-const dueAtOf = (run: RunView) => run.pending_interaction?.deadline?.due_at ?? '';
-const ofType = (events: readonly EventView[], type: string) =>
-  events.filter((event) => event.event_type === type);
-
-async function runWhen(runId: string, done: (run: RunView) => boolean): Promise<RunView> {
-  return vi.waitFor(async () => {
-    const run = await client.get(runId);
-    if (!done(run)) throw new Error(`run ${runId} still ${run.status} at ${run.current_step}`);
-    return run;
-  }, WAIT);
-}
+const runWhen = runWaiter(client, WAIT);
 
 /** What a `fail` deadline leaves: the question timed out, the module and the run failed. */
 async function expectTimedOut(run: RunView): Promise<EventView[]> {
@@ -274,45 +261,7 @@ async function startSkewedStack() {
   const skewed = await useTestDatabases('deadlines_skew');
   const gateway = await startTestGateway(skewed);
   await startTestResolver(skewed);
-  const redis = connectRedis(skewed.redisUrl, 'worker');
-  const {
-    deps,
-    runQueue: queue,
-    webhookQueue,
-    fairShare,
-    timers,
-  } = createRunnerDependencies({
-    mongo: skewed.mongo,
-    models: skewed.models,
-    redis,
-    queuePrefix: skewed.queuePrefix,
-    plugins: [],
-    moduleTimeoutMs: 10_000,
-    fetch: { policy: { allowedHosts: [] }, maxResponseBytes: 1024, defaultTimeoutMs: 1_000 },
-    llm: { baseUrl: undefined, apiKey: undefined, prices: {}, timeoutMs: 1_000 },
-    maxArtifactBytes: 1024,
-    leaseMs: 30_000,
-    publicUrl: undefined,
-  });
-  const worker = startWorker({
-    kind: 'runCommand',
-    connection: connectRedis(skewed.redisUrl, 'worker'),
-    prefix: skewed.queuePrefix,
-    concurrency: 4,
-    logger: pino({ level: 'silent' }),
-    handler: createRunJobHandler(
-      skewed.models,
-      { ...deps, now: () => new Date(Date.now() - SKEW_MS) },
-      fairShare,
-      timers,
-    ),
-  });
-  afterAll(async () => {
-    await worker.close();
-    await queue.close();
-    await webhookQueue.close();
-    redis.disconnect();
-  });
+  await startTestRunner(skewed, { clockBehindMs: SKEW_MS, concurrency: 4 });
   return new RunsClient(gateway, (await createTestUser(gateway, 'skewed')).api_key);
 }
 

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { EventView, RunView } from '@stepwise/shared';
+import type { RunView } from '@stepwise/shared';
 import { errorEnvelopeSchema } from '@stepwise/shared';
 import { startTestStack } from './support/stack.js';
 import { expectConsistentLog } from './support/runs.js';
+import { dueAtOf, interactionOf, ofType, runWaiter } from './support/deadline-runs.js';
 
 /**
  * Deadlines through the HTTP API (people.md, "Notifications and deadlines"; workflows.md,
@@ -39,19 +40,7 @@ async function asked(versionId: string): Promise<RunView> {
   return run;
 }
 
-const interactionOf = (run: RunView) => run.pending_interaction?.interaction_id ?? '';
-const dueAtOf = (run: RunView) => run.pending_interaction?.deadline?.due_at ?? '';
-const ofType = (events: readonly EventView[], type: string) =>
-  events.filter((event) => event.event_type === type);
-
-/** The run once `done` holds for it. */
-async function runWhen(runId: string, done: (run: RunView) => boolean): Promise<RunView> {
-  return vi.waitFor(async () => {
-    const run = await client.get(runId);
-    if (!done(run)) throw new Error(`run ${runId} still ${run.status} at ${run.current_step}`);
-    return run;
-  }, WAIT);
-}
+const runWhen = runWaiter(client, WAIT);
 
 /** Waits until the timer job set for this deadline has run (whatever it found to do). */
 async function timerRan(interactionId: string, dueAt: string): Promise<void> {

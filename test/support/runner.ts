@@ -33,6 +33,11 @@ export interface TestRunnerOptions {
    * would be a write no request made.
    */
   deliverWebhooks?: boolean;
+  /**
+   * How far behind the real clock the runner's commands are decided (its timers still fire by the
+   * real clock): as when the runner holding a run's lease runs behind the one whose timer fired.
+   */
+  clockBehindMs?: number;
 }
 
 export async function startTestRunner(
@@ -63,7 +68,14 @@ export async function startTestRunner(
     prefix: databases.queuePrefix,
     concurrency: options.concurrency ?? 8,
     logger: pino({ level: 'silent' }),
-    handler: createRunJobHandler(databases.models, deps, fairShare, timers),
+    handler: createRunJobHandler(
+      databases.models,
+      options.clockBehindMs === undefined
+        ? deps
+        : { ...deps, now: () => new Date(Date.now() - (options.clockBehindMs ?? 0)) },
+      fairShare,
+      timers,
+    ),
   });
   // Webhook deliveries too: a test's runner dispatches notifications as one would.
   const webhooks =

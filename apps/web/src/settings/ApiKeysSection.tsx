@@ -1,9 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useRef, useState } from 'react';
 import type { paths } from '@stepwise/client';
 import { api, unwrap } from '../api/client';
 import { describeError, ErrorNotice, Loading } from '../layout/Status';
 import { formatDateTime } from '../util/time';
+import { ShownOnceSecret } from './ShownOnceSecret';
+import { useConfirmFocus } from './useConfirmFocus';
 
 /** One key as listed (`GET /v1/me/keys`): the contract declares it inline, so it is taken from there. */
 type ApiKey =
@@ -19,32 +21,6 @@ function When({ iso, never }: { iso: string | null; never: string }) {
 
 /** The secret of a key just issued, shown once, with a Copy button (else the text is selected). */
 function NewKeyPanel({ issued, onDone }: { issued: IssuedKey; onDone: () => void }) {
-  const field = useRef<HTMLInputElement>(null);
-  const [copyState, setCopyState] = useState<'idle' | 'copied' | 'manual'>('idle');
-
-  // The secret is what the person came for: move focus to it, so it is read out and selectable.
-  useEffect(() => {
-    field.current?.focus();
-    field.current?.select();
-  }, [issued.key_id]);
-
-  const selectAll = () => {
-    field.current?.focus();
-    field.current?.select();
-  };
-
-  const copy = async () => {
-    try {
-      if (!navigator.clipboard) throw new Error('no clipboard');
-      await navigator.clipboard.writeText(issued.api_key);
-      setCopyState('copied');
-    } catch {
-      // No clipboard (an insecure origin, a refused permission): select it for Ctrl+C instead.
-      selectAll();
-      setCopyState('manual');
-    }
-  };
-
   return (
     <div className="new-key">
       <h3 id="new-key-heading">Your new API key</h3>
@@ -53,35 +29,13 @@ function NewKeyPanel({ issued, onDone }: { issued: IssuedKey; onDone: () => void
         leave this page or hide it, it cannot be shown again. If you lose it, create another key and
         revoke this one.
       </p>
-      <div className="field">
-        <label htmlFor="new-key-value">New API key</label>
-        <div className="copy-row">
-          <input
-            id="new-key-value"
-            ref={field}
-            type="text"
-            className="mono"
-            readOnly
-            value={issued.api_key}
-            onFocus={(event) => event.currentTarget.select()}
-            aria-describedby="new-key-note"
-            spellCheck={false}
-            autoComplete="off"
-          />
-          <button type="button" className="button" onClick={() => void copy()}>
-            Copy
-          </button>
-        </div>
-      </div>
-      <div role="status" className="copy-status">
-        {copyState === 'copied' && <p className="field-help">Copied to the clipboard.</p>}
-        {copyState === 'manual' && (
-          <p className="field-help">
-            The key could not be copied automatically. It is selected: press Ctrl+C (⌘C on a Mac) to
-            copy it.
-          </p>
-        )}
-      </div>
+      <ShownOnceSecret
+        id="new-key-value"
+        label="New API key"
+        value={issued.api_key}
+        noteId="new-key-note"
+        noun="key"
+      />
       <div className="actions">
         <button type="button" className="button" onClick={onDone}>
           Hide the key
@@ -101,33 +55,13 @@ interface KeyRowProps {
 }
 
 function KeyRow({ apiKey, confirming, revoking, onAsk, onCancel, onConfirm }: KeyRowProps) {
-  const cancelButton = useRef<HTMLButtonElement>(null);
-  const askButton = useRef<HTMLButtonElement>(null);
-  const restoreFocus = useRef(false);
+  const { cancelButton, askButton, cancel, onKeyDown } = useConfirmFocus(
+    confirming,
+    revoking,
+    onCancel,
+  );
   const revoked = apiKey.revoked_at !== null;
   const promptId = `revoke-prompt-${apiKey.key_id}`;
-
-  // Asking moves focus into the confirmation (on its least destructive choice); cancelling
-  // brings it back to the Revoke button.
-  useEffect(() => {
-    if (confirming) cancelButton.current?.focus();
-    else if (restoreFocus.current) {
-      restoreFocus.current = false;
-      askButton.current?.focus();
-    }
-  }, [confirming]);
-
-  const cancel = () => {
-    restoreFocus.current = true;
-    onCancel();
-  };
-
-  const onKeyDown = (event: KeyboardEvent) => {
-    if (event.key === 'Escape' && !revoking) {
-      event.preventDefault();
-      cancel();
-    }
-  };
 
   return (
     <tr className={revoked ? 'key-revoked' : undefined}>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useState } from 'react';
 import { formatDateTime } from '../util/time';
 import { WebhookDeliveries } from './WebhookDeliveries';
 import {
@@ -9,6 +9,7 @@ import {
   templatesText,
 } from './webhook-present';
 import type { WebhookSubscription } from './webhook-queries';
+import { useConfirmFocus } from './useConfirmFocus';
 
 interface WebhookCardProps {
   subscription: WebhookSubscription;
@@ -49,34 +50,16 @@ export function WebhookCard({
   onConfirmDelete,
 }: WebhookCardProps) {
   const [logOpen, setLogOpen] = useState(false);
-  const cancelButton = useRef<HTMLButtonElement>(null);
-  const deleteButton = useRef<HTMLButtonElement>(null);
-  const restoreFocus = useRef(false);
+  const {
+    cancelButton,
+    askButton: deleteButton,
+    cancel,
+    onKeyDown,
+  } = useConfirmFocus(confirmingDelete, deleting, onCancelDelete);
   const id = subscription.subscription_id;
   const status = statusViews[subscription.status];
   const action = switchLabel(subscription);
   const about = subscription.description !== '' ? subscription.description : subscription.url;
-
-  // Asking moves focus into the confirmation (on its least destructive choice); cancelling
-  // brings it back to the Delete button.
-  useEffect(() => {
-    if (confirmingDelete) cancelButton.current?.focus();
-    else if (restoreFocus.current) {
-      restoreFocus.current = false;
-      deleteButton.current?.focus();
-    }
-  }, [confirmingDelete]);
-
-  const cancel = () => {
-    restoreFocus.current = true;
-    onCancelDelete();
-  };
-  const onKeyDown = (event: KeyboardEvent) => {
-    if (event.key === 'Escape' && !deleting) {
-      event.preventDefault();
-      cancel();
-    }
-  };
 
   return (
     <li

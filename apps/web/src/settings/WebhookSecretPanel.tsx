@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { ShownOnceSecret } from './ShownOnceSecret';
 import type { CreatedWebhookSubscription } from './webhook-queries';
 
 /**
@@ -12,28 +12,6 @@ export function WebhookSecretPanel({
   created: CreatedWebhookSubscription;
   onDone: () => void;
 }) {
-  const field = useRef<HTMLInputElement>(null);
-  const [copyState, setCopyState] = useState<'idle' | 'copied' | 'manual'>('idle');
-
-  // The secret is what the person must act on now: focus it, so it is read out and selectable.
-  useEffect(() => {
-    field.current?.focus();
-    field.current?.select();
-    setCopyState('idle');
-  }, [created.subscription_id]);
-
-  const copy = async () => {
-    try {
-      if (!navigator.clipboard) throw new Error('no clipboard');
-      await navigator.clipboard.writeText(created.secret);
-      setCopyState('copied');
-    } catch {
-      field.current?.focus();
-      field.current?.select();
-      setCopyState('manual');
-    }
-  };
-
   return (
     <div className="new-key" data-testid="webhook-secret">
       <h3>Signing secret of your new webhook</h3>
@@ -45,35 +23,13 @@ export function WebhookSecretPanel({
       <p className="muted webhook-secret-url">
         For <span className="mono">{created.url}</span>
       </p>
-      <div className="field">
-        <label htmlFor="webhook-secret-value">Signing secret</label>
-        <div className="copy-row">
-          <input
-            id="webhook-secret-value"
-            ref={field}
-            type="text"
-            className="mono"
-            readOnly
-            value={created.secret}
-            onFocus={(event) => event.currentTarget.select()}
-            aria-describedby="webhook-secret-note"
-            spellCheck={false}
-            autoComplete="off"
-          />
-          <button type="button" className="button" onClick={() => void copy()}>
-            Copy<span className="visually-hidden"> the signing secret</span>
-          </button>
-        </div>
-      </div>
-      <div role="status" className="copy-status">
-        {copyState === 'copied' && <p className="field-help">Copied to the clipboard.</p>}
-        {copyState === 'manual' && (
-          <p className="field-help">
-            The secret could not be copied automatically. It is selected: press Ctrl+C (⌘C on a Mac)
-            to copy it.
-          </p>
-        )}
-      </div>
+      <ShownOnceSecret
+        id="webhook-secret-value"
+        label="Signing secret"
+        value={created.secret}
+        noteId="webhook-secret-note"
+        noun="signing secret"
+      />
       <div className="actions">
         <button type="button" className="button" onClick={onDone}>
           Hide the secret
