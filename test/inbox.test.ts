@@ -450,6 +450,26 @@ describe('GET /v1/me/stream', () => {
     await replay.close();
   });
 
+  it('announces a question with a deadline as the inbox lists it, deadline included', async () => {
+    const fay = await newPerson('fay');
+    const workflow = twoQuestions('inbox_deadline');
+    Object.assign(workflow.steps[0]?.modules[0] ?? {}, { timeout: 'P1D', on_timeout: 'fail' });
+    await fay.client.submitJson(workflow);
+    const stream = await UserStream.open(fay.listener);
+    const run = await startWaiting(fay.client, 'inbox_deadline', 'p1');
+    await stream.until(
+      () => has(stream, run.workflow_run_id, 'interaction.requested'),
+      'question announced',
+    );
+    const requested = stream
+      .of(run.workflow_run_id)
+      .find((m) => m.event === 'interaction.requested');
+    const [listed] = (await inbox(fay.client)).items;
+    expect(listed?.pending_interaction.deadline).toMatchObject({ on_timeout: 'fail' });
+    expect(requested?.data).toEqual(listed);
+    await stream.close();
+  });
+
   it('a reconnect with Last-Event-ID receives what happened while it was away', async () => {
     const fay = await newPerson('fay');
     const waiting = await startWaiting(fay.client, 'inbox_alpha', 'p1');

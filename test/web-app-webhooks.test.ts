@@ -214,6 +214,10 @@ describe('webhooks in Settings', () => {
     await notice.getByRole('link', { name: 'See it in Settings' }).click();
     await see(page.getByRole('heading', { name: 'Settings', level: 1 }));
     await see(card().getByText('Stepwise disabled this webhook'));
+    // The link leads to the Webhooks section itself, past the API keys above it.
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'Webhooks', level: 2 }).evaluate(isFocused))
+      .toBe(true);
     expect(await card().textContent()).toContain(reason);
     expect(await card().textContent()).toMatch(/Disabled/);
     await shoot(page, '05-disabled-in-settings');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import type { DeliveryView, RunView, WebhookView } from '@stepwise/shared';
 import { useTestDatabases } from './support/databases.js';
@@ -299,6 +300,37 @@ describe('notifications', () => {
       const cancelText = texts.find((text) => text.includes(toCancel.workflow_run_id));
       expect(cancelText).toContain('Go ahead?');
       expect(cancelText).toContain(link(toCancel.workflow_run_id, cancelQuestion));
+    },
+    TEST_TIMEOUT,
+  );
+});
+
+describe('a subscription deleted while its delivery is in flight', () => {
+  it(
+    'leaves the delivery given up: the attempt that was under way records nothing and queues no retry',
+    async () => {
+      const client = await userClient(liveGateway, 'deleter');
+      const { id } = await subscribe(client, {
+        url: `${liveReceiver.base}/held-delete`,
+        events: ['interaction.requested'],
+      });
+      const held = liveReceiver.hold('/held-delete');
+      await client.start({ workflow_version_id: await client.submitJson(askFlow('Still there?')) });
+      await held.arrived;
+      const deleted = await client.request(`/v1/webhooks/${id}`, { method: 'DELETE' });
+      expect(deleted.status).toBe(204);
+      // The receiver fails the attempt once the delivery is already given up.
+      held.release(503);
+      // Retries come 100 ms apart here: a retry queued by that failure would have been sent.
+      await sleep(1_500);
+      expect(liveReceiver.at('/held-delete')).toHaveLength(1);
+      const [delivery] = await live.models.webhookDeliveries.find({ subscription_id: id }).lean();
+      expect(delivery).toMatchObject({
+        status: 'failed',
+        failure_reason: 'subscription deleted',
+        next_attempt_at: null,
+        attempts: [],
+      });
     },
     TEST_TIMEOUT,
   );

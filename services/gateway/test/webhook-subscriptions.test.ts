@@ -210,6 +210,13 @@ describe('webhook subscriptions', () => {
         { path: 'body.url', message: expect.stringContaining('OUTBOUND_ALLOWED_HOSTS') },
       ]);
     }
+    // A name is refused without saying where it resolves: that would map the internal network
+    // for any user (which names exist, and their addresses).
+    for (const url of ['http://localhost:9/', 'http://no-such-host.invalid/']) {
+      const { message } = expectError(await post(alice, { url }), 400, 'BAD_REQUEST');
+      expect(message).toContain('does not resolve, or resolves to a private');
+      expect(message).not.toMatch(/127\.0\.0\.1|::1/);
+    }
     expect(await countSubscriptions()).toBe(before);
 
     const allowed = await subscribe(alice, { url: 'http://127.0.0.1:9/x' }, allowing);

@@ -42,7 +42,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
   const fairShare = new FairShare(options.redis, options.queuePrefix);
   const runQueue = new JobQueue('runCommand', options.redis, options.queuePrefix);
   const webhookQueue = new JobQueue('webhookDelivery', options.redis, options.queuePrefix);
-  const timers = new DeadlineTimers(runQueue, fairShare);
+  const timers = new DeadlineTimers(runQueue);
   const facts = new RunFactsCache(options.models);
   const repository = new MongoRunRepository(
     options.models,

@@ -20,7 +20,7 @@ import {
 const db = await useTestDatabases('drain');
 const fairShare = new FairShare(db.redis, db.queuePrefix);
 // The handler's deadline timers: no test here sets one, and none fires.
-const timers = new DeadlineTimers(new JobQueue('runCommand', db.redis, db.queuePrefix), fairShare);
+const timers = new DeadlineTimers(new JobQueue('runCommand', db.redis, db.queuePrefix));
 const userId = newId('user');
 let deps: DrainDependencies;
 let versionId: string;

@@ -144,8 +144,11 @@ export function WebhookCard({
           <button
             type="button"
             className={action.enable ? 'button button-primary' : 'button'}
-            onClick={() => onSetEnabled(action.enable)}
-            disabled={switching}
+            // aria-disabled keeps the focus on the button while its label says it is saving.
+            onClick={() => {
+              if (!switching) onSetEnabled(action.enable);
+            }}
+            aria-disabled={switching}
           >
             {switching ? 'Saving…' : action.text}
             <span className="visually-hidden"> {about}</span>
@@ -175,8 +178,10 @@ export function WebhookCard({
             <button
               type="button"
               className="button button-danger"
-              onClick={onConfirmDelete}
-              disabled={deleting}
+              onClick={() => {
+                if (!deleting) onConfirmDelete();
+              }}
+              aria-disabled={deleting}
             >
               {deleting ? 'Deleting…' : 'Yes, delete'}
             </button>
@@ -184,8 +189,10 @@ export function WebhookCard({
               ref={cancelButton}
               type="button"
               className="button"
-              onClick={cancel}
-              disabled={deleting}
+              onClick={() => {
+                if (!deleting) cancel();
+              }}
+              aria-disabled={deleting}
             >
               Cancel
             </button>

@@ -104,6 +104,7 @@ export function WebhookDeliveries({
   id: string;
 }) {
   const [status, setStatus] = useState<DeliveryStatus | null>(null);
+  const [refreshing, setRefreshing] = useState(false);
   const log = useDeliveries(subscription.subscription_id, status);
   const items = log.data?.pages.flatMap((page) => page.items) ?? [];
   const headingId = `${id}-heading`;
@@ -132,13 +133,19 @@ export function WebhookDeliveries({
             ))}
           </select>
         </div>
+        {/* aria-disabled, not disabled: the log also refetches on its own while a delivery is
+            pending, and a disabled button would throw the keyboard focus off it each time. */}
         <button
           type="button"
           className="button"
-          onClick={() => void log.refetch()}
-          disabled={log.isFetching}
+          onClick={() => {
+            if (refreshing) return;
+            setRefreshing(true);
+            void log.refetch().finally(() => setRefreshing(false));
+          }}
+          aria-disabled={refreshing}
         >
-          {log.isFetching && !log.isFetchingNextPage ? 'Refreshing…' : 'Refresh'}
+          {refreshing ? 'Refreshing…' : 'Refresh'}
         </button>
       </div>
       {log.isPending && <Loading label="Loading the deliveries" />}
@@ -181,8 +188,10 @@ export function WebhookDeliveries({
           <button
             type="button"
             className="button"
-            onClick={() => void log.fetchNextPage()}
-            disabled={log.isFetchingNextPage}
+            onClick={() => {
+              if (!log.isFetchingNextPage) void log.fetchNextPage();
+            }}
+            aria-disabled={log.isFetchingNextPage}
           >
             {log.isFetchingNextPage ? 'Loading…' : `Load more (${items.length} shown)`}
           </button>

@@ -22,8 +22,8 @@ export function WebhookDisabledNotice({ enabled }: { enabled: boolean }) {
         </strong>{' '}
         {disabledReason(first)}
         {one ? '' : ' (and others)'}.{' '}
-        <Link to="/settings">{one ? 'See it in Settings' : 'See them in Settings'}</Link> to enable{' '}
-        {one ? 'it' : 'them'} again once the receiver works.
+        <Link to="/settings#webhooks">{one ? 'See it in Settings' : 'See them in Settings'}</Link>{' '}
+        to enable {one ? 'it' : 'them'} again once the receiver works.
       </p>
     </div>
   );

@@ -1,4 +1,5 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { useLocation } from 'react-router';
 import { describeError, ErrorNotice, Loading } from '../layout/Status';
 import { WebhookCard } from './WebhookCard';
 import { WebhookForm } from './WebhookForm';
@@ -21,6 +22,14 @@ const MAX_SUBSCRIPTIONS = 20;
  */
 export function WebhooksSection() {
   const heading = useRef<HTMLHeadingElement>(null);
+  const { hash } = useLocation();
+  // Sent here by the disabled-webhook notice (/settings#webhooks): start at this section, past
+  // the API keys above it.
+  useEffect(() => {
+    if (hash !== '#webhooks') return;
+    heading.current?.scrollIntoView();
+    heading.current?.focus();
+  }, [hash]);
   const [created, setCreated] = useState<CreatedWebhookSubscription | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);

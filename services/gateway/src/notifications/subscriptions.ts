@@ -9,7 +9,12 @@ import {
   type WebhookSubscriptionRecord,
   type WebhookView,
 } from '@stepwise/shared';
-import { checkDestinationUrl, type DestinationPolicy, type Models } from '@stepwise/shared/node';
+import {
+  checkDestinationUrl,
+  checkHost,
+  type DestinationPolicy,
+  type Models,
+} from '@stepwise/shared/node';
 
 /**
  * A user's webhook subscriptions (people.md, "Notifications and deadlines"). The gateway only
@@ -60,13 +65,28 @@ function newSigningSecret(): string {
  * so accepting it would only make a subscription that fails for three days and is disabled.
  */
 async function checkWebhookUrl(deps: SubscriptionDependencies, url: string): Promise<void> {
+  const refuse = (reason: string): never => {
+    const message = `${reason}; webhooks follow the outbound rules of api.fetch: a server administrator can allow this host by adding it to OUTBOUND_ALLOWED_HOSTS`;
+    throw new BadRequestError(`body.url: ${message}`, [{ path: 'body.url', message }]);
+  };
+  // Recognised by name, like every error that may come from another copy of the shared package.
+  const refused = (error: unknown) => error instanceof Error && error.name === 'DestinationRefused';
+  // By what the caller wrote (the host, the allow-list): its reason may be said as it is.
+  try {
+    checkHost(deps.destinations, new URL(url).hostname);
+  } catch (error) {
+    if (!refused(error)) throw error;
+    refuse((error as Error).message);
+  }
+  // By what the name resolves to: the reason would tell any user which internal names exist and
+  // where they point (`mongo` resolves to 172.18.0.4), so one answer covers every case.
   try {
     await checkDestinationUrl(deps.destinations, url);
   } catch (error) {
-    // Recognised by name, like every error that may come from another copy of the shared package.
-    if (!(error instanceof Error) || error.name !== 'DestinationRefused') throw error;
-    const message = `${error.message}; webhooks follow the outbound rules of api.fetch: a server administrator can allow this host by adding it to OUTBOUND_ALLOWED_HOSTS`;
-    throw new BadRequestError(`body.url: ${message}`, [{ path: 'body.url', message }]);
+    if (!refused(error)) throw error;
+    refuse(
+      `host '${new URL(url).hostname}' cannot be called: it does not resolve, or resolves to a private, loopback or link-local address`,
+    );
   }
 }
 

@@ -155,6 +155,7 @@ function messageOf(run: StreamRun, event: StreamEvent): Message | null {
           step_id: event.step_id ?? '',
           module_name: event.module_name ?? '',
           request: requested.request,
+          ...(requested.deadline ? { deadline: requested.deadline } : {}),
         },
       }),
     };

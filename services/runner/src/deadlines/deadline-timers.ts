@@ -1,7 +1,6 @@
 import {
   acceptRunCommand,
   DuplicateRequestKeyError,
-  type FairShare,
   type JobQueue,
   type Models,
 } from '@stepwise/shared/node';
@@ -15,10 +14,7 @@ import { NotFoundError, newId, type CommandOutcome, type RunJob } from '@stepwis
  * document, which the log's `interaction_requested` and `reminder_sent` events keep up to date.
  */
 export class DeadlineTimers {
-  constructor(
-    private readonly runQueue: JobQueue<'runCommand'>,
-    private readonly fairShare: FairShare,
-  ) {}
+  constructor(private readonly runQueue: JobQueue<'runCommand'>) {}
 
   /** Sets the timer for one question's deadline; setting it again is the same job. */
   async schedule(
@@ -36,11 +32,17 @@ export class DeadlineTimers {
       {
         delay: Math.max(0, Date.parse(timer.dueAt) - Date.now()),
         jobId,
-        priority: await this.fairShare.priorityFor(timer.userId),
+        // Not a place in the owner's fair-share line: a timer waits for hours or days, and a
+        // place held that long would put every other job of theirs, answers included, behind
+        // it. Firing is short (a read, perhaps a command), so it goes as a user with no backlog.
+        priority: DEADLINE_PRIORITY,
       },
     );
   }
 }
+
+/** The priority of a timer's job: that of a user with nothing else queued. */
+export const DEADLINE_PRIORITY = 1;
 
 export function deadlineJobId(interactionId: string, dueAt: string): string {
   return `deadline-${interactionId}-${Date.parse(dueAt)}`;

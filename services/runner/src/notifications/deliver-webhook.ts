@@ -76,9 +76,23 @@ export async function deliverWebhook(
     return 'not_due';
   }
   const delivery = claimed as unknown as WebhookDeliveryRecord;
-  // An early job (a sweep, a repeated enqueue) leaves a delivery that waits out its backoff.
-  if (delivery.next_attempt_at && delivery.next_attempt_at.getTime() > now.getTime() + 1_000) {
+  // What this attempt records is written only while its claim still holds: a delivery given up
+  // meanwhile (its subscription deleted) stays given up, and a claim that ran out and passed to
+  // another dispatcher is that one's to record.
+  const held = {
+    delivery_id: delivery.delivery_id,
+    status: 'pending',
+    sending_until: delivery.sending_until,
+  } as const;
+  // An early job (a sweep, a repeated enqueue, or a runner whose clock is ahead of the one that
+  // made the delivery) leaves a delivery that waits out its time; it is looked at again then.
+  const dueAt = delivery.next_attempt_at?.getTime() ?? now.getTime();
+  if (dueAt > now.getTime() + 1_000) {
     await release(models, delivery.delivery_id);
+    await deps.queue.enqueue(
+      { delivery_id: delivery.delivery_id, user_id: delivery.user_id },
+      { delay: dueAt - now.getTime(), jobId: `${delivery.delivery_id}-due-${dueAt}` },
+    );
     return 'not_due';
   }
   const subscription = await models.webhookSubscriptions
@@ -88,24 +102,22 @@ export async function deliverWebhook(
     const reason = !subscription
       ? 'subscription deleted'
       : `subscription ${subscription.status === 'paused' ? 'paused' : 'disabled'}`;
-    await giveUp(deps, delivery, reason, null);
+    await giveUp(deps, held, reason, null);
     return 'given_up';
   }
 
   const attempt = await send(settings, subscription, delivery, now);
   if (attempt.status_code !== null && attempt.status_code >= 200 && attempt.status_code < 300) {
-    await models.webhookDeliveries.updateOne(
-      { delivery_id: delivery.delivery_id },
-      {
-        $set: {
-          status: 'delivered',
-          delivered_at: new Date(),
-          next_attempt_at: null,
-          sending_until: null,
-        },
-        $push: { attempts: attempt },
+    const recorded = await models.webhookDeliveries.updateOne(held, {
+      $set: {
+        status: 'delivered',
+        delivered_at: new Date(),
+        next_attempt_at: null,
+        sending_until: null,
       },
-    );
+      $push: { attempts: attempt },
+    });
+    if (recorded.matchedCount === 0) return 'done';
     await models.webhookSubscriptions.updateOne(
       { subscription_id: subscription.subscription_id, failing_since: { $ne: null } },
       { $set: { failing_since: null } },
@@ -119,18 +131,14 @@ export async function deliverWebhook(
   const nextAt = new Date(Date.now() + wait);
   await noteFailure(deps, subscription, attempt, now);
   if (nextAt.getTime() - delivery.created_at.getTime() > settings.giveUpAfterMs) {
-    await giveUp(
-      deps,
-      delivery,
-      `no success within ${describeMs(settings.giveUpAfterMs)}`,
-      attempt,
-    );
+    await giveUp(deps, held, `no success within ${describeMs(settings.giveUpAfterMs)}`, attempt);
     return 'given_up';
   }
-  await models.webhookDeliveries.updateOne(
-    { delivery_id: delivery.delivery_id },
-    { $set: { next_attempt_at: nextAt, sending_until: null }, $push: { attempts: attempt } },
-  );
+  const recorded = await models.webhookDeliveries.updateOne(held, {
+    $set: { next_attempt_at: nextAt, sending_until: null },
+    $push: { attempts: attempt },
+  });
+  if (recorded.matchedCount === 0) return 'done';
   await countOutcome(deps, 'failed', null);
   await deps.queue.enqueue(
     { delivery_id: delivery.delivery_id, user_id: delivery.user_id },
@@ -216,25 +224,18 @@ async function noteFailure(
     );
 }
 
+/** Gives up a delivery whose claim `held` names (its filter), if the claim still holds. */
 async function giveUp(
   deps: DeliveryDependencies,
-  delivery: WebhookDeliveryRecord,
+  held: { delivery_id: string; status: 'pending'; sending_until: Date | null },
   reason: string,
   attempt: StoredDeliveryAttempt | null,
 ): Promise<void> {
-  await deps.models.webhookDeliveries.updateOne(
-    { delivery_id: delivery.delivery_id },
-    {
-      $set: {
-        status: 'failed',
-        failure_reason: reason,
-        next_attempt_at: null,
-        sending_until: null,
-      },
-      ...(attempt ? { $push: { attempts: attempt } } : {}),
-    },
-  );
-  await countOutcome(deps, 'given_up', null);
+  const recorded = await deps.models.webhookDeliveries.updateOne(held, {
+    $set: { status: 'failed', failure_reason: reason, next_attempt_at: null, sending_until: null },
+    ...(attempt ? { $push: { attempts: attempt } } : {}),
+  });
+  if (recorded.matchedCount > 0) await countOutcome(deps, 'given_up', null);
 }
 
 async function release(models: Models, deliveryId: string): Promise<void> {
