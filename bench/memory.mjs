@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { newId } from '@stepwise/shared';
-import { uploadToBucket } from '@stepwise/shared/node';
+import { insertArtifactRecord, uploadToBucket } from '@stepwise/shared/node';
 import { rssOf, startProcessStack } from './support/process-stack.mjs';
 import { emitResult, figure, inParallel, option, quick, sleep } from './support/report.mjs';
 
@@ -101,7 +101,8 @@ const bytes = randomBytes(artifactMiB * MiB);
 const sha256 = createHash('sha256').update(bytes).digest('hex');
 const fileId = await uploadToBucket(stack.mongo, 'artifacts', 'big.bin', bytes, {});
 const artifactId = newId('artifact');
-await models.artifacts.create({
+// With its owner lookup, as the services store one (GET /v1/artifacts/{id} reads through it).
+await insertArtifactRecord(models, {
   artifact_id: artifactId,
   workflow_run_id: newId('run'),
   user_id: stack.userId,

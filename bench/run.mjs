@@ -24,6 +24,7 @@ const scenarios = [
   'interaction',
   'resolver',
   'gateway-reads',
+  'capacity',
   'scale',
   'memory',
   'versions',

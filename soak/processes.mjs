@@ -1,6 +1,8 @@
 // The processes a soak run owns and hurts: its own Redis (append-only file, fsync every second, as
 // in docker-compose.yml) and MongoDB stand-in, and the Stepwise services as real processes (built
-// `dist/main.js`), each restartable on the same port and environment.
+// `dist/main.js`), each restartable on the same port and environment. The cluster soak
+// (soak/cluster.mjs) starts its Redis Cluster with soak/redis-cluster.mjs and its load balancer
+// with soak/haproxy.mjs instead, and several gateways here.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, openSync } from 'node:fs';
@@ -16,7 +18,7 @@ export async function freePort() {
   return port;
 }
 
-async function waitForPort(port, timeoutMs = 60_000) {
+export async function waitForPort(port, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise((resolve) => {
@@ -31,7 +33,7 @@ async function waitForPort(port, timeoutMs = 60_000) {
 }
 
 /** A long-lived child process that can be killed, paused and started again the same way. */
-class ManagedProcess {
+export class ManagedProcess {
   constructor(name, command, args, { env = {}, port, logFile }) {
     Object.assign(this, { name, command, args, env, port, logFile });
     this.child = null;
@@ -83,8 +85,14 @@ class ManagedProcess {
 
 /** Redis and the MongoDB stand-in, on free loopback ports, state in `dir`. */
 export async function startStores(dir) {
+  const [redis, mongo] = await Promise.all([startRedis(dir), startMongo(dir)]);
+  return { ...redis, ...mongo };
+}
+
+/** A single Redis server with an append-only file in `dir`, on a free loopback port. */
+export async function startRedis(dir) {
   mkdirSync(dir, { recursive: true });
-  const [redisPort, mongoPort] = [await freePort(), await freePort()];
+  const redisPort = await freePort();
   const redis = new ManagedProcess(
     'redis',
     'redis-server',
@@ -104,6 +112,14 @@ export async function startStores(dir) {
     ],
     { port: redisPort, logFile: `${dir}/redis.log` },
   );
+  await redis.start();
+  return { redis, redisUrl: `redis://127.0.0.1:${redisPort}` };
+}
+
+/** The MongoDB stand-in (scripts/local-services.sh), in memory, on a free loopback port. */
+export async function startMongo(dir) {
+  mkdirSync(dir, { recursive: true });
+  const mongoPort = await freePort();
   const [java, ...javaArgs] = execFileSync(
     'bash',
     ['scripts/local-services.sh', 'stand-in-command'],
@@ -123,34 +139,34 @@ export async function startStores(dir) {
     [...javaArgs, '--host', '127.0.0.1', '--port', String(mongoPort)],
     { port: mongoPort, logFile: `${dir}/mongo.log` },
   );
-  await Promise.all([redis.start(), mongo.start()]);
-  return {
-    redis,
-    mongo,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
-    mongoUrl: `mongodb://127.0.0.1:${mongoPort}/stepwise_soak`,
-  };
+  await mongo.start();
+  return { mongo, mongoUrl: `mongodb://127.0.0.1:${mongoPort}/stepwise_soak` };
 }
 
 /**
- * Gateway, resolver and `runners` runner processes over the given stores; `runnerEnv` adds to the
- * runners' environment (the fake provider's LLM_BASE_URL, for one).
+ * `gateways` gateway processes (named `gateway` when there is one, `gateway-1`… otherwise), a
+ * resolver and `runners` runner processes over the given stores; `runnerEnv` adds to the runners'
+ * environment (the fake provider's LLM_BASE_URL, for one), `gatewayEnv` to the gateways' and
+ * `commonEnv` to every service's (REDIS_CLUSTER, QUEUE_PREFIX).
  */
 export async function startServices({
   dir,
   mongoUrl,
   redisUrl,
   adminToken,
+  gateways = 1,
   runners = 2,
   runnerEnv: extraRunnerEnv = {},
+  gatewayEnv = {},
+  commonEnv = {},
 }) {
-  const port = await freePort();
   const common = {
     MONGO_URL: mongoUrl,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: '{soak}',
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: '10000',
+    ...commonEnv,
   };
   const service = (name, file, env = {}, servicePort) =>
     new ManagedProcess(name, process.execPath, [`services/${file}/dist/main.js`], {
@@ -158,17 +174,24 @@ export async function startServices({
       port: servicePort,
       logFile: `${dir}/${name}.log`,
     });
-  const gateway = service(
-    'gateway',
-    'gateway',
-    {
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      ADMIN_TOKEN: adminToken,
-      RATE_LIMIT_PER_WINDOW: '0',
-    },
-    port,
-  );
+  const gatewayProcesses = [];
+  for (let i = 0; i < gateways; i++) {
+    const port = await freePort();
+    gatewayProcesses.push(
+      service(
+        gateways === 1 ? 'gateway' : `gateway-${i + 1}`,
+        'gateway',
+        {
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          ADMIN_TOKEN: adminToken,
+          RATE_LIMIT_PER_WINDOW: '0',
+          ...gatewayEnv,
+        },
+        port,
+      ),
+    );
+  }
   const resolver = service('resolver', 'resolver');
   // Short locks and sweeps, so the work of a killed runner or a lost queue comes back within
   // seconds rather than a minute (the defaults suit production, not a 20-second fault cycle).
@@ -182,6 +205,12 @@ export async function startServices({
   const runnerProcesses = Array.from({ length: runners }, (_, i) =>
     service(`runner-${i + 1}`, 'runner', runnerEnv),
   );
-  await Promise.all([gateway, resolver, ...runnerProcesses].map((p) => p.start()));
-  return { gateway, resolver, runners: runnerProcesses, base: `http://127.0.0.1:${port}` };
+  await Promise.all([...gatewayProcesses, resolver, ...runnerProcesses].map((p) => p.start()));
+  return {
+    gateway: gatewayProcesses[0],
+    gateways: gatewayProcesses,
+    resolver,
+    runners: runnerProcesses,
+    base: `http://127.0.0.1:${gatewayProcesses[0].port}`,
+  };
 }

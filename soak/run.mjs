@@ -9,18 +9,21 @@
 // and exits 1 if anything was violated. Runs its own Redis and MongoDB stand-in (it must be able
 // to kill and pause them); needs a build (npm run build).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { connectMongo, createModels } from '@stepwise/shared/node';
-import { effectfulWorkflow, startFakeProvider } from '../test/support/fake-provider.mjs';
 import { startServices, startStores } from './processes.mjs';
-import { LoadRecord, randomSource, simulateUser, workflowV1, workflowV2 } from './users.mjs';
+import { countBy, loadFigures, option, summaryLines, writeReport } from './report.mjs';
+import {
+  LoadRecord,
+  randomSource,
+  simulateUser,
+  startSoakProvider,
+  workflowV1,
+  workflowV2,
+} from './users.mjs';
 import { verifyRuns, waitForQuiet } from './verify.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const option = (name, fallback) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(process.argv[at + 1]);
-};
 const quick = process.argv.includes('--quick');
 const minutes = option('minutes', quick ? 1 : 10);
 const faultEverySeconds = option('fault-every', quick ? 10 : 20);
@@ -38,18 +41,7 @@ log(
   `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users (${effectUserCount} with side effects), seed ${seed}; state in ${dir}; stores: Redis with an append-only file in that folder (its restarts are faults), the MongoDB stand-in in memory (paused, never killed)`,
 );
 mkdirSync(dir, { recursive: true });
-// The LLM and render provider: answers after 0-150 ms (as a real one takes its time, so that
-// commands and faults land while calls are open), and keeps the books the verifier compares.
-const providerRandom = randomSource(seed ^ 0x5eed);
-const provider = await startFakeProvider({ delayMs: () => Math.floor(providerRandom() * 150) });
-const effectfulWorkflows = {
-  v1: effectfulWorkflow({ renderUrl: provider.renderUrl, workflowId: 'soak_effects' }),
-  v2: effectfulWorkflow({
-    renderUrl: provider.renderUrl,
-    workflowId: 'soak_effects',
-    confirmMessage: 'Ready to publish “{{ state.draft }}”?',
-  }),
-};
+const { provider, effectfulWorkflows } = await startSoakProvider(seed);
 const stores = await startStores(dir);
 const adminToken = randomBytes(16).toString('hex');
 const services = await startServices({
@@ -208,25 +200,13 @@ for (const p of all)
       what: `${p.name} exited unexpectedly (code ${crash.code}, signal ${crash.signal}) at ${crash.at}`,
     });
 
-const sorted = [...record.latencies].sort((a, b) => a - b);
-const at = (p) =>
-  Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0);
 const report = {
   started_at: startedAt,
   seed,
   minutes,
   fault_every_s: faultEverySeconds,
   users: userCount,
-  load: {
-    seconds: Math.round(loadSeconds),
-    commands_accepted: record.acceptedCommands,
-    commands_per_second: Math.round((record.acceptedCommands / loadSeconds) * 10) / 10,
-    requests_answered: sorted.length,
-    latency_ms: { p50: at(50), p99: at(99), max: Math.round(sorted.at(-1) ?? 0) },
-    actions: Object.fromEntries(record.actions),
-    statuses: Object.fromEntries([...record.statuses].sort()),
-    failed_requests: Object.fromEntries([...record.failures].sort()),
-  },
+  load: loadFigures(record, loadSeconds),
   faults: { count: faults.length, by_kind: countBy(faults.map((f) => f.kind)), list: faults },
   crashes: Object.fromEntries(
     all.filter((p) => p.crashes.length > 0).map((p) => [p.name, p.crashes]),
@@ -234,25 +214,11 @@ const report = {
   checked,
   violations: { count: violations.length, list: violations.slice(0, 100) },
 };
-function countBy(values) {
-  const counts = {};
-  for (const v of values) counts[v] = (counts[v] ?? 0) + 1;
-  return counts;
-}
-
-mkdirSync(`${root}soak/results`, { recursive: true });
-const file = `soak/results/${startedAt.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`;
-writeFileSync(`${root}${file}`, `${JSON.stringify(report, null, 2)}\n`);
+const file = writeReport(report, startedAt, quick ? 'quick' : '');
 console.log(
   [
     '',
-    `load held: ${report.load.commands_accepted} commands accepted in ${report.load.seconds} s (${report.load.commands_per_second}/s), request p50 ${report.load.latency_ms.p50} ms, p99 ${report.load.latency_ms.p99} ms`,
-    `actions: ${JSON.stringify(report.load.actions)}`,
-    `failed requests (during faults): ${JSON.stringify(report.load.failed_requests)}`,
-    `faults injected: ${faults.length} ${JSON.stringify(report.faults.by_kind)}`,
-    `unplanned exits (restarted like a supervisor would): ${JSON.stringify(report.crashes)}`,
-    `checked: ${checked.runs} runs, ${checked.events} events, ${checked.commands} commands, ${checked.answers} acknowledged answers`,
-    `effects: ${checked.effects.llm_calls} LLM calls for ${checked.effects.llm_completed} completed, ${checked.effects.llm_failed} failed and ${checked.effects.llm_interrupted} interrupted api.llm attempts; ${checked.effects.tokens} tokens records; ${checked.effects.fetch_calls} render calls; ${checked.effects.artifacts} artifacts checked`,
+    ...summaryLines(report),
     `violations: ${violations.length}`,
     ...violations.slice(0, 20).map((v) => `  ${v.run}: ${v.what}`),
     `report: ${file}`,

@@ -4,6 +4,8 @@
 // keep a record of every answer the server said it applied, so the verification can check that
 // each one is in the log exactly once.
 
+import { effectfulWorkflow, startFakeProvider } from '../test/support/fake-provider.mjs';
+
 export const workflowV1 = {
   workflow_id: 'soak_pipeline',
   initial_state: { round: 1 },
@@ -88,6 +90,8 @@ export class LoadRecord {
  * One person: loops until `deadline`, a run at a time. `api(path, init)` answers
  * `{status, body}` or throws on a network failure or timeout. `versions` are the ids of the two
  * versions of the person's workflow, `workflows` their bodies (what a resume submits).
+ * `onRun(started, left)` hears of each run the person starts and of the one they leave (the
+ * cluster soak follows their streams); at the deadline it is called with `started` null.
  */
 export async function simulateUser({
   api,
@@ -96,6 +100,7 @@ export async function simulateUser({
   record,
   versions,
   workflows = { v1: workflowV1, v2: workflowV2 },
+  onRun = () => undefined,
 }) {
   let run = null;
   const act = async (name, path, init) => {
@@ -135,8 +140,10 @@ export async function simulateUser({
         },
       });
       if (accepted('create', created)) {
+        const left = run?.workflow_run_id ?? null;
         run = created.body;
         record.runIds.add(run.workflow_run_id);
+        onRun(run.workflow_run_id, left);
       } else await sleep(300);
       continue;
     }
@@ -207,4 +214,24 @@ export async function simulateUser({
       } else accepted('resume', resumed);
     }
   }
+  onRun(null, run?.workflow_run_id ?? null);
+}
+
+/**
+ * The LLM and render provider both soaks use: answers after 0-150 ms (as a real one takes its
+ * time, so that commands and faults land while calls are open), and keeps the books the verifier
+ * compares; with the two versions of the workflow with side effects that runs against it.
+ */
+export async function startSoakProvider(seed) {
+  const providerRandom = randomSource(seed ^ 0x5eed);
+  const provider = await startFakeProvider({ delayMs: () => Math.floor(providerRandom() * 150) });
+  const effectfulWorkflows = {
+    v1: effectfulWorkflow({ renderUrl: provider.renderUrl, workflowId: 'soak_effects' }),
+    v2: effectfulWorkflow({
+      renderUrl: provider.renderUrl,
+      workflowId: 'soak_effects',
+      confirmMessage: 'Ready to publish “{{ state.draft }}”?',
+    }),
+  };
+  return { provider, effectfulWorkflows };
 }

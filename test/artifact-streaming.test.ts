@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { newId } from '@stepwise/shared';
-import { uploadToBucket } from '@stepwise/shared/node';
+import { insertArtifactRecord, uploadToBucket } from '@stepwise/shared/node';
 import { useTestDatabases } from './support/databases.js';
 import { logRecord, startServiceProcess } from './support/processes.js';
 
@@ -46,7 +46,7 @@ describe('artifact downloads', () => {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const fileId = await uploadToBucket(db.mongo, 'artifacts', 'big.bin', bytes, {});
       const artifactId = newId('artifact');
-      await db.models.artifacts.create({
+      await insertArtifactRecord(db.models, {
         artifact_id: artifactId,
         workflow_run_id: newId('run'),
         user_id: created.user.user_id,

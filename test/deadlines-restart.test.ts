@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { EventView, RunView } from '@stepwise/shared';
+import { queueKeyPrefix, type EventView, type RunView } from '@stepwise/shared';
 import { useTestDatabases } from './support/databases.js';
 import {
   TEST_ADMIN_TOKEN,
@@ -31,7 +31,10 @@ const observer = await startTestGateway(db);
 await startTestResolver(db);
 const { api_key: apiKey } = await createTestUser(observer, 'restarter');
 const client = new RunsClient(observer, apiKey);
-const runQueue = new Queue('runs', { connection: db.redis, prefix: db.queuePrefix });
+const runQueue = new Queue('runs', {
+  connection: db.redis,
+  prefix: queueKeyPrefix(db.queuePrefix, 'runs'),
+});
 afterAll(() => runQueue.close());
 
 /** Generous: a restart and a sweep take seconds, and a slow machine waits rather than fails. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { RunView } from '@stepwise/shared';
-import { errorEnvelopeSchema } from '@stepwise/shared';
+import { errorEnvelopeSchema, queueKeyPrefix } from '@stepwise/shared';
 import { startTestStack } from './support/stack.js';
 import { expectConsistentLog } from './support/runs.js';
 import { dueAtOf, interactionOf, ofType, runWaiter } from './support/deadline-runs.js';
@@ -17,7 +17,10 @@ import { dueAtOf, interactionOf, ofType, runWaiter } from './support/deadline-ru
 const { db, gateway, newClient } = await startTestStack('deadlines');
 const client = await newClient('waiter');
 /** The runner's queue, to see the timers it set (BullMQ keeps completed jobs for a day). */
-const runQueue = new Queue('runs', { connection: db.redis, prefix: db.queuePrefix });
+const runQueue = new Queue('runs', {
+  connection: db.redis,
+  prefix: queueKeyPrefix(db.queuePrefix, 'runs'),
+});
 afterAll(() => runQueue.close());
 
 /** Conditions are polled for, with room to spare: a slow machine waits, it does not fail. */

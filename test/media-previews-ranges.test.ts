@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId, type ArtifactDetail, type ArtifactView } from '@stepwise/shared';
-import { uploadToBucket } from '@stepwise/shared/node';
+import { insertArtifactRecord, uploadToBucket } from '@stepwise/shared/node';
 import { useTestDatabases } from './support/databases.js';
 import { createTestUser, startTestGateway, startTestResolver } from './support/gateway.js';
 import {
@@ -70,7 +70,8 @@ beforeAll(async () => {
 async function storeArtifact(bytes: Buffer, contentType: string, name = 'file.bin') {
   const artifactId = newId('artifact');
   const fileId = await uploadToBucket(db.mongo, 'artifacts', name, bytes, {});
-  await db.models.artifacts.create({
+  // As the services store one: the owner lookup with it (GET /v1/artifacts/{id} reads through it).
+  await insertArtifactRecord(db.models, {
     artifact_id: artifactId,
     workflow_run_id: newId('run'),
     user_id: aliceId,

@@ -1,10 +1,9 @@
-import { QueueEvents } from 'bullmq';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { jobCatalog } from '@stepwise/shared';
-import { JobQueue, connectRedis } from '@stepwise/shared/node';
+import { JobQueue, connectRedis, openQueueEvents } from '@stepwise/shared/node';
 import { useTestDatabases } from './support/databases.js';
 import { logRecord, startServiceProcess } from './support/processes.js';
 
@@ -37,10 +36,7 @@ describe.each([
     // A payload no producer of ours would send: the worker must take it off the queue and fail
     // it for good after one attempt, proving it reads this queue and parses payloads first.
     const producer = new JobQueue(kind, connectRedis(db.redisUrl, 'client'), db.queuePrefix);
-    const events = new QueueEvents(jobCatalog[kind].queue, {
-      connection: connectRedis(db.redisUrl, 'worker'),
-      prefix: db.queuePrefix,
-    });
+    const events = openQueueEvents(kind, connectRedis(db.redisUrl, 'worker'), db.queuePrefix);
     await events.waitUntilReady();
     const job = await producer.queue.add(
       jobCatalog[kind].jobName,

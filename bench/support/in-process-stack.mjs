@@ -3,15 +3,15 @@
 // (npm run build first).
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { QueueEvents } from 'bullmq';
 import { pino } from 'pino';
-import { createModuleCatalog, jobCatalog } from '@stepwise/shared';
+import { createModuleCatalog } from '@stepwise/shared';
 import {
   JobQueue,
   connectMongo,
   connectRedis,
   createModels,
   ensureIndexes,
+  openQueueEvents,
   startWorker,
 } from '@stepwise/shared/node';
 import { createGatewayApp } from '../../services/gateway/dist/app.js';
@@ -75,14 +75,8 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
       () => runQueue.close(),
     );
   }
-  const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
-    connection: connectRedis(REDIS_URL, 'worker'),
-    prefix,
-  });
-  const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
-    connection: connectRedis(REDIS_URL, 'worker'),
-    prefix,
-  });
+  const resolveEvents = openQueueEvents('resolve', connectRedis(REDIS_URL, 'worker'), prefix);
+  const runEvents = openQueueEvents('runCommand', connectRedis(REDIS_URL, 'worker'), prefix);
   await Promise.all([resolveEvents.waitUntilReady(), runEvents.waitUntilReady()]);
   const queues = {
     resolve: new JobQueue('resolve', client, prefix),

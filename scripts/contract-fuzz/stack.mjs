@@ -94,18 +94,25 @@ async function stopService(service, graceMs = 15_000) {
 /** Drops the stack's database and deletes its queue keys, so repeated runs leave nothing behind. */
 async function dropStackData({ mongoUrl, redisUrl, queuePrefix }) {
   const { connectMongo, connectRedis } = await import('@stepwise/shared/node');
+  const { redisNamespace } = await import('@stepwise/shared');
   const mongo = await connectMongo(mongoUrl);
   await mongo.dropDatabase();
   await mongo.close();
   // A worker connection queues commands until it is connected; a client one would refuse them.
   const redis = connectRedis(redisUrl, 'worker');
-  // The prefix is a {hash tag} of our own; SCAN's MATCH treats braces literally.
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${queuePrefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  // Every key of ours names our namespace (docs/scaling.md, "Redis key layout"); on a cluster,
+  // each master is scanned (SCAN sees only the node it is sent to) and keys deleted one by one
+  // (they live in different slots).
+  const pattern = `*${redisNamespace(queuePrefix)}*`;
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      await Promise.all(keys.map((key) => redis.del(key)));
+    } while (cursor !== '0');
+  }
   await redis.quit();
 }
 

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, inject } from 'vitest';
-import type { Redis } from 'ioredis';
 import {
   connectMongo,
   connectRedis,
   createModels,
   ensureIndexes,
   type Models,
+  type RedisClient,
 } from '@stepwise/shared/node';
 import type { Connection } from 'mongoose';
 
@@ -18,7 +18,17 @@ export interface TestDatabases {
   queuePrefix: string;
   mongo: Connection;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
+}
+
+/**
+ * The keys matching a glob pattern on every node: KEYS on a single server, and on each master of
+ * a Redis Cluster (where KEYS only sees the node it is sent to).
+ */
+export async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  const lists = await Promise.all(nodes.map((node) => node.keys(pattern)));
+  return lists.flat().sort();
 }
 
 function withDatabase(url: string, name: string): string {

@@ -1,15 +1,16 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { QueueEvents, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import { afterAll } from 'vitest';
 import { pino } from 'pino';
-import { createModuleCatalog, jobCatalog } from '@stepwise/shared';
+import { createModuleCatalog } from '@stepwise/shared';
 import {
   JobQueue,
   connectRedis,
   declarationsOf,
   loadPluginModules,
+  openQueueEvents,
   pingMongo,
   pingRedis,
   startWorker,
@@ -53,14 +54,16 @@ export async function startTestGateway(
     migration: new JobQueue('migration', redis, databases.queuePrefix),
     webhookDelivery: new JobQueue('webhookDelivery', redis, databases.queuePrefix),
   };
-  const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
-    connection: connectRedis(databases.redisUrl, 'worker'),
-    prefix: databases.queuePrefix,
-  });
-  const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
-    connection: connectRedis(databases.redisUrl, 'worker'),
-    prefix: databases.queuePrefix,
-  });
+  const resolveEvents = openQueueEvents(
+    'resolve',
+    connectRedis(databases.redisUrl, 'worker'),
+    databases.queuePrefix,
+  );
+  const runEvents = openQueueEvents(
+    'runCommand',
+    connectRedis(databases.redisUrl, 'worker'),
+    databases.queuePrefix,
+  );
   const subscriber = connectRedis(databases.redisUrl, 'worker');
   const shutdown = new AbortController();
   await Promise.all([resolveEvents.waitUntilReady(), runEvents.waitUntilReady()]);
@@ -123,17 +126,22 @@ export async function startTestGateway(
     url,
     close,
     deps,
-    request: (path, init = {}) => {
-      const { token, json, ...requestInit } = init;
-      const headers = new Headers(requestInit.headers);
-      if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-      if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${url}${path}`, {
-        ...requestInit,
-        headers,
-        ...(json === undefined ? {} : { body: JSON.stringify(json) }),
-      });
-    },
+    request: requestTo(url),
+  };
+}
+
+/** `TestGateway.request` for a gateway at `url` (in this process or another). */
+export function requestTo(url: string): TestGateway['request'] {
+  return (path, init = {}) => {
+    const { token, json, ...requestInit } = init;
+    const headers = new Headers(requestInit.headers);
+    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+    if (json !== undefined) headers.set('content-type', 'application/json');
+    return fetch(`${url}${path}`, {
+      ...requestInit,
+      headers,
+      ...(json === undefined ? {} : { body: JSON.stringify(json) }),
+    });
   };
 }
 

@@ -581,7 +581,7 @@ export class ChangeTracker {
     private readonly databases: TestDatabases,
     private readonly queues: readonly Queue[],
   ) {
-    this.streamKeys = queues.map((queue) => `${databases.queuePrefix}:${queue.name}:events`);
+    this.streamKeys = queues.map((queue) => `${queue.opts.prefix}:${queue.name}:events`);
   }
 
   /** Records the write commands sent on `connection` (opened with `monitorCommands: true`). */

@@ -37,19 +37,35 @@ const mongoUrl = z
 
 const redisUrl = z
   .string()
-  .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
-  .describe('Redis connection URL');
+  .regex(
+    /^rediss?:\/\/[^,]+(,\s*rediss?:\/\/[^,]+)*$/,
+    'must be a redis:// or rediss:// URL (for a Redis Cluster, several separated by commas)',
+  )
+  .describe(
+    'Redis connection URL; for a Redis Cluster, one or more seed nodes separated by commas',
+  );
+
+const redisCluster = z
+  .enum(['true', 'false'], { message: 'must be true or false' })
+  .default('false')
+  .transform((value) => value === 'true')
+  .describe(
+    'Connect to a Redis Cluster (implied when REDIS_URL names several nodes); docs/scaling.md',
+  );
 
 const commonVariables = {
   MONGO_URL: mongoUrl,
   REDIS_URL: redisUrl,
+  REDIS_CLUSTER: redisCluster,
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino log level'),
   QUEUE_PREFIX: queuePrefixSchema
     .default('{stepwise}')
-    .describe('BullMQ key prefix; a {hash tag} so queues work on Redis Cluster'),
+    .describe(
+      'Namespace of every Redis key; each queue and key family gets a hash tag inside it (docs/scaling.md)',
+    ),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000).describe(
     'How long SIGTERM waits for in-flight requests and jobs before exiting',
   ),
@@ -58,6 +74,13 @@ const commonVariables = {
     .min(1)
     .optional()
     .describe('If set, a file touched every 5 s while the service is healthy (container checks)'),
+  MONGO_COMMAND_LOG: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Tests only: if set, a file every MongoDB command is appended to as a JSON line (the shard-key check; docs/scaling.md)',
+    ),
 };
 
 const publicUrl = z

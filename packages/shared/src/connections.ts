@@ -1,13 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import mongoose, { type Connection } from 'mongoose';
 import type { Logger } from './logger.js';
+import { logMongoCommands, type MongoCommandLogOptions } from './mongo-command-log.js';
 
 export interface MongoConnectOptions {
   /** Keep retrying the first connection this long (a database starting next to us). */
   retryForMs?: number;
   serverSelectionTimeoutMs?: number;
   logger?: Logger;
+  /** MONGO_COMMAND_LOG: append every command sent to this file (tests only; see mongo-command-log). */
+  commandLog?: MongoCommandLogOptions | undefined;
 }
 
 /**
@@ -25,9 +28,11 @@ export async function connectMongo(
       serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
       autoIndex: false,
       autoCreate: false,
+      monitorCommands: options.commandLog !== undefined,
     });
     try {
       await connection.asPromise();
+      if (options.commandLog) logMongoCommands(connection, options.commandLog);
       return connection;
     } catch (error) {
       await connection.close().catch(() => undefined);
@@ -52,16 +57,74 @@ export type RedisRole =
   /** BullMQ workers and blocking readers: wait for Redis to come back, never give up. */
   | 'worker';
 
-export function connectRedis(url: string, role: RedisRole, logger?: Logger): Redis {
-  const options: RedisOptions =
-    role === 'worker'
-      ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 };
-  const redis = new Redis(url, {
-    ...options,
-    lazyConnect: false,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-  });
+/** A connection to a single Redis server or to a Redis Cluster; both speak the same commands. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectOptions {
+  /**
+   * Connect to a Redis Cluster (REDIS_CLUSTER). A REDIS_URL naming several nodes always means a
+   * cluster: a single server has one address.
+   */
+  cluster?: boolean;
+  logger?: Logger;
+}
+
+/** The nodes a REDIS_URL names: one `redis://` URL, or several separated by commas. */
+export function redisNodeUrls(url: string): string[] {
+  return url
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+}
+
+export function isRedisCluster(url: string, cluster = false): boolean {
+  return cluster || redisNodeUrls(url).length > 1;
+}
+
+function roleOptions(role: RedisRole): RedisOptions {
+  return role === 'worker'
+    ? { maxRetriesPerRequest: null, enableReadyCheck: true }
+    : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 };
+}
+
+/** Credentials, database and TLS from a node URL; every node of a cluster shares them. */
+function serverOptions(url: string): RedisOptions {
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+export function connectRedis(
+  url: string,
+  role: RedisRole,
+  { cluster = false, logger }: RedisConnectOptions = {},
+): RedisClient {
+  const retryStrategy = (times: number) => Math.min(times * 200, 2_000);
+  let redis: RedisClient;
+  if (isRedisCluster(url, cluster)) {
+    const nodes = redisNodeUrls(url).map((node) => {
+      const parsed = new URL(node);
+      return { host: parsed.hostname, port: Number(parsed.port || 6379) };
+    });
+    const { enableOfflineQueue, ...perNode } = roleOptions(role);
+    const clusterOptions: ClusterOptions = {
+      redisOptions: { ...perNode, ...serverOptions(redisNodeUrls(url)[0] ?? url) },
+      clusterRetryStrategy: retryStrategy,
+      // A failover moves slots within seconds; commands wait for the new master meanwhile
+      // (a client's single retry is still bounded by these delays, so requests fail fast).
+      retryDelayOnFailover: 200,
+      retryDelayOnClusterDown: 200,
+      retryDelayOnTryAgain: 200,
+      slotsRefreshTimeout: 2_000,
+      ...(enableOfflineQueue === false ? { enableOfflineQueue: false } : {}),
+    };
+    redis = new Cluster(nodes, clusterOptions);
+  } else {
+    redis = new Redis(url, { ...roleOptions(role), lazyConnect: false, retryStrategy });
+  }
   // Without a listener ioredis prints every reconnect failure to stderr; route them to our log.
   redis.on('error', (error: Error) =>
     logger?.debug({ err: error, role }, 'redis connection error'),
@@ -70,7 +133,7 @@ export function connectRedis(url: string, role: RedisRole, logger?: Logger): Red
 }
 
 /** Answers when Redis does; while the client is not connected, says so plainly instead of waiting. */
-export async function pingRedis(redis: Redis): Promise<void> {
+export async function pingRedis(redis: RedisClient): Promise<void> {
   if (redis.status !== 'ready') throw new Error(`Redis connection is ${redis.status}`);
   await redis.ping();
 }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connections.js';
+import { fairShareKey } from './redis-keys.js';
 
 /** BullMQ's highest priority number. */
 const LOWEST_PRIORITY = 2_097_152;
@@ -13,12 +14,12 @@ const KEY_TTL_SECONDS = 24 * 3600;
  */
 export class FairShare {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
   private key(userId: string): string {
-    return `${this.prefix}:fair:${userId}`;
+    return fairShareKey(this.prefix, userId);
   }
 
   /** Takes a place in the user's line and returns the priority for the job. */

@@ -23,7 +23,7 @@ export * from './runs/version-change-view.js';
 export * from './runs/migration-decision.js';
 export * from './runs/change-text.js';
 export * from './canonical-json.js';
-export * from './metrics-keys.js';
+export * from './redis-keys.js';
 export * from './runs/event-data.js';
 export * from './runs/commands.js';
 export * from './storable-keys.js';

@@ -1,15 +1,17 @@
 import {
   Queue,
+  QueueEvents,
   UnrecoverableError,
   Worker,
   type Job,
   type JobsOptions,
   type WorkerOptions,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connections.js';
 import type { z } from 'zod';
 import { summarizeDetails, detailsFromZodError } from './errors.js';
 import { jobCatalog, type JobKind, type JobPayload } from './queues.js';
+import { queueKeyPrefix } from './redis-keys.js';
 import type { Logger } from './logger.js';
 
 /** A producer typed by the job catalog: payloads are validated before they reach Redis. */
@@ -17,9 +19,13 @@ export class JobQueue<K extends JobKind> {
   readonly queue: Queue;
   private readonly contract: (typeof jobCatalog)[K];
 
-  constructor(kind: K, connection: Redis, prefix: string) {
+  /** `prefix` is QUEUE_PREFIX: the queue's keys get a hash tag of their own inside it. */
+  constructor(kind: K, connection: RedisClient, prefix: string) {
     this.contract = jobCatalog[kind];
-    this.queue = new Queue(this.contract.queue, { connection, prefix });
+    this.queue = new Queue(this.contract.queue, {
+      connection,
+      prefix: queueKeyPrefix(prefix, this.contract.queue),
+    });
   }
 
   async enqueue(payload: JobPayload<K>, options: JobsOptions = {}): Promise<Job> {
@@ -36,6 +42,15 @@ export class JobQueue<K extends JobKind> {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/**
+ * The completion events of one catalog queue, read on a blocking connection of their own (give
+ * it a connection nothing else uses).
+ */
+export function openQueueEvents(kind: JobKind, connection: RedisClient, prefix: string) {
+  const queue = jobCatalog[kind].queue;
+  return new QueueEvents(queue, { connection, prefix: queueKeyPrefix(prefix, queue) });
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -57,7 +72,7 @@ export type JobHandler<K extends JobKind> = (
 
 export interface StartWorkerOptions<K extends JobKind> {
   kind: K;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   logger: Logger;
@@ -113,7 +128,7 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
     },
     {
       connection: options.connection,
-      prefix: options.prefix,
+      prefix: queueKeyPrefix(options.prefix, contract.queue),
       concurrency: options.concurrency,
       ...options.workerOptions,
     },

@@ -159,9 +159,13 @@ export type JobPayload<K extends JobKind> = z.infer<(typeof jobCatalog)[K]['payl
 export const queueNames = Object.values(jobCatalog).map((contract) => contract.queue);
 
 /**
- * BullMQ keys are `<prefix>:<queue>:…`; a prefix in braces is a Redis Cluster hash tag, so all of
- * a queue's keys land in one slot and its Lua scripts work on a cluster.
+ * The namespace of every Redis key (`redis-keys.ts`), written `{stepwise}` or `stepwise`. The
+ * braces are what earlier versions required (the whole namespace was one hash tag); each queue
+ * and key family now gets a tag of its own inside the namespace, so braces inside are refused.
  */
 export const queuePrefixSchema = z
   .string()
-  .regex(/^\{[A-Za-z0-9_.:-]{1,64}\}$/, 'must be a hash tag such as {stepwise}');
+  .regex(
+    /^(\{[A-Za-z0-9_.:-]{1,64}\}|[A-Za-z0-9_.:-]{1,64})$/,
+    'must be a name such as stepwise or a hash tag such as {stepwise}',
+  );

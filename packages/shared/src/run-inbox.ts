@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   NotFoundError,
+  UnavailableError,
   newId,
   type Actor,
   type BranchRecord,
@@ -7,6 +9,8 @@ import {
   type RunCommandType,
 } from './index.js';
 import type { Models } from './models/index.js';
+import type { RequestKeyRecord } from './models/lookups.js';
+import type { ScatterGatherQuery } from './models/shard-keys.js';
 
 /**
  * The run inbox: the one place that builds, accepts, settles and refuses command records, so the
@@ -70,41 +74,154 @@ function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown }).code === 11000;
 }
 
-type InboxModels = Pick<Models, 'runs' | 'runCommands'>;
+type InboxModels = Pick<Models, 'runs' | 'runCommands' | 'requestKeys'>;
 
-/** The command a client's Idempotency-Key names, if any. */
-export function findCommandByRequestKey(
+/**
+ * The command a client's Idempotency-Key names, if any. Commands are sharded by run and a key is
+ * not scoped to one, so the key's claim in `request_keys` says which run's command it is. A claim
+ * is written before its command: one whose command is not there yet is waited for up to
+ * `waitMs`; one whose command never came (its acceptor died in between) is given up once old.
+ */
+export async function findCommandByRequestKey(
   models: InboxModels,
   userId: string,
   idempotencyKey: string,
+  waitMs = 0,
+): Promise<RunCommandRecord | null> {
+  const key = clientRequestKey(userId, idempotencyKey);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const claim = await models.requestKeys.findOne({ client_request_key: key }).lean();
+    if (!claim) return null;
+    const command = await commandOf(models, claim.workflow_run_id, claim.command_id);
+    if (command) return command;
+    if (Date.now() - claim.created_at.getTime() >= ABANDONED_CLAIM_AFTER_MS)
+      return giveUpClaim(models, claim);
+    if (Date.now() >= deadline) return null;
+    await sleep(CLAIM_POLL_MS);
+  }
+}
+
+function commandOf(
+  models: InboxModels,
+  runId: string,
+  commandId: string,
 ): Promise<RunCommandRecord | null> {
   return models.runCommands
-    .findOne({ client_request_key: clientRequestKey(userId, idempotencyKey) })
+    .findOne({ workflow_run_id: runId, command_id: commandId })
     .lean<RunCommandRecord>();
 }
 
 /**
- * Fills a number taken for a command that will not be stored with a command that changes nothing
- * (a `continue` that never matches), so later commands do not wait for it until it counts as lost.
- * Best effort: if this write fails too, the runners step over the number once it counts as lost;
- * if the command was stored after all (its write's answer was lost), the unique (run, seq) index
- * turns the filler away and the command stands.
+ * Gives up a claim whose command has not come for long: its acceptor died, or is still alive but
+ * stalled. The claim's number is filled first, so that a stalled acceptor's command can never be
+ * stored after the key went to another request (the unique (run, seq) index refuses it); if the
+ * number is already taken by the claim's own command, that command stands and is the answer.
  */
-async function fillNumber(models: InboxModels, input: AcceptCommandInput, seq: number) {
+async function giveUpClaim(
+  models: InboxModels,
+  claim: RequestKeyRecord,
+): Promise<RunCommandRecord | null> {
+  if (claim.seq !== undefined) {
+    const filled = await insertFiller(models, claim.workflow_run_id, claim.user_id, claim.seq);
+    if (!filled) {
+      const command = await commandOf(models, claim.workflow_run_id, claim.command_id);
+      if (command) return command;
+    }
+  }
+  await models.requestKeys.deleteOne({
+    client_request_key: claim.client_request_key,
+    command_id: claim.command_id,
+  });
+  return null;
+}
+
+/** Past this age a claim without its command was left by an acceptor that died. */
+const ABANDONED_CLAIM_AFTER_MS = 30_000;
+const CLAIM_POLL_MS = 20;
+/** How long the loser of a race on one key waits for the winner's command to be stored. */
+const CLAIM_RACE_WAIT_MS = 2_000;
+
+/**
+ * Stores, at `seq`, a command that changes nothing (a `continue` that never matches). Answers
+ * false when the number already holds a command (the unique (run, seq) index refuses the filler).
+ */
+async function insertFiller(
+  models: InboxModels,
+  runId: string,
+  userId: string,
+  seq: number,
+): Promise<boolean> {
   const filler = newCommandRecord(
-    { ...input, type: 'continue', payload: { expected_last_seq: -1 }, idempotencyKey: undefined },
+    {
+      runId,
+      userId,
+      type: 'continue',
+      payload: { expected_last_seq: -1 },
+      correlationId: newId('correlation'),
+    },
     seq,
   );
-  await models.runCommands.collection.insertOne({ ...filler }).catch(() => undefined);
+  try {
+    await models.runCommands.collection.insertOne({ ...filler });
+    return true;
+  } catch (error) {
+    if (isDuplicateKey(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Fills a number taken for a command that will not be stored, so later commands do not wait for
+ * it until it counts as lost. Best effort: if this write fails too, the runners step over the
+ * number once it counts as lost; if the command was stored after all (its write's answer was
+ * lost), the unique (run, seq) index turns the filler away and the command stands.
+ */
+async function fillNumber(models: InboxModels, input: AcceptCommandInput, seq: number) {
+  await insertFiller(models, input.runId, input.userId, seq).catch(() => undefined);
+}
+
+/** The claim of an Idempotency-Key for a command: which run's command, at which number. */
+function claimOf(command: RunCommandRecord, clientKey: string): RequestKeyRecord {
+  return {
+    client_request_key: clientKey,
+    user_id: command.user_id,
+    workflow_run_id: command.workflow_run_id,
+    command_id: command.command_id,
+    seq: command.seq,
+    created_at: command.accepted_at,
+  };
+}
+
+/**
+ * The command of an Idempotency-Key used before `request_keys` existed: the old unique index on
+ * `run_commands.client_request_key` refused a new command with it. Asked of every shard (declared),
+ * only on that refusal; the key's claim is written for it, so the next request is routed.
+ */
+async function legacyCommandByKey(
+  models: InboxModels,
+  clientKey: string,
+): Promise<RunCommandRecord | null> {
+  const command = await models.runCommands
+    .findOne({ client_request_key: clientKey })
+    .comment('legacy:request-key' satisfies ScatterGatherQuery)
+    .lean<RunCommandRecord>();
+  if (command)
+    await models.requestKeys.collection
+      .insertOne(claimOf(command, clientKey))
+      .catch(() => undefined);
+  return command;
 }
 
 /**
  * Puts a command in the run's inbox. Its place in line is taken with one `$inc` on the run
  * document, which also scopes the command to the run's owner: another user's run is not found.
  * Runners apply commands in this order. A repeated Idempotency-Key throws
- * DuplicateRequestKeyError with the first command. A command that cannot be stored once its number
- * is taken (a race on its Idempotency-Key, a value the driver refuses, a failed write) leaves no
- * gap: the number is filled with a command that changes nothing, and the error goes to the caller.
+ * DuplicateRequestKeyError with the first command; a key whose first request is still being
+ * accepted (its claim is there, its command not yet) is 503, to be retried. A command that cannot
+ * be stored once its number is taken (a race on its Idempotency-Key, a value the driver refuses,
+ * a failed write) leaves no gap: the number is filled with a command that changes nothing, and the
+ * error goes to the caller.
  */
 export async function acceptRunCommand(
   models: InboxModels,
@@ -123,22 +240,64 @@ export async function acceptRunCommand(
     .lean();
   if (!run) throw new NotFoundError('run', input.runId);
   const command = newCommandRecord(input, run.command_seq);
+  const clientKey = command.client_request_key;
+  let claimed = false;
   try {
+    // The key is claimed before the command is stored: the claim is what two requests race for.
+    if (clientKey !== undefined) {
+      await models.requestKeys.collection.insertOne(claimOf(command, clientKey));
+      claimed = true;
+    }
     await models.runCommands.collection.insertOne({ ...command });
   } catch (error) {
-    // Two requests with one key raced: the loser answers with the winner's command.
-    const existing =
-      isDuplicateKey(error) && input.idempotencyKey !== undefined
-        ? await findCommandByRequestKey(models, input.userId, input.idempotencyKey).catch(
-            () => null,
-          )
-        : null;
+    // The write may have landed although its answer was lost (a timeout, a failover): then the
+    // command stands, its claim with it, and this request succeeded.
+    const stored = await commandOf(models, command.workflow_run_id, command.command_id).catch(
+      () => null,
+    );
+    if (stored) return stored;
+    const keyed = isDuplicateKey(error) && input.idempotencyKey !== undefined;
+    // Claimed, a duplicate can only be the old unique index on the key (a command from before
+    // `request_keys`); unclaimed, another request holds the key: answer with its command.
+    const existing = !keyed
+      ? null
+      : claimed && clientKey !== undefined
+        ? await legacyLookupAfterRelease(models, clientKey, command.command_id)
+        : await findCommandByRequestKey(
+            models,
+            input.userId,
+            input.idempotencyKey ?? '',
+            CLAIM_RACE_WAIT_MS,
+          ).catch(() => null);
     // Whatever failed, the number is taken and must not stay a gap: until it counted as lost
     // (LOST_COMMAND_NUMBER_AFTER_MS) every later command on the run would wait for it.
     await fillNumber(models, input, run.command_seq);
-    throw existing ? new DuplicateRequestKeyError(existing) : error;
+    if (claimed && !keyed && clientKey !== undefined)
+      await releaseClaim(models, clientKey, command.command_id);
+    if (existing) throw new DuplicateRequestKeyError(existing);
+    if (keyed && !claimed)
+      throw new UnavailableError(
+        'a request with this Idempotency-Key is still being accepted; retry it shortly',
+      );
+    throw error;
   }
   return command;
+}
+
+/** A claim whose command could not be stored must not hold the key. */
+async function releaseClaim(models: InboxModels, clientKey: string, commandId: string) {
+  await models.requestKeys
+    .deleteOne({ client_request_key: clientKey, command_id: commandId })
+    .catch(() => undefined);
+}
+
+async function legacyLookupAfterRelease(
+  models: InboxModels,
+  clientKey: string,
+  commandId: string,
+): Promise<RunCommandRecord | null> {
+  await releaseClaim(models, clientKey, commandId);
+  return legacyCommandByKey(models, clientKey).catch(() => null);
 }
 
 /** The command at `seq` in a run's acceptance order (an exact lookup on the unique index). */
@@ -168,13 +327,13 @@ export function firstPendingAfter(
  */
 export async function settleCommand(
   models: InboxModels,
-  command: Pick<RunCommandRecord, 'command_id'>,
+  command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
   status: CommandSettlement,
   error: CommandError | null,
   writtenSeq?: number,
 ): Promise<void> {
   await models.runCommands.updateOne(
-    { command_id: command.command_id, status: 'pending' },
+    { workflow_run_id: command.workflow_run_id, command_id: command.command_id, status: 'pending' },
     {
       $set: {
         status,
@@ -189,11 +348,11 @@ export async function settleCommand(
 /** Records that a later commit of an already settled command is in the log. */
 export async function markCommandWritten(
   models: InboxModels,
-  commandId: string,
+  command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
   writtenSeq: number,
 ): Promise<void> {
   await models.runCommands.updateOne(
-    { command_id: commandId },
+    { workflow_run_id: command.workflow_run_id, command_id: command.command_id },
     { $max: { written_seq: writtenSeq } },
   );
 }
@@ -203,19 +362,6 @@ export const lateCommandError: CommandError = {
   code: 'CONFLICT',
   message: 'the command arrived after later commands were applied; send it again',
 };
-
-/** The Redis channel on which a run's commits and settlements are announced. */
-export function runChannel(queuePrefix: string, runId: string): string {
-  return `${queuePrefix}:run:${runId}`;
-}
-
-/**
- * The Redis channel on which commits of any of a user's runs are announced (the user stream,
- * `GET /v1/me/stream`). Like the run channel it only says "look again".
- */
-export function userChannel(queuePrefix: string, userId: string): string {
-  return `${queuePrefix}:user:${userId}`;
-}
 
 /** The events a branch sees: its own, and each ancestor's up to where the branch left it. */
 export function visibleEventsFilter(branch: BranchRecord): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { connectMongo, connectRedis } from './connections.js';
 import { exitOnSignals, startHeartbeat } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createModels, ensureIndexes, type Models } from './models/index.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connections.js';
 import { startWorker, type JobHandler, type StartWorkerOptions } from './queue-runtime.js';
 import type { JobKind } from './queues.js';
 
@@ -17,7 +17,7 @@ export interface WorkerServiceDependencies<Env> {
   mongo: Connection;
   models: Models;
   /** A non-blocking Redis connection for the service's own commands (publishing, producing). */
-  redis: Redis;
+  redis: RedisClient;
 }
 
 export interface WorkerServiceSetup<K extends JobKind> {
@@ -54,11 +54,19 @@ export async function runWorkerService<
     throw error;
   }
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
-  const mongo = await connectMongo(config.MONGO_URL, { retryForMs: 60_000, logger });
+  const commandLog = config.MONGO_COMMAND_LOG;
+  const mongo = await connectMongo(config.MONGO_URL, {
+    retryForMs: 60_000,
+    logger,
+    commandLog: commandLog ? { file: commandLog, service: options.service } : undefined,
+  });
   const models = createModels(mongo);
   await ensureIndexes(models);
-  const redis = connectRedis(config.REDIS_URL, 'worker', logger);
-  const client = connectRedis(config.REDIS_URL, 'worker', logger);
+  const redis = connectRedis(config.REDIS_URL, 'worker', { cluster: config.REDIS_CLUSTER, logger });
+  const client = connectRedis(config.REDIS_URL, 'worker', {
+    cluster: config.REDIS_CLUSTER,
+    logger,
+  });
   let setup: WorkerServiceSetup<K>;
   try {
     setup = await options.setup({ config, logger, mongo, models, redis: client });

@@ -58,7 +58,8 @@ describe('configuration', () => {
       parseEnv(gatewayEnvSchema, {
         ...minimalGatewayEnv,
         PORT: 'eighty',
-        QUEUE_PREFIX: 'stepwise',
+        // Braces may only wrap the whole namespace: each queue's tag is made inside it.
+        QUEUE_PREFIX: '{step}wise',
         MONGO_URL: 'postgres://x',
         ADMIN_TOKEN: 'short',
       }),
@@ -70,6 +71,27 @@ describe('configuration', () => {
       'QUEUE_PREFIX',
     ]);
     expect(error.problems.find((p) => p.variable === 'QUEUE_PREFIX')?.message).toMatch(/hash tag/);
+  });
+
+  it('takes a Redis Cluster as seed node URLs, and refuses a half-written list', () => {
+    const cluster = parseEnv(gatewayEnvSchema, {
+      ...minimalGatewayEnv,
+      REDIS_URL: 'redis://10.0.0.1:7000, redis://10.0.0.2:7000',
+      REDIS_CLUSTER: 'true',
+    });
+    expect(cluster.REDIS_CLUSTER).toBe(true);
+    expect(parseEnv(gatewayEnvSchema, minimalGatewayEnv).REDIS_CLUSTER).toBe(false);
+    expect(
+      parseEnv(gatewayEnvSchema, { ...minimalGatewayEnv, QUEUE_PREFIX: 'acme' }).QUEUE_PREFIX,
+    ).toBe('acme');
+    const error = configErrorOf(() =>
+      parseEnv(gatewayEnvSchema, {
+        ...minimalGatewayEnv,
+        REDIS_URL: 'redis://10.0.0.1:7000,10.0.0.2:7000',
+        REDIS_CLUSTER: 'yes',
+      }),
+    );
+    expect(error.problems.map((p) => p.variable).sort()).toEqual(['REDIS_CLUSTER', 'REDIS_URL']);
   });
 
   it('treats an empty variable as unset', () => {

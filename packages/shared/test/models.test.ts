@@ -64,10 +64,12 @@ describe('mongoose models on the real server', () => {
 
   it('versions: the content hash is unique per template', async () => {
     const templateId = newId('template');
+    // A template is its owner's, and so are its versions.
+    const owner = newId('user');
     const version = (hash: string) => ({
       workflow_version_id: newId('version'),
       workflow_template_id: templateId,
-      user_id: newId('user'),
+      user_id: owner,
       content_hash: hash,
       raw_sha256: 'b'.repeat(64),
       source_type: 'json' as const,
@@ -136,12 +138,13 @@ describe('mongoose models on the real server', () => {
 
   it('runs, branches and artifacts: their ids are unique', async () => {
     const runId = newId('run');
+    const owner = newId('user');
     await expectDuplicateRejected(() =>
       db.models.runs.create({
         workflow_run_id: runId,
         workflow_template_id: newId('template'),
         workflow_template_name: 't',
-        user_id: newId('user'),
+        user_id: owner,
         initial_version_id: newId('version'),
         current_version_id: newId('version'),
         project_name: 'p',

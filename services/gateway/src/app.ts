@@ -12,7 +12,7 @@ import {
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
 import { requestContextMiddleware, requestContextOf } from './http/request-context.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { createMetrics, type GatewayMetrics } from './http/metrics.js';
 import { createQueueDashboard, DASHBOARD_PATH } from './http/queue-dashboard.js';
@@ -83,7 +83,7 @@ interface SharedAuthentication {
 export interface GatewayDependencies {
   mongo: Connection;
   /** A non-blocking Redis connection for the gateway's own commands (rate limits, metrics). */
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   models: Models;
   logger: Logger;

@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QueueEvents } from 'bullmq';
-import { jobCatalog } from '@stepwise/shared';
 import type { AddressInfo } from 'node:net';
 import {
   ConfigError,
   JobQueue,
+  openQueueEvents,
   connectMongo,
   connectRedis,
   createLogger,
@@ -38,10 +37,17 @@ function loadConfig() {
 const config = loadConfig();
 const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
 
-const mongo = await connectMongo(config.MONGO_URL, { retryForMs: 60_000, logger });
+const mongo = await connectMongo(config.MONGO_URL, {
+  retryForMs: 60_000,
+  logger,
+  commandLog: config.MONGO_COMMAND_LOG
+    ? { file: config.MONGO_COMMAND_LOG, service: 'gateway' }
+    : undefined,
+});
 const models = createModels(mongo);
 await ensureIndexes(models);
-const redis = connectRedis(config.REDIS_URL, 'client', logger);
+const redisOptions = { cluster: config.REDIS_CLUSTER, logger };
+const redis = connectRedis(config.REDIS_URL, 'client', redisOptions);
 const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
@@ -50,15 +56,17 @@ const queues = {
   webhookDelivery: new JobQueue('webhookDelivery', redis, config.QUEUE_PREFIX),
 };
 // Job completions and run announcements arrive on blocking connections of their own.
-const resolveEvents = new QueueEvents(jobCatalog.resolve.queue, {
-  connection: connectRedis(config.REDIS_URL, 'worker', logger),
-  prefix: config.QUEUE_PREFIX,
-});
-const runEvents = new QueueEvents(jobCatalog.runCommand.queue, {
-  connection: connectRedis(config.REDIS_URL, 'worker', logger),
-  prefix: config.QUEUE_PREFIX,
-});
-const subscriber = connectRedis(config.REDIS_URL, 'worker', logger);
+const resolveEvents = openQueueEvents(
+  'resolve',
+  connectRedis(config.REDIS_URL, 'worker', redisOptions),
+  config.QUEUE_PREFIX,
+);
+const runEvents = openQueueEvents(
+  'runCommand',
+  connectRedis(config.REDIS_URL, 'worker', redisOptions),
+  config.QUEUE_PREFIX,
+);
+const subscriber = connectRedis(config.REDIS_URL, 'worker', redisOptions);
 const notifications = new RunNotifications(subscriber, config.QUEUE_PREFIX);
 const shutdown = new AbortController();
 

@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, gatewayEnvSchema, parseEnv } from '@stepwise/shared/node';
-import { useTestDatabases } from '../../../test/support/databases.js';
+import { keysMatching, useTestDatabases } from '../../../test/support/databases.js';
 import { createTestUser, startTestGateway } from '../../../test/support/gateway.js';
 import { logRecord, startServiceProcess } from '../../../test/support/processes.js';
 import {
@@ -57,7 +57,7 @@ const freshWindow = (windowMs: number) =>
 
 /** The limiter's Redis keys that mention `text` (an address key or nothing else). */
 async function countersMentioning(prefix: string, text: string): Promise<string[]> {
-  const keys = await db.redis.keys(`${prefix}:authfail:*`);
+  const keys = await keysMatching(db.redis, `${prefix}:authfail:*`);
   return keys.filter((key) => key.includes(text));
 }
 
@@ -106,7 +106,7 @@ describe('the failure limiter with exempt addresses', () => {
         await limiter.recordFailure({ address: key, credential: 'sk_samesamesame' });
       }
     }
-    expect(await db.redis.keys(`${prefix}:authfail:*`)).toEqual([]);
+    expect(await keysMatching(db.redis, `${prefix}:authfail:*`)).toEqual([]);
   });
 
   it('still refuses a neighbour of an exempt address past the limit', async () => {

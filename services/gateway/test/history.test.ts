@@ -1,7 +1,7 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue } from 'bullmq';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { jobCatalog } from '@stepwise/shared';
-import { connectRedis } from '@stepwise/shared/node';
+import { jobCatalog, queueKeyPrefix } from '@stepwise/shared';
+import { connectRedis, openQueueEvents } from '@stepwise/shared/node';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import {
   createTestUser,
@@ -153,10 +153,11 @@ describe('keyword history', () => {
       artifacts: new ArtifactStore(db.mongo, db.models),
       artifactGraceMs: 3_600_000,
     });
-    const events = new QueueEvents(jobCatalog.maintenance.queue, {
-      connection: connectRedis(db.redisUrl, 'worker'),
-      prefix: db.queuePrefix,
-    });
+    const events = openQueueEvents(
+      'maintenance',
+      connectRedis(db.redisUrl, 'worker'),
+      db.queuePrefix,
+    );
     await events.waitUntilReady();
     // Two schedules share the queue: wait for the keyword job's completion, not the sweep's.
     await new Promise<void>((resolve) =>
@@ -169,7 +170,7 @@ describe('keyword history', () => {
     expect(await db.models.keywordHistory.countDocuments({ keyword: 'shared' })).toBe(1);
     const maintenanceQueue = new Queue(jobCatalog.maintenance.queue, {
       connection: connectRedis(db.redisUrl, 'client'),
-      prefix: db.queuePrefix,
+      prefix: queueKeyPrefix(db.queuePrefix, jobCatalog.maintenance.queue),
     });
     expect((await maintenanceQueue.getJobSchedulers()).map((s) => s.key).sort()).toEqual([
       'expire-keywords',

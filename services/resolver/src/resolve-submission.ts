@@ -76,7 +76,7 @@ export function createResolveHandler(deps: ResolverDependencies) {
       ).catch(async (error: unknown) => {
         // Gone: an earlier delivery finished and kept it only if it created a version.
         const earlier = await deps.models.versions
-          .findOne({ source_file_id: job.submission_file_id })
+          .findOne({ user_id: job.user_id, source_file_id: job.submission_file_id })
           .lean();
         if (!earlier) throw error;
         return null;
@@ -90,10 +90,10 @@ export function createResolveHandler(deps: ResolverDependencies) {
         : null;
       if (!built) {
         const version = await deps.models.versions
-          .findOne({ source_file_id: job.submission_file_id })
+          .findOne({ user_id: job.user_id, source_file_id: job.submission_file_id })
           .lean();
         const template = await deps.models.templates
-          .findOne({ workflow_template_id: version?.workflow_template_id })
+          .findOne({ user_id: job.user_id, workflow_template_id: version?.workflow_template_id })
           .lean();
         if (!version || !template) throw new Error('submission vanished without a version');
         return { ok: true, version: summary(template, version, true) };

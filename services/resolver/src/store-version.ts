@@ -67,6 +67,7 @@ export async function storeVersion(
   const { built } = input;
   const template = await upsertTemplate(models, input.userId, built, now);
   const key = {
+    user_id: input.userId,
     workflow_template_id: template.workflow_template_id,
     content_hash: built.contentHash,
   };
@@ -115,7 +116,7 @@ export async function storeVersion(
     return { template, version: winner, created: false };
   }
   await models.templates.updateOne(
-    { workflow_template_id: template.workflow_template_id },
+    { user_id: input.userId, workflow_template_id: template.workflow_template_id },
     { $set: { updated_at: now, display_name: built.workflow.name ?? template.display_name } },
   );
   return { template, version, created: true };

@@ -1,3 +1,4 @@
+import { sweeperLockKey } from '@stepwise/shared';
 import { loadPluginModules, runWorkerService, runnerEnvSchema } from '@stepwise/shared/node';
 import { ArtifactStore } from './artifacts/artifact-store.js';
 import { createRunJobHandler } from './run-jobs.js';
@@ -90,7 +91,7 @@ await runWorkerService({
       webhookQueue,
       timers,
       logger,
-      lockKey: `${config.QUEUE_PREFIX}:sweeper`,
+      lockKey: sweeperLockKey(config.QUEUE_PREFIX),
       intervalMs: config.RUNNER_SWEEP_INTERVAL_MS,
       staleAfterMs: config.RUNNER_STALE_AFTER_MS,
     });

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { JobQueue, startWorker, type Logger, type Models } from '@stepwise/shared/node';
 import type { ArtifactStore } from './artifacts/artifact-store.js';
 import { KeywordHistoryStore } from './history/keyword-history.js';
 
 export interface MaintenanceOptions {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   everyMs: number;

@@ -28,7 +28,7 @@ export function createRunJobHandler(
     try {
       const outcome =
         job.kind === 'deadline'
-          ? await fireDeadline(models, timers, job, (runId) => drainRun(runId, deps))
+          ? await fireDeadline(models, timers, job, (run) => drainRun(run, deps))
           : await handleRunJob(models, deps, job, context);
       done = true;
       return outcome;
@@ -46,8 +46,9 @@ async function handleRunJob(
   job: Exclude<RunJob, { kind: 'deadline' }>,
   context: JobContext,
 ): Promise<CommandOutcome> {
+  const run = { workflow_run_id: job.workflow_run_id, user_id: job.user_id };
   if (job.kind === 'recover') {
-    await drainRun(job.workflow_run_id, deps);
+    await drainRun(run, deps);
     return { status: 'applied' };
   }
   if (job.kind === 'wake') {
@@ -63,43 +64,44 @@ async function handleRunJob(
       if (error instanceof NotFoundError) return { status: 'applied' };
       throw error;
     }
-    await drainRun(job.workflow_run_id, deps);
+    await drainRun(run, deps);
     return { status: 'applied' };
   }
 
-  const drained = await drainRun(job.workflow_run_id, deps);
+  const drained = await drainRun(run, deps);
   // Usually this drain applied the job's command itself and knows how that went.
   const known = drained.outcomes.get(job.command_id);
   if (known) return known;
   // The run's lease holder applies it; the gateway waits for the command's settlement instead.
   if (drained.deferred) return { status: 'deferred' };
-  let command = await models.runCommands.findOne({ command_id: job.command_id }).lean();
+  const commandKey = { workflow_run_id: job.workflow_run_id, command_id: job.command_id };
+  let command = await models.runCommands.findOne(commandKey).lean();
   if (!command)
     return {
       status: 'rejected',
       error: { code: 'NOT_FOUND', message: `command ${job.command_id} not found` },
     };
   if (command.status === 'pending') {
-    const run = await models.runs
-      .findOne({ workflow_run_id: job.workflow_run_id })
+    const current = await models.runs
+      .findOne(run)
       .select({ applied_command_seq: 1 })
       .lean<{ applied_command_seq: number }>();
     // Its run vanished; retrying cannot help, so answer plainly.
-    if (!run)
+    if (!current)
       return {
         status: 'rejected',
         error: { code: 'NOT_FOUND', message: `run ${job.workflow_run_id} not found` },
       };
     // Read again after the run: another drain may have applied and finished it meanwhile.
-    command = (await models.runCommands.findOne({ command_id: job.command_id }).lean()) ?? command;
+    command = (await models.runCommands.findOne(commandKey).lean()) ?? command;
     // Below the run's applied number and still pending, read after the run: no drain saw it when
     // it passed its number (each settles the last applied command before applying another), so
     // it was stored after its number had been given up as lost. It cannot apply in its place any
     // more, and is refused rather than applied out of order. (At the applied number itself it is
     // only waiting for its finisher, and the next drain settles it.)
-    if (command.status === 'pending' && command.seq < run.applied_command_seq) {
+    if (command.status === 'pending' && command.seq < current.applied_command_seq) {
       await settleCommand(models, command, 'rejected', lateCommandError);
-      await deps.repository.announce(job.workflow_run_id, -1);
+      await deps.repository.announce(run, -1);
       return { status: 'rejected', error: lateCommandError };
     }
     // Still waiting for an earlier command in flight, or for its finisher: the queue retries.

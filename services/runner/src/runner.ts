@@ -1,7 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import type { Connection } from 'mongoose';
-import { eventsAppendedKey, newId, type StepwiseModule } from '@stepwise/shared';
-import { FairShare, JobQueue, runChannel, userChannel, type Models } from '@stepwise/shared/node';
+import {
+  eventsAppendedKey,
+  newId,
+  runChannel,
+  userChannel,
+  type StepwiseModule,
+} from '@stepwise/shared';
+import { FairShare, JobQueue, type Models } from '@stepwise/shared/node';
 import type { DrainDependencies } from './engine/drain-run.js';
 import { MongoRunRepository } from './engine/run-repository.js';
 import { TemplateEngine } from './engine/templating.js';
@@ -18,7 +24,7 @@ import { NotificationOutbox } from './notifications/notification-outbox.js';
 export interface RunnerOptions {
   mongo: Connection;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   plugins: readonly StepwiseModule[];
   moduleTimeoutMs: number;
@@ -46,12 +52,10 @@ export function createRunnerDependencies(options: RunnerOptions): {
   const facts = new RunFactsCache(options.models);
   const repository = new MongoRunRepository(
     options.models,
-    async (runId, lastSeq) => {
+    async ({ workflow_run_id: runId, user_id: userId }, lastSeq) => {
       await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
       // The owner's stream (GET /v1/me/stream) looks again too; it reads the runs themselves.
-      const owner = await facts.of(runId);
-      if (owner !== null)
-        await options.redis.publish(userChannel(options.queuePrefix, owner.user_id), runId);
+      await options.redis.publish(userChannel(options.queuePrefix, userId), runId);
     },
     options.leaseMs,
     undefined,
@@ -81,7 +85,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
     newInteractionId: () => newId('interaction'),
     moduleTimeoutMs: options.moduleTimeoutMs,
     leaseMs: options.leaseMs,
-    closeAttempt: (key, recovered) => tokenLedger.closeAttempt(key, recovered),
+    closeAttempt: (runId, key, recovered) => tokenLedger.closeAttempt(runId, key, recovered),
     scheduleRecovery: async (runId, userId, at) => {
       // One look per run and moment is enough however many drains found the lease held.
       const slot = Math.ceil(at.getTime() / 1_000);
@@ -102,7 +106,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
       // outside job that recorded no event still has a durable next time, and the sweeper leaves
       // a run whose timer is ahead alone (effects.md, rule 8).
       await options.models.runs.collection.updateOne(
-        { workflow_run_id: runId, last_seq: expectedLastSeq },
+        { workflow_run_id: runId, user_id: userId, last_seq: expectedLastSeq },
         { $set: { wake_at: at, wake_seq: expectedLastSeq } },
       );
       await runQueue.enqueue(

@@ -1,11 +1,12 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import type { FairShare, JobQueue, Logger, Models } from '@stepwise/shared/node';
+import { scatterGather } from '@stepwise/shared/node';
 import type { DeadlineTimers } from './deadlines/deadline-timers.js';
 
 export interface SweeperOptions {
   fairShare: FairShare;
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   runQueue: JobQueue<'runCommand'>;
   webhookQueue: JobQueue<'webhookDelivery'>;
   timers: DeadlineTimers;
@@ -32,6 +33,7 @@ export async function sweepOnce(
 
   const commands = await options.models.runCommands
     .find({ status: 'pending', accepted_at: { $lt: before } })
+    .comment(scatterGather('sweep:stale-commands'))
     .sort({ accepted_at: 1 })
     .limit(500)
     .lean();
@@ -61,6 +63,7 @@ export async function sweepOnce(
         { $or: [{ wake_at: null }, { wake_at: { $lt: before } }] },
       ],
     })
+    .comment(scatterGather('sweep:stale-runs'))
     .select({ workflow_run_id: 1, user_id: 1, last_seq: 1 })
     .limit(500)
     .lean();
@@ -98,6 +101,7 @@ async function sweepDeadlines(options: SweeperOptions, before: Date, minute: num
       status: 'awaiting_input',
       'pending_interaction.deadline.due_at': { $lt: before.toISOString() },
     })
+    .comment(scatterGather('sweep:lost-deadlines'))
     .select({ workflow_run_id: 1, user_id: 1, pending_interaction: 1 })
     .limit(500)
     .lean();
@@ -131,6 +135,7 @@ async function sweepDeliveries(options: SweeperOptions, now: Date, before: Date,
       next_attempt_at: { $lt: before },
       $or: [{ sending_until: null }, { sending_until: { $lte: now } }],
     })
+    .comment(scatterGather('sweep:stuck-deliveries'))
     .select({ delivery_id: 1, user_id: 1 })
     .limit(500)
     .lean();

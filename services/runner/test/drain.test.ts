@@ -90,9 +90,9 @@ const eventsOf = (runId: string) =>
 describe('applying commands exactly once', () => {
   it('the same command drained twice appends its events once', async () => {
     const { runId, command } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const after = await eventsOf(runId);
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     expect(await eventsOf(runId)).toEqual(after);
     const handler = createRunJobHandler(db.models, deps, fairShare, timers);
     const context = {
@@ -126,7 +126,9 @@ describe('applying commands exactly once', () => {
         correlationId: newId('correlation'),
       }),
     );
-    await Promise.all(Array.from({ length: 5 }, () => drainRun(runId, deps)));
+    await Promise.all(
+      Array.from({ length: 5 }, () => drainRun({ workflow_run_id: runId, user_id: userId }, deps)),
+    );
     const events = await eventsOf(runId);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.map((e) => e.event_type)).toEqual([
@@ -151,7 +153,7 @@ describe('applying commands exactly once', () => {
 
   it('records a refusal in order and answers it again on redelivery, appending nothing', async () => {
     const { runId } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const command = await acceptRunCommand(db.models, {
       runId,
       userId,
@@ -182,7 +184,7 @@ describe('applying commands exactly once', () => {
 
   it('waits for a number taken but not stored yet, then applies both in acceptance order', async () => {
     const { runId } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     // An acceptance has taken seq 2 and is about to store its command; seq 3 is stored first.
     await db.models.runs.updateOne(
       { workflow_run_id: runId },
@@ -195,7 +197,7 @@ describe('applying commands exactly once', () => {
       correlationId: newId('correlation'),
     });
     expect(cancel.seq).toBe(3);
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     expect(await db.models.runs.findOne({ workflow_run_id: runId }).lean()).toMatchObject({
       status: 'awaiting_input',
       applied_command_seq: 1,
@@ -219,7 +221,7 @@ describe('applying commands exactly once', () => {
       finished_at: null,
     };
     await db.models.runCommands.collection.insertOne({ ...answer });
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     // In acceptance order: the answer finishes the run, so the cancel after it is refused. Out of
     // order, the run would be cancelled and the answer refused.
     const events = await eventsOf(runId);
@@ -238,7 +240,7 @@ describe('applying commands exactly once', () => {
 
   it('steps past a number lost with its acceptor, and refuses the command if it turns up late', async () => {
     const { runId } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     // The acceptance took seq 2 and died before storing the command, long enough ago.
     await db.models.runs.updateOne({ workflow_run_id: runId }, { $inc: { command_seq: 1 } });
     const cancel = await acceptRunCommand(db.models, {
@@ -252,7 +254,7 @@ describe('applying commands exactly once', () => {
       ...deps,
       repository: new MongoRunRepository(db.models, async () => undefined, 30_000, 0),
     };
-    await drainRun(runId, patient);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, patient);
     const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
     expect(run).toMatchObject({ status: 'cancelled', applied_command_seq: 3 });
     const stored = await db.models.runCommands.findOne({ command_id: cancel.command_id }).lean();
@@ -296,9 +298,44 @@ describe('applying commands exactly once', () => {
     ).toBe('rejected');
   });
 
+  it('steps past a lost number even while new commands keep arriving after it', async () => {
+    const { runId } = await startedRun();
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
+    const lostAfterMs = 60_000;
+    const longAgo = new Date(Date.now() - 2 * lostAfterMs);
+    // Seq 2 was taken by an acceptor that died; seq 3 was stored right after it, long ago.
+    await db.models.runs.updateOne({ workflow_run_id: runId }, { $inc: { command_seq: 1 } });
+    const old = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'continue',
+      payload: { expected_last_seq: -1 },
+      correlationId: newId('correlation'),
+      now: longAgo,
+    });
+    // A client keeps sending commands: the run took a number just now (seq 4).
+    const cancel = await acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+    expect([old.seq, cancel.seq]).toEqual([3, 4]);
+    const repository = new MongoRunRepository(
+      db.models,
+      async () => undefined,
+      30_000,
+      lostAfterMs,
+    );
+    await drainRun({ workflow_run_id: runId, user_id: userId }, { ...deps, repository });
+    // Seq 2 is older than seq 3, which is older than the limit: lost, stepped over at once.
+    const run = await db.models.runs.findOne({ workflow_run_id: runId }).lean();
+    expect(run).toMatchObject({ status: 'cancelled', applied_command_seq: 4 });
+  });
+
   it('settles a command whose finisher died after its commit, and applies the next', async () => {
     const { runId, command } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     // As if the drain had died between the commit and marking its command applied.
     await db.models.runCommands.updateOne(
       { command_id: command.command_id },
@@ -310,7 +347,7 @@ describe('applying commands exactly once', () => {
       type: 'cancel',
       correlationId: newId('correlation'),
     });
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const stored = await db.models.runCommands
       .find({ workflow_run_id: runId })
       .sort({ seq: 1 })
@@ -326,7 +363,7 @@ describe('applying commands exactly once', () => {
 
   it("restores a branch's record when its writer died after the events, before the record", async () => {
     const { runId } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const asked = await db.models.events
       .findOne({ workflow_run_id: runId, event_type: 'interaction_requested' })
       .lean();
@@ -338,7 +375,7 @@ describe('applying commands exactly once', () => {
       payload: { from_event_id: asked?.event_id, branch_id: branchId },
       correlationId: newId('correlation'),
     });
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     expect(await db.models.branches.exists({ branch_id: branchId })).toBeTruthy();
     // As if the process had died after inserting the events but before the branch record and
     // marking the command applied.
@@ -347,7 +384,7 @@ describe('applying commands exactly once', () => {
       { command_id: branch.command_id },
       { $set: { status: 'pending', finished_at: null }, $unset: { written_seq: 1 } },
     );
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     expect(await db.models.branches.findOne({ branch_id: branchId }).lean()).toMatchObject({
       workflow_run_id: runId,
       status: 'active',
@@ -359,7 +396,7 @@ describe('applying commands exactly once', () => {
 
   it('finishes writing a commit whose writer died before the log had all its events', async () => {
     const { runId } = await startedRun();
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const committed = await eventsOf(runId);
     // As if the process had died between the commit and writing the last two events (so before
     // it could mark its command applied).
@@ -371,7 +408,7 @@ describe('applying commands exactly once', () => {
       { workflow_run_id: runId },
       { $set: { status: 'pending', finished_at: null }, $unset: { written_seq: 1 } },
     );
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const healed = await eventsOf(runId);
     expect(healed.map(({ _id: _ignored, ...event }) => event)).toEqual(
       committed.map(({ _id: _ignored, ...event }) => event),
@@ -392,7 +429,9 @@ describe('applying commands exactly once', () => {
         },
       }),
     };
-    await expect(drainRun(runId, dying)).rejects.toThrow('the process died');
+    await expect(drainRun({ workflow_run_id: runId, user_id: userId }, dying)).rejects.toThrow(
+      'the process died',
+    );
     const cancel = await acceptRunCommand(db.models, {
       runId,
       userId,
@@ -400,12 +439,14 @@ describe('applying commands exactly once', () => {
       correlationId: newId('correlation'),
     });
     // Its lease holds the run until it expires: the cancel's drain defers to it.
-    expect(await drainRun(runId, deps)).toMatchObject({ deferred: true });
+    expect(await drainRun({ workflow_run_id: runId, user_id: userId }, deps)).toMatchObject({
+      deferred: true,
+    });
     await db.models.runs.updateOne(
       { workflow_run_id: runId },
       { $set: { lease_expires_at: new Date(Date.now() - 1) } },
     );
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     const events = await eventsOf(runId);
     expect(events.map((e) => e.event_type)).toEqual([
       'run_created',

@@ -38,7 +38,7 @@ describe('the token ledger', () => {
     const second = await ledger.begin(call('run_ledger:4'));
     expect(second.call_index).toBe(1);
     // The attempt failed after its second call got no answer: only that one is lost.
-    await ledger.closeAttempt('run_ledger:4');
+    await ledger.closeAttempt('run_ledger', 'run_ledger:4');
     expect(await statuses('run_ledger:4')).toEqual([
       [0, 'completed'],
       [1, 'lost'],
@@ -55,7 +55,7 @@ describe('the token ledger', () => {
       total_cost: 0,
     });
     await ledger.begin(call('run_ledger:9'));
-    await ledger.closeAttempt('run_ledger:9', true);
+    await ledger.closeAttempt('run_ledger', 'run_ledger:9', true);
     expect(await statuses('run_ledger:9')).toEqual([
       [0, 'lost'],
       [1, 'lost'],

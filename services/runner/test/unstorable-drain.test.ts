@@ -105,7 +105,7 @@ async function startedRun(versionId: string, initialState: Record<string, unknow
     body: { workflow_version_id: versionId, project_name: 'p', initial_state: initialState },
     correlationId: newId('correlation'),
   });
-  await drainRun(run.workflow_run_id, deps);
+  await drainRun(run, deps);
   return run.workflow_run_id;
 }
 
@@ -159,7 +159,7 @@ describe('a command that cannot be stored after its number was taken', () => {
     const answer = await respond(runId, interactionId, { confirmed: true }, 'answer-1');
     expect(answer.seq).toBe(3);
     // One drain applies it: no waiting for the number to count as lost (30 s).
-    await drainRun(runId, deps);
+    await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
     expect(
       (await db.models.runCommands.findOne({ command_id: answer.command_id }).lean())?.status,
     ).toBe('applied');
@@ -227,7 +227,7 @@ describe('a module result with a key that cannot be stored', () => {
         payload: { step_id: 's', feedback: 'fixed' },
         correlationId: newId('correlation'),
       });
-      await drainRun(runId, deps);
+      await drainRun({ workflow_run_id: runId, user_id: userId }, deps);
       expect(
         (await db.models.runCommands.findOne({ command_id: retry.command_id }).lean())?.status,
       ).toBe('applied');

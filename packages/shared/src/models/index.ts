@@ -1,6 +1,7 @@
 import { mongo, type Connection } from 'mongoose';
 import { createAccountModels } from './accounts.js';
 import { createHistoryModels } from './history.js';
+import { createLookupModels } from './lookups.js';
 import { createMigrationModels } from './migrations.js';
 import { createOutputModels } from './outputs.js';
 import { createPeopleModels } from './people.js';
@@ -19,6 +20,7 @@ export function createModels(connection: Connection) {
     ...createOutputModels(connection),
     ...createMigrationModels(connection),
     ...createWebhookModels(connection),
+    ...createLookupModels(connection),
   };
 }
 

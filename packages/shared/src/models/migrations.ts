@@ -21,7 +21,7 @@ const migrationSchema = new Schema<MigrationRecord>(
   },
   { collection: 'migrations', versionKey: false, minimize: false },
 );
-migrationSchema.index({ migration_id: 1 }, { unique: true });
+migrationSchema.index({ user_id: 1, migration_id: 1 }, { unique: true });
 migrationSchema.index({ user_id: 1, workflow_template_id: 1, created_at: -1 });
 
 const migrationRunSchema = new Schema<MigrationRunRecord>(
@@ -41,8 +41,8 @@ const migrationRunSchema = new Schema<MigrationRunRecord>(
   { collection: 'migration_runs', versionKey: false },
 );
 // The migration's order, and the page cursor of GET …/migrations/{id}.
-migrationRunSchema.index({ migration_id: 1, position: 1 }, { unique: true });
-migrationRunSchema.index({ migration_id: 1, outcome: 1 });
+migrationRunSchema.index({ user_id: 1, migration_id: 1, position: 1 }, { unique: true });
+migrationRunSchema.index({ user_id: 1, migration_id: 1, outcome: 1 });
 
 export function createMigrationModels(connection: Connection) {
   return {

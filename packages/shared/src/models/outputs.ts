@@ -22,7 +22,7 @@ const artifactSchema = new Schema<ArtifactRecord>(
   },
   { collection: 'artifacts', versionKey: false },
 );
-artifactSchema.index({ artifact_id: 1 }, { unique: true });
+artifactSchema.index({ workflow_run_id: 1, artifact_id: 1 }, { unique: true });
 artifactSchema.index({ workflow_run_id: 1, created_at: 1 });
 // The orphan sweep: artifacts no committed event refers to yet, oldest first.
 artifactSchema.index({ event_id: 1, created_at: 1 });
@@ -49,9 +49,12 @@ const tokenUsageSchema = new Schema<TokenUsageRecord>(
   { collection: 'tokens', versionKey: false },
 );
 tokenUsageSchema.index({ workflow_run_id: 1, created_at: 1 });
-// One record per provider call of an attempt: a repeated write never adds a second (sparse:
-// records written before calls had keys have neither field).
-tokenUsageSchema.index({ idempotency_key: 1, call_index: 1 }, { unique: true, sparse: true });
+// One record per provider call of an attempt: a repeated write never adds a second (partial:
+// records written before calls had keys have neither field). An attempt's key is its run's.
+tokenUsageSchema.index(
+  { workflow_run_id: 1, idempotency_key: 1, call_index: 1 },
+  { unique: true, partialFilterExpression: { idempotency_key: { $exists: true } } },
+);
 
 export function createOutputModels(connection: Connection) {
   return {

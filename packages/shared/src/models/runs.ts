@@ -40,7 +40,8 @@ const runSchema = new Schema<WorkflowRunRecord>(
   },
   { collection: 'workflow_runs', versionKey: false, minimize: false },
 );
-runSchema.index({ workflow_run_id: 1 }, { unique: true });
+// Sharded by owner (shard-keys.ts): a run id is unique within its owner's runs, and random.
+runSchema.index({ user_id: 1, workflow_run_id: 1 }, { unique: true });
 runSchema.index({ user_id: 1, created_at: -1, workflow_run_id: -1 });
 runSchema.index({ workflow_template_id: 1 });
 // The impact report and batch migrations: a user's runs of one template, newest first.
@@ -74,7 +75,7 @@ const eventSchema = new Schema<EventRecord>(
 );
 // The append guard: two writers can never both take the same seq of a run.
 eventSchema.index({ workflow_run_id: 1, seq: 1 }, { unique: true });
-eventSchema.index({ event_id: 1 }, { unique: true });
+eventSchema.index({ workflow_run_id: 1, event_id: 1 }, { unique: true });
 eventSchema.index({ workflow_run_id: 1, branch_id: 1, seq: 1 });
 
 const branchSchema = new Schema<BranchRecord>(
@@ -92,7 +93,7 @@ const branchSchema = new Schema<BranchRecord>(
   },
   { collection: 'branches', versionKey: false, minimize: false },
 );
-branchSchema.index({ branch_id: 1 }, { unique: true });
+branchSchema.index({ workflow_run_id: 1, branch_id: 1 }, { unique: true });
 branchSchema.index({ workflow_run_id: 1, created_at: 1 });
 
 const runCommandSchema = new Schema<RunCommandRecord>(
@@ -114,12 +115,12 @@ const runCommandSchema = new Schema<RunCommandRecord>(
   },
   { collection: 'run_commands', versionKey: false, minimize: false },
 );
-runCommandSchema.index({ command_id: 1 }, { unique: true });
+runCommandSchema.index({ workflow_run_id: 1, command_id: 1 }, { unique: true });
 // Acceptance order: one command per (run, seq).
 runCommandSchema.index({ workflow_run_id: 1, seq: 1 }, { unique: true });
 runCommandSchema.index({ status: 1, accepted_at: 1 });
-// A client's Idempotency-Key names one command for ever (sparse: most commands have none).
-runCommandSchema.index({ client_request_key: 1 }, { unique: true, sparse: true });
+// A client's Idempotency-Key names one command for ever: that is held by `request_keys` (a
+// lookup, since a key is not scoped to one run and this collection is sharded by run).
 
 export function createRunModels(connection: Connection) {
   return {

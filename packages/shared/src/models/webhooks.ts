@@ -48,11 +48,12 @@ const deliverySchema = new Schema<WebhookDeliveryRecord>(
   },
   { collection: 'webhook_deliveries', versionKey: false },
 );
-deliverySchema.index({ delivery_id: 1 }, { unique: true });
+// Sharded by owner (shard-keys.ts): the delivery log and the dispatcher both know whose it is.
+deliverySchema.index({ user_id: 1, delivery_id: 1 }, { unique: true });
 // One notification per subscription and event: an outbox written twice adds nothing.
-deliverySchema.index({ subscription_id: 1, event_id: 1 }, { unique: true });
+deliverySchema.index({ user_id: 1, subscription_id: 1, event_id: 1 }, { unique: true });
 // The delivery log, newest first.
-deliverySchema.index({ subscription_id: 1, created_at: -1, delivery_id: -1 });
+deliverySchema.index({ user_id: 1, subscription_id: 1, created_at: -1, delivery_id: -1 });
 // The dispatcher's sweep for deliveries no job carries.
 deliverySchema.index({ status: 1, next_attempt_at: 1 });
 

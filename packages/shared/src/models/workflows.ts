@@ -12,7 +12,7 @@ const templateSchema = new Schema<WorkflowTemplateRecord>(
   },
   { collection: 'workflow_templates', versionKey: false },
 );
-templateSchema.index({ workflow_template_id: 1 }, { unique: true });
+templateSchema.index({ user_id: 1, workflow_template_id: 1 }, { unique: true });
 templateSchema.index({ user_id: 1, workflow_template_name: 1 }, { unique: true });
 
 const versionSchema = new Schema<WorkflowVersionRecord>(
@@ -32,8 +32,9 @@ const versionSchema = new Schema<WorkflowVersionRecord>(
   // `minimize: false` keeps empty objects a workflow author wrote (e.g. `"inputs": {}`).
   { collection: 'workflow_versions', versionKey: false, minimize: false },
 );
-versionSchema.index({ workflow_version_id: 1 }, { unique: true });
-versionSchema.index({ workflow_template_id: 1, content_hash: 1 }, { unique: true });
+// Sharded by owner (shard-keys.ts); a template is its owner's, so (template, content) is too.
+versionSchema.index({ user_id: 1, workflow_version_id: 1 }, { unique: true });
+versionSchema.index({ user_id: 1, workflow_template_id: 1, content_hash: 1 }, { unique: true });
 versionSchema.index({ workflow_template_id: 1, created_at: -1 });
 
 export function createWorkflowModels(connection: Connection) {

@@ -7,7 +7,7 @@ import {
   type ArtifactRecord,
   type ArtifactView,
 } from '@stepwise/shared';
-import { readBucketFile, type Models } from '@stepwise/shared/node';
+import { findArtifactOfUser, readBucketFile, type Models } from '@stepwise/shared/node';
 import { findRun } from '../runs/run-queries.js';
 import { etagMatches, streamTo } from './http-bytes.js';
 import { hasPreview, sendPreview } from './previews.js';
@@ -88,9 +88,7 @@ export async function runUsage(models: Models, userId: string, runId: string) {
 }
 
 export async function findArtifact(models: Models, userId: string, artifactId: string) {
-  const artifact = await models.artifacts
-    .findOne({ artifact_id: artifactId, user_id: userId })
-    .lean();
+  const artifact = await findArtifactOfUser(models, userId, artifactId);
   if (!artifact) throw new NotFoundError('artifact', artifactId);
   return artifact;
 }

@@ -11,7 +11,13 @@ import {
   type ArtifactView,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import { deleteFromBucket, readHead, streamIntoBucket, type Models } from '@stepwise/shared/node';
+import {
+  deleteFromBucket,
+  insertArtifactRecord,
+  readHead,
+  streamIntoBucket,
+  type Models,
+} from '@stepwise/shared/node';
 import { findRun } from '../runs/run-queries.js';
 import { artifactView } from './artifacts.js';
 
@@ -162,7 +168,7 @@ export async function receiveUpload(
       interaction_id: pending.interaction_id,
       created_at: new Date(),
     };
-    await deps.models.artifacts.collection.insertOne({ ...record });
+    await insertArtifactRecord(deps.models, record);
     return artifactView(record);
   } catch (error) {
     // A file with no description would be swept by nothing: it goes if its record cannot be had.

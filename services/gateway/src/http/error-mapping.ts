@@ -19,8 +19,15 @@ const unavailableErrorNames = new Set([
 
 function isUnavailableError(error: Error): boolean {
   if (unavailableErrorNames.has(error.name)) return true;
-  // ioredis, with its offline queue disabled, refuses commands while disconnected with this text.
-  return /enableOfflineQueue|Connection is closed|ECONNREFUSED/.test(error.message);
+  // ioredis, with its offline queue disabled, refuses commands while disconnected with this text;
+  // on a Redis Cluster a failover answers MOVED, CLUSTERDOWN, TRYAGAIN or READONLY until the
+  // client has the new slot map, and the client gives up with "Too many Cluster redirections".
+  // Anchored: these open the message of Redis's own reply (or of ioredis giving up), and a
+  // message that merely mentions them (one echoing a client's input) is not one.
+  return (
+    /enableOfflineQueue|Connection is closed|ECONNREFUSED/.test(error.message) ||
+    /^(Too many Cluster redirections|CLUSTERDOWN |TRYAGAIN |READONLY |MOVED \d)/.test(error.message)
+  );
 }
 
 /** body-parser and raw-body report failures as errors carrying a `type` and a 4xx `status`. */

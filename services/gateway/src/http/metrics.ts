@@ -1,5 +1,5 @@
 import { Job, type Queue, type QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   eventsAppendedKey,
@@ -9,11 +9,11 @@ import {
   webhookLatencyKey,
   webhookStatusSchema,
 } from '@stepwise/shared';
-import type { Models } from '@stepwise/shared/node';
+import { scatterGather, type Models } from '@stepwise/shared/node';
 
 export interface MetricsSources {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   queues: readonly Queue[];
   queueEvents: readonly { queue: Queue; events: QueueEvents }[];
@@ -91,9 +91,11 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['status'] as const,
     registers: [registry],
     async collect() {
-      const rows = await sources.models.runs.aggregate<{ _id: string; count: number }>([
-        { $group: { _id: '$status', count: { $sum: 1 } } },
-      ]);
+      const rows = await sources.models.runs
+        .aggregate<{ _id: string; count: number }>([
+          { $group: { _id: '$status', count: { $sum: 1 } } },
+        ])
+        .option({ comment: scatterGather('metrics:runs-by-status') });
       this.reset();
       for (const status of ['running', 'awaiting_input', 'completed', 'error', 'cancelled']) {
         this.set({ status }, rows.find((row) => row._id === status)?.count ?? 0);

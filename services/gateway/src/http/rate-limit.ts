@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import type { Redis } from 'ioredis';
-import { StepwiseError } from '@stepwise/shared';
-import type { Logger } from '@stepwise/shared/node';
+import { StepwiseError, authFailureKey, rateLimitKey } from '@stepwise/shared';
+import type { Logger, RedisClient } from '@stepwise/shared/node';
 
 export interface RateLimitSettings {
   /** Requests one user may make per window; 0 turns limiting off. */
@@ -31,7 +30,7 @@ function secondsUntilNextWindow(window: number, windowMs: number): number {
  * must not take the API down with it.
  */
 export function createRateLimiter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   settings: RateLimitSettings,
   logger: Logger,
@@ -39,7 +38,7 @@ export function createRateLimiter(
   return async (userId: string): Promise<void> => {
     if (settings.limit <= 0) return;
     const window = Math.floor(Date.now() / settings.windowMs);
-    const key = `${prefix}:rate:${userId}:${window}`;
+    const key = rateLimitKey(prefix, userId, window);
     let count: number;
     try {
       // The window is in the key's name; the expiry only cleans up.
@@ -120,7 +119,7 @@ export interface AuthFailureLimiter {
  * not per request. Redis failing opens the gate (logged), as for the per-user limiter.
  */
 export function createAuthFailureLimiter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   settings: AuthFailureLimitSettings,
   logger: Logger,
@@ -134,8 +133,8 @@ export function createAuthFailureLimiter(
       .digest('hex')
       .slice(0, 32);
     return [
-      `${prefix}:authfail:address:${attempt.address}:${window}`,
-      `${prefix}:authfail:credential:${credential}:${window}`,
+      authFailureKey(prefix, 'address', attempt.address, window),
+      authFailureKey(prefix, 'credential', credential, window),
     ] as const;
   };
   return {
@@ -144,7 +143,8 @@ export function createAuthFailureLimiter(
       const window = Math.floor(Date.now() / settings.windowMs);
       let counts: (string | null)[];
       try {
-        counts = await redis.mget(...keysOf(attempt, window));
+        // One GET per key, in parallel: on a cluster the two counters may live on two nodes.
+        counts = await Promise.all(keysOf(attempt, window).map((key) => redis.get(key)));
       } catch (error) {
         logger.warn({ err: error }, 'authentication failure limiter unavailable; attempt allowed');
         return;
@@ -161,13 +161,15 @@ export function createAuthFailureLimiter(
       const window = Math.floor(Date.now() / settings.windowMs);
       const [byAddress, byCredential] = keysOf(attempt, window);
       try {
-        await redis
-          .multi()
-          .incr(byAddress)
-          .pexpire(byAddress, settings.windowMs * 2)
-          .incr(byCredential)
-          .pexpire(byCredential, settings.windowMs * 2)
-          .exec();
+        await Promise.all(
+          [byAddress, byCredential].map((key) =>
+            redis
+              .multi()
+              .incr(key)
+              .pexpire(key, settings.windowMs * 2)
+              .exec(),
+          ),
+        );
       } catch (error) {
         logger.warn({ err: error }, 'authentication failure limiter unavailable; not counted');
       }

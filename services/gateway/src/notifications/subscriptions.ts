@@ -222,7 +222,7 @@ export async function deleteSubscription(
   });
   if (removed.deletedCount === 0) throw new NotFoundError('webhook subscription', subscriptionId);
   await models.webhookDeliveries.updateMany(
-    { subscription_id: subscriptionId, status: 'pending' },
+    { user_id: userId, subscription_id: subscriptionId, status: 'pending' },
     { $set: { status: 'failed', failure_reason: DELETED_FAILURE_REASON, next_attempt_at: null } },
   );
 }

@@ -124,6 +124,8 @@ export async function createBranch(
   });
   // A repeated Idempotency-Key answers the first request's branch.
   const branchId = String(command.payload['branch_id']);
-  const branch = await deps.models.branches.findOne({ branch_id: branchId }).lean();
+  const branch = await deps.models.branches
+    .findOne({ workflow_run_id: run.workflow_run_id, branch_id: branchId })
+    .lean();
   return { state, branch: branch ? branchView({ ...branch, status: 'active' }) : null };
 }

@@ -41,7 +41,7 @@ async function startingPointOf(
   const hit = kept.get(version.workflow_version_id);
   if (hit) return hit;
   const template = await models.templates
-    .findOne({ workflow_template_id: version.workflow_template_id })
+    .findOne({ user_id: version.user_id, workflow_template_id: version.workflow_template_id })
     .lean();
   if (!template) throw new NotFoundError('template', version.workflow_template_id);
   const workflow = workflowDefinitionSchema.parse(await readResolvedWorkflow(mongo, version));
@@ -83,7 +83,7 @@ async function chooseVersion(
   if (!template) throw new NotFoundError('template', name);
   // Version ids are UUIDv7: the greatest is the newest.
   const version = await models.versions
-    .findOne({ workflow_template_id: template.workflow_template_id })
+    .findOne({ user_id: userId, workflow_template_id: template.workflow_template_id })
     .sort({ workflow_version_id: -1 })
     .lean();
   if (!version) throw new NotFoundError('template', name);

@@ -55,7 +55,7 @@ async function awaitSettlement(
   try {
     for (;;) {
       const record = await deps.models.runCommands
-        .findOne({ command_id: command.command_id })
+        .findOne({ workflow_run_id: command.workflow_run_id, command_id: command.command_id })
         .select({ status: 1, error: 1 })
         .lean<Pick<RunCommandRecord, 'status' | 'error'>>();
       const state = record ? settled(record) : null;

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { runChannel, userChannel } from '@stepwise/shared/node';
+import type { RedisClient } from '@stepwise/shared/node';
+import { runChannel, userChannel } from '@stepwise/shared';
 
 type Listener = (lastSeq: number) => void;
 
@@ -12,7 +12,7 @@ export class RunNotifications {
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly queuePrefix: string,
   ) {
     subscriber.on('message', (channel: string, message: string) => {

@@ -169,8 +169,8 @@ export async function createMigration(
       );
     } catch (error) {
       // No runner would ever take it: a migration that cannot be queued is not left behind.
-      await deps.models.migrationRuns.deleteMany({ migration_id: migrationId });
-      await deps.models.migrations.deleteOne({ migration_id: migrationId });
+      await deps.models.migrationRuns.deleteMany({ user_id: userId, migration_id: migrationId });
+      await deps.models.migrations.deleteOne({ user_id: userId, migration_id: migrationId });
       throw error;
     }
   }
@@ -207,9 +207,9 @@ function outcomeView(run: MigrationRunRecord): MigrationRunOutcome {
 }
 
 /** Counts by outcome, from the per-run records (the migration's own progress cannot drift). */
-async function countRuns(models: Models, migrationId: string, matched: number) {
+async function countRuns(models: Models, userId: string, migrationId: string, matched: number) {
   const groups = await models.migrationRuns.aggregate<{ _id: string | null; count: number }>([
-    { $match: { migration_id: migrationId } },
+    { $match: { user_id: userId, migration_id: migrationId } },
     { $group: { _id: '$outcome', count: { $sum: 1 } } },
   ]);
   const counts: MigrationCounts = {
@@ -240,9 +240,9 @@ export async function readMigration(
     .lean<MigrationRecord>();
   if (!migration) throw new NotFoundError('migration', migrationId);
   const [counts, page] = await Promise.all([
-    countRuns(deps.models, migrationId, migration.matched),
+    countRuns(deps.models, userId, migrationId, migration.matched),
     deps.models.migrationRuns
-      .find({ migration_id: migrationId, position: { $gt: after } })
+      .find({ user_id: userId, migration_id: migrationId, position: { $gt: after } })
       .sort({ position: 1 })
       .limit(query.limit + 1)
       .lean<MigrationRunRecord[]>(),

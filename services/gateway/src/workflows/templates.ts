@@ -38,7 +38,7 @@ function versionListView(version: WorkflowVersionRecord) {
 /** Version ids are UUIDv7, so the greatest id of a template is its newest version. */
 async function versionStats(
   models: Models,
-  match: Record<string, unknown>,
+  match: { user_id: string; workflow_template_id?: string },
 ): Promise<Map<string, VersionStats>> {
   const rows = await models.versions.aggregate<VersionStats>([
     { $match: match },
@@ -85,9 +85,13 @@ export async function getTemplate(
   page: { limit: number; cursor?: string | undefined },
 ) {
   const template = await findTemplate(models, userId, name);
-  const stats = await versionStats(models, { workflow_template_id: template.workflow_template_id });
+  const stats = await versionStats(models, {
+    user_id: userId,
+    workflow_template_id: template.workflow_template_id,
+  });
   const versions = await models.versions
     .find({
+      user_id: userId,
       workflow_template_id: template.workflow_template_id,
       ...(page.cursor === undefined ? {} : { workflow_version_id: { $lt: page.cursor } }),
     })
@@ -115,7 +119,7 @@ export async function getVersion(
     .lean();
   if (!version) throw new NotFoundError('version', versionId);
   const template = await models.templates
-    .findOne({ workflow_template_id: version.workflow_template_id })
+    .findOne({ user_id: userId, workflow_template_id: version.workflow_template_id })
     .lean();
   if (!template) throw new NotFoundError('version', versionId);
   return {

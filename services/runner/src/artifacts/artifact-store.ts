@@ -3,6 +3,8 @@ import { namingArtifact } from './artifact-ids.js';
 import { newId, type ArtifactRecord, type ModuleRunContext } from '@stepwise/shared';
 import {
   deleteFromBucket,
+  insertArtifactRecord,
+  scatterGather,
   sha256Hex,
   streamIntoBucket,
   uploadToBucket,
@@ -114,7 +116,7 @@ export class ArtifactStore {
       idempotency_key: input.idempotencyKey,
       created_at: now,
     };
-    await this.models.artifacts.collection.insertOne({ ...record });
+    await insertArtifactRecord(this.models, record);
     return record;
   }
 
@@ -123,7 +125,10 @@ export class ArtifactStore {
    * no artifact has those bytes any more, their previews go too.
    */
   private async dropUnusedPreviews(sha256: string): Promise<void> {
-    if (await this.models.artifacts.exists({ sha256 })) return;
+    if (
+      await this.models.artifacts.exists({ sha256 }).comment(scatterGather('sweep:previews-in-use'))
+    )
+      return;
     const db = this.mongo.db;
     if (!db) return;
     const previews = await db
@@ -144,11 +149,16 @@ export class ArtifactStore {
   async sweepOrphans(graceMs: number, now = new Date(), limit = 500): Promise<number> {
     const orphans = await this.models.artifacts
       .find({ event_id: null, created_at: { $lt: new Date(now.getTime() - graceMs) } })
+      .comment(scatterGather('sweep:orphan-artifacts'))
       .sort({ created_at: 1 })
       .limit(limit)
       .lean();
     let removed = 0;
     for (const artifact of orphans) {
+      const owned = {
+        workflow_run_id: artifact.workflow_run_id,
+        artifact_id: artifact.artifact_id,
+      };
       const event = await this.models.events
         .findOne({
           workflow_run_id: artifact.workflow_run_id,
@@ -159,16 +169,14 @@ export class ArtifactStore {
         .lean<{ event_id: string }>();
       if (event) {
         await this.models.artifacts.updateOne(
-          { artifact_id: artifact.artifact_id, event_id: null },
+          { ...owned, event_id: null },
           { $set: { event_id: event.event_id } },
         );
         continue;
       }
-      const deleted = await this.models.artifacts.deleteOne({
-        artifact_id: artifact.artifact_id,
-        event_id: null,
-      });
+      const deleted = await this.models.artifacts.deleteOne({ ...owned, event_id: null });
       if (deleted.deletedCount === 1) {
+        await this.models.artifactOwners.deleteOne({ artifact_id: artifact.artifact_id });
         await deleteFromBucket(this.mongo, 'artifacts', artifact.file_id).catch(() => undefined);
         await this.dropUnusedPreviews(artifact.sha256);
         removed += 1;

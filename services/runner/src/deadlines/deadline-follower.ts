@@ -1,5 +1,5 @@
 import type { EventRecord } from '@stepwise/shared';
-import type { OutboxFollower } from '../engine/event-log.js';
+import type { OutboxFollower, RunRef } from '../engine/event-log.js';
 import type { RunFactsCache } from '../engine/run-facts.js';
 import type { DeadlineTimers } from './deadline-timers.js';
 
@@ -13,14 +13,14 @@ export class DeadlineFollower implements OutboxFollower {
     private readonly facts: RunFactsCache,
   ) {}
 
-  async afterWrite(runId: string, events: readonly EventRecord[]): Promise<void> {
+  async afterWrite(run: RunRef, events: readonly EventRecord[]): Promise<void> {
     for (const event of events) {
       const due = dueOf(event);
       if (!due) continue;
-      const facts = await this.facts.of(runId);
+      const facts = await this.facts.of(run);
       if (!facts) return;
       await this.timers.schedule({
-        runId,
+        runId: run.workflow_run_id,
         userId: facts.user_id,
         interactionId: due.interactionId,
         dueAt: due.dueAt,

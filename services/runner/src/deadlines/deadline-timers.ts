@@ -63,12 +63,10 @@ export async function fireDeadline(
   models: Models,
   timers: DeadlineTimers,
   job: DeadlineJob,
-  drain: (runId: string) => Promise<unknown>,
+  drain: (run: { workflow_run_id: string; user_id: string }) => Promise<unknown>,
 ): Promise<CommandOutcome> {
-  const run = await models.runs
-    .findOne({ workflow_run_id: job.workflow_run_id })
-    .select({ status: 1, pending_interaction: 1 })
-    .lean();
+  const owned = { workflow_run_id: job.workflow_run_id, user_id: job.user_id };
+  const run = await models.runs.findOne(owned).select({ status: 1, pending_interaction: 1 }).lean();
   const pending = run?.pending_interaction;
   if (
     run?.status !== 'awaiting_input' ||
@@ -113,6 +111,6 @@ export async function fireDeadline(
     if (existing.type !== 'timeout' || existing.workflow_run_id !== job.workflow_run_id)
       await acceptRunCommand(models, command);
   }
-  await drain(job.workflow_run_id);
+  await drain(owned);
   return { status: 'applied' };
 }

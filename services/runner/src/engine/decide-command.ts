@@ -29,7 +29,7 @@ export async function decideCommand(
   const context: CommandContext = {
     run,
     command,
-    plan: await deps.loadPlan(run.snapshot.version_id || run.current_version_id),
+    plan: await deps.loadPlan(run.user_id, run.snapshot.version_id || run.current_version_id),
     session: new DecisionSession(run.snapshot, run.last_seq),
     deps,
   };
@@ -61,6 +61,6 @@ export async function decideDrive(
   run: WorkflowRunRecord,
   deps: EngineDependencies,
 ): Promise<Decision> {
-  const plan = await deps.loadPlan(run.snapshot.version_id || run.current_version_id);
+  const plan = await deps.loadPlan(run.user_id, run.snapshot.version_id || run.current_version_id);
   return driveRun(run, plan, new DecisionSession(run.snapshot, run.last_seq), deps);
 }

@@ -5,7 +5,7 @@ import { needsDriving } from './commands/continue.js';
 import { decideCommand, decideDrive, type EngineDependencies } from './decide-command.js';
 import type { DecisionSession } from './decision.js';
 import { executeModule } from './execute-module.js';
-import type { CommitOrigin, Lease, RunRepository } from './run-repository.js';
+import type { CommitOrigin, Lease, RunRef, RunRepository } from './run-repository.js';
 
 export interface DrainDependencies extends EngineDependencies {
   repository: RunRepository;
@@ -19,7 +19,7 @@ export interface DrainDependencies extends EngineDependencies {
    * Marks the provider calls of an attempt still `pending` as `lost` (the attempt has ended); with
    * `recovered`, answered ones too (the attempt runs again: no answer of theirs reached the log).
    */
-  closeAttempt: (idempotencyKey: string, recovered?: boolean) => Promise<void>;
+  closeAttempt: (runId: string, idempotencyKey: string, recovered?: boolean) => Promise<void>;
   /** Asks for a look at the run at `at`, when a lease another drain holds will have expired. */
   scheduleRecovery: (runId: string, userId: string, at: Date) => Promise<void>;
   /**
@@ -55,9 +55,10 @@ class LeaseLostError extends Error {
  * engine is needed, and lets the lease go only with a write that fails if a command was accepted
  * since it last read the inbox (then it reads again), so no command waits for the sweeper.
  */
-export async function drainRun(runId: string, deps: DrainDependencies): Promise<DrainResult> {
+export async function drainRun(ref: RunRef, deps: DrainDependencies): Promise<DrainResult> {
+  const runId = ref.workflow_run_id;
   const outcomes = new Map<string, CommandOutcome>();
-  const attempt = await deps.repository.acquire(runId, deps.now());
+  const attempt = await deps.repository.acquire(ref, deps.now());
   if (attempt.kind === 'missing') return { outcomes, deferred: false };
   if (attempt.kind === 'held') {
     // The holder applies what is pending; should it have died, this looks again after its lease.
@@ -157,7 +158,7 @@ class Drain {
       rejection,
       rejection ? undefined : run.last_seq,
     );
-    await this.deps.repository.announce(run.workflow_run_id, run.last_seq);
+    await this.deps.repository.announce(run, run.last_seq);
   }
 
   private async applyCommand(
@@ -171,7 +172,7 @@ class Drain {
       const after = await repository.skip(this.lease, run, command, error);
       if (!after) throw new LeaseLostError(run.workflow_run_id);
       await repository.settle(command, error ? 'rejected' : 'applied', error);
-      await repository.announce(run.workflow_run_id, run.last_seq);
+      await repository.announce(run, run.last_seq);
       this.outcomes.set(
         command.command_id,
         error ? { status: 'rejected', error } : { status: 'applied' },
@@ -256,11 +257,12 @@ class Drain {
         return run;
       }
 
-      if (pending.recovered) await this.deps.closeAttempt(pending.idempotencyKey, true);
+      if (pending.recovered)
+        await this.deps.closeAttempt(run.workflow_run_id, pending.idempotencyKey, true);
       const result = await executeModule(this.deps, run, session, pending, this.leaseLost.signal);
       if (this.leaseLost.signal.aborted) throw new LeaseLostError(run.workflow_run_id);
       // A call still pending when its attempt ended was never answered: it may have been billed.
-      if (!result.ok) await this.deps.closeAttempt(pending.idempotencyKey);
+      if (!result.ok) await this.deps.closeAttempt(run.workflow_run_id, pending.idempotencyKey);
       recordExecution(session, pending, result, this.deps);
       // The end of an effectful module is committed the moment it is known.
       const ended = await this.commit(run, session, current, command);
@@ -286,7 +288,7 @@ class Drain {
     const after = await repository.skip(this.lease, run, command, null);
     if (!after) throw new LeaseLostError(run.workflow_run_id);
     await repository.settle(command, 'applied', null);
-    await repository.announce(run.workflow_run_id, run.last_seq);
+    await repository.announce(run, run.last_seq);
     this.outcomes.set(command.command_id, { status: 'applied' });
     return { ...after, wake_at: run.wake_at ?? null, wake_seq: run.wake_seq ?? null };
   }
@@ -320,13 +322,16 @@ class Drain {
     );
     if (!committed) throw new LeaseLostError(run.workflow_run_id);
     this.deps.afterCommit?.(committed.events);
-    await repository.writeEvents(committed.events);
+    await repository.writeEvents(run, committed.events);
     const lastSeq = committed.run.last_seq;
     if (command && origin.appliesCommand !== null) {
       await repository.settle(command, 'applied', null, lastSeq);
       this.outcomes.set(command.command_id, { status: 'applied' });
     } else if (origin.command_id) {
-      await repository.markWritten(origin.command_id, lastSeq);
+      await repository.markWritten(
+        { workflow_run_id: run.workflow_run_id, command_id: origin.command_id },
+        lastSeq,
+      );
     }
     this.deps.countCommitted?.(committed.events.length);
     if (session.wakeAt) {

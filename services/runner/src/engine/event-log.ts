@@ -1,6 +1,17 @@
 import { artifactIdsOf } from '../artifacts/artifact-ids.js';
-import { eventDataOf, type BranchRecord, type EventRecord } from '@stepwise/shared';
+import {
+  eventDataOf,
+  type BranchRecord,
+  type EventRecord,
+  type WorkflowRunRecord,
+} from '@stepwise/shared';
 import { visibleEventsFilter, type Models } from '@stepwise/shared/node';
+
+/**
+ * A run as its queries name it: its id and its owner (`workflow_runs` is sharded by owner, so
+ * every read and write of a run carries both; see shard-keys.ts).
+ */
+export type RunRef = Pick<WorkflowRunRecord, 'workflow_run_id' | 'user_id'>;
 
 /** What deciding a `branch` command reads of the past. */
 export interface RunHistoryReader {
@@ -27,7 +38,7 @@ export function isDuplicateOnly(error: unknown): boolean {
  * must be idempotent; an error fails the write, and the outbox is written again later.
  */
 export interface OutboxFollower {
-  afterWrite(runId: string, events: readonly EventRecord[]): Promise<void>;
+  afterWrite(run: RunRef, events: readonly EventRecord[]): Promise<void>;
 }
 
 /**
@@ -37,11 +48,11 @@ export interface OutboxFollower {
 export class EventLog implements RunHistoryReader {
   constructor(
     private readonly models: Models,
-    private readonly onEventsWritten: (runId: string, lastSeq: number) => Promise<void>,
+    private readonly onEventsWritten: (run: RunRef, lastSeq: number) => Promise<void>,
     private readonly followers: readonly OutboxFollower[] = [],
   ) {}
 
-  async write(events: readonly EventRecord[]): Promise<void> {
+  async write(run: RunRef, events: readonly EventRecord[]): Promise<void> {
     const last = events.at(-1);
     if (!last) return;
     try {
@@ -57,8 +68,8 @@ export class EventLog implements RunHistoryReader {
       if (event.event_type === 'branch_created') await this.recordBranch(event);
       if (event.event_type === 'module_completed') await this.linkArtifact(event);
     }
-    for (const follower of this.followers) await follower.afterWrite(last.workflow_run_id, events);
-    await this.onEventsWritten(last.workflow_run_id, last.seq);
+    for (const follower of this.followers) await follower.afterWrite(run, events);
+    await this.onEventsWritten(run, last.seq);
   }
 
   /** The branches collection mirrors `branch_created` events (idempotently, like the log). */
@@ -67,7 +78,7 @@ export class EventLog implements RunHistoryReader {
     if (!data) throw new Error(`branch_created ${event.event_id} has data of another shape`);
     await this.models.branches
       .updateOne(
-        { branch_id: data.branch_id },
+        { workflow_run_id: event.workflow_run_id, branch_id: data.branch_id },
         {
           $setOnInsert: {
             branch_id: data.branch_id,
@@ -96,7 +107,7 @@ export class EventLog implements RunHistoryReader {
       { $set: { status: 'inactive' } },
     );
     await this.models.branches.updateOne(
-      { branch_id: data.branch_id },
+      { workflow_run_id: event.workflow_run_id, branch_id: data.branch_id },
       { $set: { status: 'active' } },
     );
   }

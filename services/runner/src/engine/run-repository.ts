@@ -16,14 +16,15 @@ import {
   type CommandSettlement,
   type Models,
 } from '@stepwise/shared/node';
-import { EventLog, type OutboxFollower, type RunHistoryReader } from './event-log.js';
+import { EventLog, type OutboxFollower, type RunHistoryReader, type RunRef } from './event-log.js';
 import type { StampedEvent } from './decision.js';
 
-export type { RunHistoryReader } from './event-log.js';
+export type { RunHistoryReader, RunRef } from './event-log.js';
 
 /** A drain's hold on one run: only the holder of the current fence may write the run. */
 export interface Lease {
   runId: string;
+  userId: string;
   holder: string;
   fence: number;
 }
@@ -63,7 +64,7 @@ export interface InboxState {
 
 /** The storage the drain needs; MongoRunRepository is the real one. */
 export interface RunRepository extends RunHistoryReader {
-  acquire(runId: string, now: Date): Promise<LeaseAttempt>;
+  acquire(run: RunRef, now: Date): Promise<LeaseAttempt>;
   /** The run as committed, or null if the lease was lost. */
   reread(lease: Lease): Promise<WorkflowRunRecord | null>;
   /** Extends the lease; false if it was lost. */
@@ -93,16 +94,19 @@ export interface RunRepository extends RunHistoryReader {
     command: RunCommandRecord,
     error: CommandError | null,
   ): Promise<WorkflowRunRecord | null>;
-  writeEvents(events: readonly EventRecord[]): Promise<void>;
+  writeEvents(run: RunRef, events: readonly EventRecord[]): Promise<void>;
   settle(
-    command: Pick<RunCommandRecord, 'command_id'>,
+    command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
     status: CommandSettlement,
     error: CommandError | null,
     writtenSeq?: number,
   ): Promise<void>;
-  markWritten(commandId: string, writtenSeq: number): Promise<void>;
+  markWritten(
+    command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
+    writtenSeq: number,
+  ): Promise<void>;
   /** Tells waiting readers that the run or one of its commands changed. */
-  announce(runId: string, lastSeq: number): Promise<void>;
+  announce(run: RunRef, lastSeq: number): Promise<void>;
 }
 
 /**
@@ -117,7 +121,7 @@ export class MongoRunRepository extends EventLog implements RunRepository {
 
   constructor(
     private readonly runModels: Models,
-    private readonly announcer: (runId: string, lastSeq: number) => Promise<void>,
+    private readonly announcer: (run: RunRef, lastSeq: number) => Promise<void>,
     private readonly leaseMs: number,
     private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
     followers: readonly OutboxFollower[] = [],
@@ -129,10 +133,12 @@ export class MongoRunRepository extends EventLog implements RunRepository {
    * Takes the lease and reads the run in one write: free or expired leases only, and the fence
    * grows, so any commit of an earlier holder fails from here on.
    */
-  async acquire(runId: string, now: Date): Promise<LeaseAttempt> {
+  async acquire(ref: RunRef, now: Date): Promise<LeaseAttempt> {
+    const runId = ref.workflow_run_id;
     const run = await this.runModels.runs.collection.findOneAndUpdate(
       {
         workflow_run_id: runId,
+        user_id: ref.user_id,
         $or: [{ lease_expires_at: null }, { lease_expires_at: { $lte: now } }],
       },
       {
@@ -149,11 +155,11 @@ export class MongoRunRepository extends EventLog implements RunRepository {
       return {
         kind: 'acquired',
         run: record,
-        lease: { runId, holder: this.holder, fence: record.lease_fence ?? 1 },
+        lease: { runId, userId: ref.user_id, holder: this.holder, fence: record.lease_fence ?? 1 },
       };
     }
     const held = await this.runModels.runs
-      .findOne({ workflow_run_id: runId })
+      .findOne({ workflow_run_id: runId, user_id: ref.user_id })
       .select({ user_id: 1, lease_expires_at: 1 })
       .lean<{ user_id: string; lease_expires_at?: Date | null }>();
     if (!held) return { kind: 'missing' };
@@ -166,14 +172,19 @@ export class MongoRunRepository extends EventLog implements RunRepository {
 
   async reread(lease: Lease): Promise<WorkflowRunRecord | null> {
     return this.runModels.runs
-      .findOne({ workflow_run_id: lease.runId, lease_fence: lease.fence })
+      .findOne({ workflow_run_id: lease.runId, user_id: lease.userId, lease_fence: lease.fence })
       .lean<WorkflowRunRecord>();
   }
 
   async renew(lease: Lease, now: Date): Promise<boolean> {
     // Only while still held: a renewal that lands after the release must not revive the lease.
     const result = await this.runModels.runs.collection.updateOne(
-      { workflow_run_id: lease.runId, lease_fence: lease.fence, lease_holder: lease.holder },
+      {
+        workflow_run_id: lease.runId,
+        user_id: lease.userId,
+        lease_fence: lease.fence,
+        lease_holder: lease.holder,
+      },
       { $set: { lease_expires_at: new Date(now.getTime() + this.leaseMs) } },
     );
     return result.matchedCount === 1;
@@ -181,7 +192,12 @@ export class MongoRunRepository extends EventLog implements RunRepository {
 
   async release(lease: Lease, run: WorkflowRunRecord): Promise<boolean> {
     const result = await this.runModels.runs.collection.updateOne(
-      { workflow_run_id: lease.runId, lease_fence: lease.fence, command_seq: run.command_seq },
+      {
+        workflow_run_id: lease.runId,
+        user_id: lease.userId,
+        lease_fence: lease.fence,
+        command_seq: run.command_seq,
+      },
       { $set: { lease_holder: null, lease_expires_at: null } },
     );
     return result.matchedCount === 1;
@@ -205,16 +221,21 @@ export class MongoRunRepository extends EventLog implements RunRepository {
         inFlight: false,
       };
     // A number above the applied one whose command is not stored yet: in flight while the run took
-    // a number recently, lost (its acceptor died) after that, and then stepped over.
+    // a number recently, lost (its acceptor died) after that, and then stepped over. A command
+    // stored after the gap bounds its age too: the missing number was taken before it, so once
+    // that command is old enough the gap is lost even while new commands keep arriving (else a
+    // client sending a command every few seconds would hold the run still for as long as it does).
     const waiting = run.command_seq > applied;
-    const lost = waiting && this.numberLost(run);
+    const after =
+      waiting && run.command_seq > applied + 1
+        ? await firstPendingAfter(this.runModels, runId, applied)
+        : null;
+    const lost =
+      waiting && (this.numberLost(run) || (after !== null && this.tooOld(after.accepted_at)));
     return {
       lastApplied: last,
       unsettled: last?.status === 'pending' ? last : null,
-      next:
-        lost && run.command_seq > applied + 1
-          ? await firstPendingAfter(this.runModels, runId, applied)
-          : null,
+      next: lost ? after : null,
       inFlight: waiting && !lost,
     };
   }
@@ -227,13 +248,17 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     const writtenSeq =
       lastApplied?.written_seq ??
       (lastApplied && lastApplied.status !== 'pending' ? run.last_seq : -1);
-    if (writtenSeq < run.last_seq) await this.writeEvents(run.outbox);
+    if (writtenSeq < run.last_seq) await this.writeEvents(run, run.outbox);
   }
 
   /** True once the run has taken no command number for `lostNumberAfterMs`. */
   private numberLost(run: WorkflowRunRecord): boolean {
     const taken = run.command_accepted_at;
-    return !taken || Date.now() - new Date(taken).getTime() >= this.lostNumberAfterMs;
+    return !taken || this.tooOld(taken);
+  }
+
+  private tooOld(takenAt: Date): boolean {
+    return Date.now() - new Date(takenAt).getTime() >= this.lostNumberAfterMs;
   }
 
   async commit(
@@ -274,6 +299,7 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     };
     const filter = {
       workflow_run_id: run.workflow_run_id,
+      user_id: run.user_id,
       lease_fence: lease.fence,
       last_seq: run.last_seq,
     };
@@ -327,6 +353,7 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     const result = await this.runModels.runs.collection.findOneAndUpdate(
       {
         workflow_run_id: run.workflow_run_id,
+        user_id: run.user_id,
         lease_fence: lease.fence,
         last_seq: run.last_seq,
         applied_command_seq: { $lt: command.seq },
@@ -343,12 +370,12 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     };
   }
 
-  async writeEvents(events: readonly EventRecord[]): Promise<void> {
-    await this.write(events);
+  async writeEvents(run: RunRef, events: readonly EventRecord[]): Promise<void> {
+    await this.write(run, events);
   }
 
   async settle(
-    command: Pick<RunCommandRecord, 'command_id'>,
+    command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
     status: CommandSettlement,
     error: CommandError | null,
     writtenSeq?: number,
@@ -356,11 +383,14 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     await settleCommand(this.runModels, command, status, error, writtenSeq);
   }
 
-  async markWritten(commandId: string, writtenSeq: number): Promise<void> {
-    await markCommandWritten(this.runModels, commandId, writtenSeq);
+  async markWritten(
+    command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
+    writtenSeq: number,
+  ): Promise<void> {
+    await markCommandWritten(this.runModels, command, writtenSeq);
   }
 
-  async announce(runId: string, lastSeq: number): Promise<void> {
-    await this.announcer(runId, lastSeq);
+  async announce(run: RunRef, lastSeq: number): Promise<void> {
+    await this.announcer(run, lastSeq);
   }
 }

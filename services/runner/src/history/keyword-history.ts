@@ -1,5 +1,5 @@
 import type { KeywordHistoryRecord } from '@stepwise/shared';
-import type { Models } from '@stepwise/shared/node';
+import { scatterGather, type Models } from '@stepwise/shared/node';
 
 const DAY_MS = 24 * 3600 * 1000;
 export const defaultTtlDays = { generated: 5, selected: 10 } as const;
@@ -112,7 +112,9 @@ export class KeywordHistoryStore {
 
   /** The scheduled cleanup: removes every expired keyword. */
   async deleteExpired(now = new Date()): Promise<number> {
-    const result = await this.models.keywordHistory.deleteMany({ expires: { $lte: now } });
+    const result = await this.models.keywordHistory
+      .deleteMany({ expires: { $lte: now } })
+      .comment(scatterGather('sweep:expired-keywords'));
     return result.deletedCount;
   }
 }

@@ -2,6 +2,8 @@ import type { TokenUsageRecord } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 
 export interface ProviderCall {
+  /** Its run: the ledger is sharded by run (shard-keys.ts). */
+  workflow_run_id: string;
   idempotency_key: string;
   call_index: number;
 }
@@ -25,14 +27,17 @@ function isDuplicateKey(error: unknown): boolean {
  * The `tokens` collection as a ledger of provider calls (effects.md, rule 4): a record is written
  * `pending` before a call and completed when its answer comes, so a call whose answer was lost
  * (the process died mid-call) stays visible as `lost` instead of silently absent. Records are
- * unique on (idempotency key, call index): a repeat of the same write never adds a second.
+ * unique on (run, idempotency key, call index): a repeat of the same write never adds a second.
  */
 export class TokenLedger {
   constructor(private readonly models: Models) {}
 
   /** Records a call about to be made; its index is the next free one for the attempt's key. */
   async begin(call: CallToRecord, now = new Date()): Promise<ProviderCall> {
-    let index = await this.models.tokens.countDocuments({ idempotency_key: call.idempotency_key });
+    let index = await this.models.tokens.countDocuments({
+      workflow_run_id: call.workflow_run_id,
+      idempotency_key: call.idempotency_key,
+    });
     for (;;) {
       try {
         await this.models.tokens.collection.insertOne({
@@ -45,7 +50,11 @@ export class TokenLedger {
           created_at: now,
           completed_at: null,
         } satisfies TokenUsageRecord);
-        return { idempotency_key: call.idempotency_key, call_index: index };
+        return {
+          workflow_run_id: call.workflow_run_id,
+          idempotency_key: call.idempotency_key,
+          call_index: index,
+        };
       } catch (error) {
         if (!isDuplicateKey(error)) throw error;
         index += 1;
@@ -73,9 +82,15 @@ export class TokenLedger {
    * calls got reached the log either; they all count as lost (a provider that honours the key
    * charges the repeat as the same call, which is then the one completed).
    */
-  async closeAttempt(idempotencyKey: string, recovered = false, now = new Date()): Promise<void> {
+  async closeAttempt(
+    runId: string,
+    idempotencyKey: string,
+    recovered = false,
+    now = new Date(),
+  ): Promise<void> {
     await this.models.tokens.updateMany(
       {
+        workflow_run_id: runId,
         idempotency_key: idempotencyKey,
         status: recovered ? { $in: ['pending', 'completed'] } : 'pending',
       },

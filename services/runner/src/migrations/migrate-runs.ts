@@ -48,11 +48,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function settledCommand(
   deps: MigrationJobDependencies,
-  commandId: string,
+  command: Pick<RunCommandRecord, 'workflow_run_id' | 'command_id'>,
 ): Promise<RunCommandRecord> {
   for (;;) {
     const record = await deps.models.runCommands
-      .findOne({ command_id: commandId })
+      .findOne({ workflow_run_id: command.workflow_run_id, command_id: command.command_id })
       .lean<RunCommandRecord>();
     if (record && record.status !== 'pending') return record;
     await sleep(deps.settlePollMs);
@@ -139,7 +139,7 @@ async function moveRun(
       },
     );
   }
-  const settled = await settledCommand(deps, command.command_id);
+  const settled = await settledCommand(deps, command);
   return { outcome: commandOutcome(settled), commandId: settled.command_id };
 }
 
@@ -153,8 +153,9 @@ export async function migrateRuns(
     .lean<MigrationRecord>();
   if (!migration) throw new Error(`migration ${job.migration_id} not found`);
   if (migration.status === 'completed') return { migrated: 0 };
+  const owned = { user_id: migration.user_id, migration_id: migration.migration_id };
   await deps.models.migrations.updateOne(
-    { migration_id: migration.migration_id, status: 'queued' },
+    { ...owned, status: 'queued' },
     { $set: { status: 'running', updated_at: new Date() } },
   );
   const planner = new MigrationPlanner(
@@ -165,7 +166,7 @@ export async function migrateRuns(
   );
   // The runs not reached yet, in the migration's order; a job handed back after a crash starts here.
   const pending = await deps.models.migrationRuns
-    .find({ migration_id: migration.migration_id, outcome: null })
+    .find({ ...owned, outcome: null })
     .sort({ position: 1 })
     .lean<MigrationRunRecord[]>();
   let done = migration.matched - pending.length;
@@ -178,15 +179,12 @@ export async function migrateRuns(
       if (!entry) return;
       const { outcome, commandId } = await moveRun(deps, migration, planner, entry);
       await deps.models.migrationRuns.updateOne(
-        { migration_id: migration.migration_id, position: entry.position, outcome: null },
+        { ...owned, position: entry.position, outcome: null },
         { $set: { ...outcome, command_id: commandId, settled_at: new Date() } },
       );
       done += 1;
       if (done % reportEvery === 0 || done === migration.matched) {
-        await deps.models.migrations.updateOne(
-          { migration_id: migration.migration_id },
-          { $set: { updated_at: new Date() } },
-        );
+        await deps.models.migrations.updateOne(owned, { $set: { updated_at: new Date() } });
         await context.reportProgress({ done, total: migration.matched });
       }
     }
@@ -194,10 +192,9 @@ export async function migrateRuns(
   await Promise.all(Array.from({ length: Math.min(deps.batchSize, pending.length) }, worker));
   const migrated = pending.length;
   const now = new Date();
-  await deps.models.migrations.updateOne(
-    { migration_id: migration.migration_id },
-    { $set: { status: 'completed', updated_at: now, finished_at: now } },
-  );
+  await deps.models.migrations.updateOne(owned, {
+    $set: { status: 'completed', updated_at: now, finished_at: now },
+  });
   context.logger.info({ migration_id: migration.migration_id, migrated }, 'migration completed');
   return { migrated };
 }

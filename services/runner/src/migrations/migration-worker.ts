@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { startWorker, type Logger } from '@stepwise/shared/node';
 import { migrateRuns, type MigrationJobDependencies } from './migrate-runs.js';
 
 export interface MigrationWorkerOptions extends MigrationJobDependencies {
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   /** The runner's lock settings: a killed runner's migration returns to the queue as soon as its runs do. */

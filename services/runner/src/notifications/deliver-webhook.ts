@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { Webhook } from 'standardwebhooks';
 import {
   webhookDeliveriesKey,
@@ -24,7 +24,7 @@ export interface WebhookSettings {
 
 export interface DeliveryDependencies {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   queue: JobQueue<'webhookDelivery'>;
   settings: WebhookSettings;
@@ -52,6 +52,7 @@ export async function deliverWebhook(
   const now = new Date();
   const claimed = await models.webhookDeliveries.collection.findOneAndUpdate(
     {
+      user_id: job.user_id,
       delivery_id: job.delivery_id,
       status: 'pending',
       $or: [{ sending_until: null }, { sending_until: { $lte: now } }],
@@ -61,7 +62,7 @@ export async function deliverWebhook(
   );
   if (!claimed) {
     const current = await models.webhookDeliveries
-      .findOne({ delivery_id: job.delivery_id })
+      .findOne({ user_id: job.user_id, delivery_id: job.delivery_id })
       .select({ status: 1, sending_until: 1 })
       .lean();
     if (current?.status !== 'pending') return 'done';
@@ -80,6 +81,7 @@ export async function deliverWebhook(
   // meanwhile (its subscription deleted) stays given up, and a claim that ran out and passed to
   // another dispatcher is that one's to record.
   const held = {
+    user_id: delivery.user_id,
     delivery_id: delivery.delivery_id,
     status: 'pending',
     sending_until: delivery.sending_until,
@@ -88,7 +90,7 @@ export async function deliverWebhook(
   // made the delivery) leaves a delivery that waits out its time; it is looked at again then.
   const dueAt = delivery.next_attempt_at?.getTime() ?? now.getTime();
   if (dueAt > now.getTime() + 1_000) {
-    await release(models, delivery.delivery_id);
+    await release(models, delivery);
     await deps.queue.enqueue(
       { delivery_id: delivery.delivery_id, user_id: delivery.user_id },
       { delay: dueAt - now.getTime(), jobId: `${delivery.delivery_id}-due-${dueAt}` },
@@ -227,7 +229,7 @@ async function noteFailure(
 /** Gives up a delivery whose claim `held` names (its filter), if the claim still holds. */
 async function giveUp(
   deps: DeliveryDependencies,
-  held: { delivery_id: string; status: 'pending'; sending_until: Date | null },
+  held: { user_id: string; delivery_id: string; status: 'pending'; sending_until: Date | null },
   reason: string,
   attempt: StoredDeliveryAttempt | null,
 ): Promise<void> {
@@ -238,9 +240,12 @@ async function giveUp(
   if (recorded.matchedCount > 0) await countOutcome(deps, 'given_up', null);
 }
 
-async function release(models: Models, deliveryId: string): Promise<void> {
+async function release(
+  models: Models,
+  delivery: Pick<WebhookDeliveryRecord, 'user_id' | 'delivery_id'>,
+): Promise<void> {
   await models.webhookDeliveries.updateOne(
-    { delivery_id: deliveryId },
+    { user_id: delivery.user_id, delivery_id: delivery.delivery_id },
     { $set: { sending_until: null } },
   );
 }

@@ -6,7 +6,7 @@ import {
   type WebhookSubscriptionRecord,
 } from '@stepwise/shared';
 import type { JobQueue, Models } from '@stepwise/shared/node';
-import type { OutboxFollower } from '../engine/event-log.js';
+import type { OutboxFollower, RunRef } from '../engine/event-log.js';
 import { isDuplicateOnly } from '../engine/event-log.js';
 import type { RunFactsCache } from '../engine/run-facts.js';
 import { deliveryBody, notificationOf, notificationTypeOf } from './notification-body.js';
@@ -25,10 +25,10 @@ export class NotificationOutbox implements OutboxFollower {
     private readonly publicUrl: string | undefined,
   ) {}
 
-  async afterWrite(runId: string, events: readonly EventRecord[]): Promise<void> {
+  async afterWrite(run: RunRef, events: readonly EventRecord[]): Promise<void> {
     const notable = notableEvents(events);
     if (notable.length === 0) return;
-    const facts = await this.facts.of(runId);
+    const facts = await this.facts.of(run);
     if (!facts) return;
     const subscriptions = await this.models.webhookSubscriptions
       .find({ user_id: facts.user_id, status: 'enabled' })
@@ -42,7 +42,8 @@ export class NotificationOutbox implements OutboxFollower {
             subscription.templates.includes(facts.workflow_template_name)),
       );
       if (takers.length === 0) continue;
-      const interaction = type === 'interaction.requested' ? await this.questionOf(event) : null;
+      const interaction =
+        type === 'interaction.requested' ? await this.questionOf(run, event) : null;
       // A reminder for a question answered meanwhile tells nobody anything useful.
       if (type === 'interaction.requested' && !interaction) continue;
       const notification = notificationOf({
@@ -69,7 +70,7 @@ export class NotificationOutbox implements OutboxFollower {
   }
 
   /** The question an event asks (or reminds of). */
-  private async questionOf(event: EventRecord): Promise<PendingInteraction | null> {
+  private async questionOf(run: RunRef, event: EventRecord): Promise<PendingInteraction | null> {
     if (event.event_type === 'interaction_requested') {
       const data = event.data as Partial<PendingInteraction>;
       return {
@@ -81,11 +82,11 @@ export class NotificationOutbox implements OutboxFollower {
         ...(data.deadline ? { deadline: data.deadline } : {}),
       };
     }
-    const run = await this.models.runs
-      .findOne({ workflow_run_id: event.workflow_run_id })
+    const current = await this.models.runs
+      .findOne({ workflow_run_id: run.workflow_run_id, user_id: run.user_id })
       .select({ pending_interaction: 1 })
       .lean();
-    const pending = run?.pending_interaction ?? null;
+    const pending = current?.pending_interaction ?? null;
     return pending?.interaction_id === event.data['interaction_id'] ? pending : null;
   }
 
@@ -96,12 +97,15 @@ export class NotificationOutbox implements OutboxFollower {
     type: WebhookDeliveryRecord['type'],
     body: string,
   ): Promise<Pick<WebhookDeliveryRecord, 'delivery_id' | 'user_id' | 'status'>> {
-    const key = { subscription_id: subscription.subscription_id, event_id: event.event_id };
+    const key = {
+      user_id: subscription.user_id,
+      subscription_id: subscription.subscription_id,
+      event_id: event.event_id,
+    };
     const now = new Date();
     const fresh: WebhookDeliveryRecord = {
       delivery_id: newId('delivery'),
       ...key,
-      user_id: subscription.user_id,
       workflow_run_id: event.workflow_run_id,
       seq: event.seq,
       type,

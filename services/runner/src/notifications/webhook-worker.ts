@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@stepwise/shared/node';
 import { JobQueue, startWorker, type Logger, type Models } from '@stepwise/shared/node';
 import { deliverWebhook, type WebhookSettings } from './deliver-webhook.js';
 
 export interface WebhookWorkerOptions {
   models: Models;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix: string;
   logger: Logger;
   settings: WebhookSettings;

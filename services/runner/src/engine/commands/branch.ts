@@ -33,7 +33,7 @@ export async function decideBranch(
     const refusal = refuseIfPositionMissing(
       forked,
       ontoVersionId,
-      await deps.loadPlan(ontoVersionId),
+      await deps.loadPlan(run.user_id, ontoVersionId),
     );
     if (refusal) return refusal;
   }
@@ -47,7 +47,7 @@ export async function decideBranch(
     ...(ontoVersionId === undefined ? {} : { workflow_version_id: ontoVersionId }),
     ...(payload.reuse_answers === true ? { reuse_answers: true as const } : {}),
   });
-  await advance(session, run, await deps.loadPlan(session.snapshot.version_id), deps);
+  await advance(session, run, await deps.loadPlan(run.user_id, session.snapshot.version_id), deps);
   return session.toDecision();
 }
 

@@ -4,8 +4,11 @@ import type { Decision, DecisionSession } from '../decision.js';
 import type { RunHistoryReader } from '../run-repository.js';
 
 export interface EngineDependencies extends AdvanceDependencies {
-  /** The execution plan of a version (versions never change, so callers may cache). */
-  loadPlan: (versionId: string) => Promise<WorkflowPlan>;
+  /**
+   * The execution plan of a version of the user's (versions never change, so callers may cache).
+   * A run's versions are its owner's: `workflow_versions` is sharded by owner.
+   */
+  loadPlan: (userId: string, versionId: string) => Promise<WorkflowPlan>;
   history: RunHistoryReader;
 }
 

@@ -14,7 +14,7 @@ export async function decideSwitchVersion(
   const finished = refuseIfFinished(run);
   if (finished) return finished;
   const snapshot = run.snapshot;
-  const newPlan = await deps.loadPlan(payload.to_version_id);
+  const newPlan = await deps.loadPlan(run.user_id, payload.to_version_id);
   const restartStep = payload.restart_at;
   let restartAt: { step_id: string; module_name: string } | null = null;
   if (restartStep !== undefined) {
