@@ -19,16 +19,8 @@ for i in 0 1 2 3 4 5; do ports+=($((base_port + i))); done
 log() { printf '[redis-cluster] %s\n' "$*" >&2 || true; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-ensure_redis_installed() {
-  command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    log "redis-server is not installed; run as root to install it, or: apt-get install redis-server"
-    return 1
-  fi
-  log "installing redis-server from Debian's packages"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
-}
+# Debian's redis-server package brings redis-cli too; local-services.sh installs it when missing.
+ensure_redis_installed() { bash "$root/scripts/local-services.sh" prepare redis; }
 
 # A pid counts as ours only while it still runs redis-server in cluster mode on our port.
 own_pid() { # port -> pid or nothing

@@ -28,6 +28,7 @@ import {
   option,
   percentiles,
   readServiceLogs,
+  soakSettings,
   summaryLines,
   writeReport,
 } from './report.mjs';
@@ -42,24 +43,15 @@ import {
 } from './users.mjs';
 import { verifyRuns, waitForQuiet } from './verify.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const quick = process.argv.includes('--quick');
-const minutes = option('minutes', quick ? 2 : 10);
-const faultEverySeconds = option('fault-every', quick ? 10 : 20);
-const userCount = option('users', 12);
-const effectUserCount = Math.min(userCount, option('effect-users', Math.ceil(userCount / 3)));
+const { quick, minutes, faultEverySeconds, userCount, effectUserCount, seed, startedAt, dir, log } =
+  soakSettings({ quickMinutes: 2, folder: 'soak-cluster' });
 const sessionUserCount = Math.min(userCount, option('session-users', Math.ceil(userCount / 3)));
 const gatewayCount = option('gateways', 3);
 const runnerCount = option('runners', 3);
 const redisPort = option('redis-port', 7300);
-const seed = option('seed', Math.floor(Math.random() * 2 ** 31));
 const random = randomSource(seed);
-const startedAt = new Date();
-const dir = `${root}.local/soak-cluster-${startedAt.getTime()}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms) => Math.round(ms / 100) / 10;
-const log = (message) =>
-  console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 // People 0… run the effectful workflow; the last `sessionUserCount` sign in with a password;
 // every other person (0, 2, 4…) has a client following their runs' streams.
 const isSession = (i) => i >= userCount - sessionUserCount;

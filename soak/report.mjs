@@ -9,6 +9,29 @@ export function option(name, fallback) {
   return at === -1 ? fallback : Number(process.argv[at + 1]);
 }
 
+/**
+ * The options both soaks take, from the command line: the length of the load (`quickMinutes` with
+ * `--quick`), how often a fault comes, how many people and how many of them run side effects, and
+ * the seed everything random is drawn from; plus the soak's state folder and a timestamped log.
+ */
+export function soakSettings({ quickMinutes, folder }) {
+  const quick = process.argv.includes('--quick');
+  const userCount = option('users', 12);
+  const startedAt = new Date();
+  return {
+    quick,
+    minutes: option('minutes', quick ? quickMinutes : 10),
+    faultEverySeconds: option('fault-every', quick ? 10 : 20),
+    userCount,
+    effectUserCount: Math.min(userCount, option('effect-users', Math.ceil(userCount / 3))),
+    seed: option('seed', Math.floor(Math.random() * 2 ** 31)),
+    startedAt,
+    dir: `${root}.local/${folder}-${startedAt.getTime()}`,
+    log: (message) =>
+      console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`),
+  };
+}
+
 export function countBy(values) {
   const counts = {};
   for (const v of values) counts[v] = (counts[v] ?? 0) + 1;

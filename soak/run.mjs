@@ -12,7 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { connectMongo, createModels } from '@stepwise/shared/node';
 import { startServices, startStores } from './processes.mjs';
-import { countBy, loadFigures, option, summaryLines, writeReport } from './report.mjs';
+import { httpClient } from './clients.mjs';
+import { countBy, loadFigures, soakSettings, summaryLines, writeReport } from './report.mjs';
 import {
   LoadRecord,
   randomSource,
@@ -23,19 +24,10 @@ import {
 } from './users.mjs';
 import { verifyRuns, waitForQuiet } from './verify.mjs';
 
-const root = new URL('..', import.meta.url).pathname;
-const quick = process.argv.includes('--quick');
-const minutes = option('minutes', quick ? 1 : 10);
-const faultEverySeconds = option('fault-every', quick ? 10 : 20);
-const userCount = option('users', 12);
-const effectUserCount = Math.min(userCount, option('effect-users', Math.ceil(userCount / 3)));
-const seed = option('seed', Math.floor(Math.random() * 2 ** 31));
+const { quick, minutes, faultEverySeconds, userCount, effectUserCount, seed, startedAt, dir, log } =
+  soakSettings({ quickMinutes: 1, folder: 'soak' });
 const random = randomSource(seed);
-const startedAt = new Date();
-const dir = `${root}.local/soak-${startedAt.getTime()}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = (message) =>
-  console.log(`[${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)} s] ${message}`);
 
 log(
   `soak: ${minutes} min, a fault every ${faultEverySeconds} s, ${userCount} users (${effectUserCount} with side effects), seed ${seed}; state in ${dir}; stores: Redis with an append-only file in that folder (its restarts are faults), the MongoDB stand-in in memory (paused, never killed)`,
@@ -63,25 +55,9 @@ process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 
 /** JSON over HTTP with a timeout; throws on network failure, answers {status, body} otherwise. */
-async function call(path, { method = 'GET', body, key } = {}) {
-  const response = await fetch(`${services.base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(20_000),
-  });
-  const text = await response.text();
-  let parsed = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = { raw: text.slice(0, 200) };
-  }
-  return { status: response.status, body: parsed };
-}
+const http = httpClient(services.base);
+const call = (path, { method = 'GET', body, key } = {}) =>
+  http(path, { method, body, headers: { authorization: `Bearer ${key}` } });
 
 // Users, each with its own key and its own versions of the workflow.
 const users = [];
