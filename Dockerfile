@@ -21,6 +21,17 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# A fixed old-space cap, so the heap grows the same way wherever the image runs. Without one, Node
+# sizes the heap from the machine's (or cgroup's) memory: on a large host the cap is 4 GiB and V8
+# then lets the old space grow up to 4x its live size between full collections, so after a burst
+# of requests a service keeps 100+ MiB of garbage resident until the next one (docs/performance.md,
+# section 6). A 1 GiB cap lowers that factor to about 1.6; the live heap is under 60 MiB. The chart
+# sets a smaller cap per service, below its pod's memory limit (values.yaml, extraEnv).
+# A smaller old space would also shrink the young generation (V8 sizes it as old/128, at most
+# 16 MiB), and with it throughput: more scavenges, more early promotion. So the young generation
+# stays at what V8 picks for a large heap (`--max-semi-space-size=16`).
+# bench/support/process-stack.mjs reads this line, so benchmarks start the services the same way.
+ENV NODE_OPTIONS="--max-old-space-size=1024 --max-semi-space-size=16"
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules

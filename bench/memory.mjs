@@ -173,6 +173,7 @@ emitResult({
       baseline: inMiB(idle.gateway),
       baselineLabel: 'gateway idle',
       better: 'lower',
+      target: { ratioAtMost: 1.5, text: '≤ 1.5×' },
       extra: {
         peak_while_creating_mib: inMiB(peak.gateway),
         halfway_mib: inMiB(halfway.gateway),
@@ -186,6 +187,7 @@ emitResult({
       baseline: inMiB(idle.runner),
       baselineLabel: 'runner idle',
       better: 'lower',
+      target: { ratioAtMost: 1.5, text: '≤ 1.5×' },
       extra: {
         peak_while_creating_mib: inMiB(peak.runner),
         halfway_mib: inMiB(halfway.runner),

@@ -73,6 +73,14 @@ export function cpuMeter(pids) {
   };
 }
 
+// The image's NODE_OPTIONS (its heap cap), read from the Dockerfile so that the services run here
+// as they do in production and the two cannot drift apart.
+const imageNodeOptions = (() => {
+  const line = /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync(`${repoRoot}Dockerfile`, 'utf8'));
+  if (!line) throw new Error('the Dockerfile sets no NODE_OPTIONS');
+  return line[1].trim().replace(/^"(.*)"$/, '$1');
+})();
+
 function startService(name, env) {
   // BENCH_CPU_PROF=<dir> profiles every service (the profile is written when it exits).
   const profile = process.env.BENCH_CPU_PROF
@@ -84,7 +92,7 @@ function startService(name, env) {
     : [];
   const child = spawn(process.execPath, [...profile, `services/${name}/dist/main.js`], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: imageNodeOptions, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines = [];

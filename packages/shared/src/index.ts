@@ -24,6 +24,7 @@ export * from './runs/migration-decision.js';
 export * from './runs/change-text.js';
 export * from './canonical-json.js';
 export * from './redis-keys.js';
+export * from './run-announcement.js';
 export * from './runs/event-data.js';
 export * from './runs/commands.js';
 export * from './storable-keys.js';

@@ -63,6 +63,12 @@ export interface JobContext {
   logger: Logger;
   /** Shows how far a long job is (the queue dashboard displays it with the job). */
   reportProgress: (progress: Record<string, number>) => Promise<void>;
+  /**
+   * Replaces the job's payload in Redis, parsed with the job's own schema first (so a later
+   * attempt still gets a valid payload), e.g. to drop bytes it no longer needs. Absent where a
+   * handler is called outside a queue.
+   */
+  replacePayload?: (payload: unknown) => Promise<void>;
 }
 
 export type JobHandler<K extends JobKind> = (
@@ -115,6 +121,8 @@ export function startWorker<K extends JobKind>(options: StartWorkerOptions<K>): 
           isFinalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
           logger,
           reportProgress: (progress) => job.updateProgress(progress),
+          replacePayload: (payload) =>
+            job.updateData((contract.payload as z.ZodType).parse(payload)),
         });
         logger.info({ outcome: 'completed', duration_ms: performance.now() - started }, 'job done');
         return result;

@@ -8,10 +8,30 @@ import { entryPointSchema } from './workflow-api.js';
  * Producers and processors are both typed from here, and a processor parses its payload first.
  */
 
+/**
+ * Uploads up to this size travel inside the `resolve` job (`inline_bytes`) instead of GridFS: the
+ * job in Redis is as durable as the queue that carries it, and it saves the gateway's two GridFS
+ * writes and the resolver's two reads. Larger ones go to GridFS, so a job stays small in Redis.
+ */
+export const INLINE_SUBMISSION_MAX_BYTES = 256 * 1024;
+
 export const resolveJobSchema = z.strictObject({
   user_id: idSchema('user'),
-  /** GridFS file (bucket `submissions`) holding the raw bytes as uploaded. */
+  /**
+   * GridFS file (bucket `submissions`) for the raw bytes as uploaded. With `inline_bytes` it does
+   * not exist yet: the resolver writes it only if the submission creates a version (audit copy).
+   */
   submission_file_id: z.string().min(1),
+  /**
+   * The raw bytes (base64) of a submission of at most INLINE_SUBMISSION_MAX_BYTES. The resolver
+   * removes them from the job once they are in GridFS or no longer needed, so completed jobs kept
+   * for `GET /v1/jobs` do not hold uploads in Redis. Not checked as base64 here (a regex over
+   * 340 KiB costs milliseconds at each parse): the resolver checks the decoded bytes' sha256.
+   */
+  inline_bytes: z
+    .string()
+    .max(Math.ceil(INLINE_SUBMISSION_MAX_BYTES / 3) * 4)
+    .optional(),
   source_type: sourceTypeSchema,
   entry_point: entryPointSchema.optional(),
   raw_sha256: z.string().regex(/^[0-9a-f]{64}$/),

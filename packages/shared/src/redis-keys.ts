@@ -7,7 +7,8 @@
  * - each queue its own tag, `{<ns>:<queue>}`: BullMQ's scripts touch only one queue's keys, and
  *   separate tags let the cluster spread the queues over its masters;
  * - each user one tag, `{<ns>:user:<user_id>}`: the rate-limit window, the fair-share counter and
- *   the sessions with the user's session set (created and ended together in one MULTI);
+ *   the sessions with the user's session set (created and ended together in one MULTI), and the
+ *   key-revocation epoch (read in the same MULTI as the rate-limit count);
  * - the counters the gateway reports one tag, `{<ns>:metrics}` (updated together in a pipeline);
  * - keys only ever used alone (failed-login counters, the sweeper's lock) no tag, so they spread.
  *
@@ -34,6 +35,15 @@ function userTag(queuePrefix: string, userId: string): string {
 /** The user's request count in one rate-limit window (INCR + PEXPIRE in one MULTI). */
 export function rateLimitKey(queuePrefix: string, userId: string, window: number): string {
   return `${userTag(queuePrefix, userId)}:rate:${window}`;
+}
+
+/**
+ * The user's key-revocation epoch: a random token replaced whenever one of the user's API keys is
+ * revoked. Gateways keep validated keys in memory only together with the epoch they read before
+ * confirming the key in MongoDB, so a replaced epoch invalidates every gateway's copy at once.
+ */
+export function authEpochKey(queuePrefix: string, userId: string): string {
+  return `${userTag(queuePrefix, userId)}:auth-epoch`;
 }
 
 /** How many of the user's jobs wait on the `runs` queue (their fair-share place). */

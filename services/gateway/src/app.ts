@@ -29,6 +29,7 @@ import { apiSecurityHeaders } from './http/security-headers.js';
 import { defineRoute, mountRoutes, type RouteDefinition } from './http/route-builder.js';
 import { json, raw } from './http/responses.js';
 import { z } from 'zod';
+import { AuthEpochs } from './accounts/key-cache.js';
 import { accountRoutes } from './routes/accounts.js';
 import { inboxRoutes } from './routes/inbox.js';
 import { migrationRoutes } from './routes/migrations.js';
@@ -78,6 +79,7 @@ const peopleDefaults = {
 interface SharedAuthentication {
   sessions: SessionStore;
   authFailures: AuthFailureLimiter;
+  epochs: AuthEpochs;
 }
 
 export interface GatewayDependencies {
@@ -123,7 +125,7 @@ export function gatewayRoutes(
         return { status: 200, sent: true };
       },
     ),
-    ...accountRoutes(deps.models),
+    ...accountRoutes(deps.models, authentication.epochs),
     ...peopleRoutes({
       models: deps.models,
       sessions: authentication.sessions,
@@ -253,14 +255,16 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
     maxMs: people.sessionMaxMs,
   });
   const router = express.Router();
-  mountRoutes(router, gatewayRoutes(deps, metrics, { sessions, authFailures }), {
-    authenticate: createAuthenticator(
-      deps.models,
-      deps.settings.adminToken,
-      createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
-      authFailures,
-      { store: sessions, publicUrl: deps.settings.publicUrl },
-    ),
+  const epochs = new AuthEpochs(deps.redis, deps.queuePrefix);
+  mountRoutes(router, gatewayRoutes(deps, metrics, { sessions, authFailures, epochs }), {
+    authenticate: createAuthenticator({
+      models: deps.models,
+      adminToken: deps.settings.adminToken,
+      epochs,
+      gate: createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
+      failures: authFailures,
+      sessions: { store: sessions, publicUrl: deps.settings.publicUrl },
+    }),
     maxJsonBodyBytes: deps.settings.maxJsonBodyBytes,
   });
   app.use(router);

@@ -16,6 +16,7 @@ import { mongo, type Connection } from 'mongoose';
 import type { BundleLimits } from './bundle/limits.js';
 import { buildVersion } from './build-version.js';
 import { storeVersion } from './store-version.js';
+import { inlineBytesOf, keepSubmissionBytes, withoutInlineBytes } from './submission-source.js';
 
 export interface ResolverDependencies {
   mongo: Connection;
@@ -59,28 +60,56 @@ async function buildOrFail(...args: Parameters<typeof buildVersion>) {
 }
 
 /**
- * The `resolve` job: submission bytes in GridFS → a version. A failure that no retry can change
- * (a submission the user must fix, or one our code cannot process) completes the job at once with
- * `{ok: false, error}`; only a failing store throws, so the queue retries. The raw bytes are kept
- * only for a version they created.
+ * The `resolve` job: submission bytes (in the job, or in GridFS) → a version. A failure that no
+ * retry can change (a submission the user must fix, or one our code cannot process) completes the
+ * job at once with `{ok: false, error}`; only a failing store throws, so the queue retries. The
+ * raw bytes are kept (in GridFS) only for a version they created; bytes carried in the job are
+ * dropped from it once the job no longer needs them there.
  */
 export function createResolveHandler(deps: ResolverDependencies) {
   return async (job: ResolveJob, context: JobContext): Promise<ResolveJobResult> => {
-    const discardSubmission = () =>
-      deleteFromBucket(deps.mongo, 'submissions', job.submission_file_id);
+    let inlineBytes: Buffer | null;
     try {
-      const bytes = await downloadFromBucket(
-        deps.mongo,
-        'submissions',
-        job.submission_file_id,
-      ).catch(async (error: unknown) => {
-        // Gone: an earlier delivery finished and kept it only if it created a version.
-        const earlier = await deps.models.versions
-          .findOne({ user_id: job.user_id, source_file_id: job.submission_file_id })
-          .lean();
-        if (!earlier) throw error;
-        return null;
-      });
+      inlineBytes = inlineBytesOf(job);
+    } catch (error) {
+      // A bug between gateway and resolver, not the submitter's: no retry changes the payload.
+      context.logger.error({ err: error }, 'submission could not be processed');
+      await context.replacePayload?.(withoutInlineBytes(job));
+      return {
+        ok: false,
+        error: new StepwiseError('INTERNAL', 'the workflow could not be processed').toEnvelope()
+          .error,
+      };
+    }
+    // Inline bytes reach GridFS only with a version they created (`keepSource`), so without one
+    // there is no file to discard.
+    const discardSubmission = async () => {
+      if (!inlineBytes) await deleteFromBucket(deps.mongo, 'submissions', job.submission_file_id);
+    };
+    /** The job's own copy of inline bytes, once GridFS holds them or nothing will need them. */
+    const dropInlineBytes = async () => {
+      if (inlineBytes) await context.replacePayload?.(withoutInlineBytes(job));
+    };
+    // After the last attempt failed. Inline bytes too: an attempt may have written part of
+    // their audit copy.
+    const giveUp = () =>
+      Promise.all([
+        deleteFromBucket(deps.mongo, 'submissions', job.submission_file_id),
+        dropInlineBytes(),
+      ]);
+    try {
+      const bytes =
+        inlineBytes ??
+        (await downloadFromBucket(deps.mongo, 'submissions', job.submission_file_id).catch(
+          async (error: unknown) => {
+            // Gone: an earlier delivery finished and kept it only if it created a version.
+            const earlier = await deps.models.versions
+              .findOne({ user_id: job.user_id, source_file_id: job.submission_file_id })
+              .lean();
+            if (!earlier) throw error;
+            return null;
+          },
+        ));
       const built = bytes
         ? await buildOrFail(
             { bytes, sourceType: job.source_type, entryPoint: job.entry_point },
@@ -111,8 +140,16 @@ export function createResolveHandler(deps: ResolverDependencies) {
         built,
         sourceFileId: job.submission_file_id,
         inlineLimitBytes: deps.inlineLimitBytes,
+        ...(inlineBytes
+          ? {
+              keepSource: async (again: boolean) => {
+                await keepSubmissionBytes(deps.mongo, job, inlineBytes, again);
+                await dropInlineBytes();
+              },
+            }
+          : {}),
       });
-      if (!stored.created) await discardSubmission();
+      if (!stored.created) await Promise.all([discardSubmission(), dropInlineBytes()]);
       context.logger.info(
         { workflow_version_id: stored.version.workflow_version_id, created: stored.created },
         'submission resolved',
@@ -125,10 +162,10 @@ export function createResolveHandler(deps: ResolverDependencies) {
           const cause = error instanceof ContentFailure ? error.failure : error;
           context.logger.error({ err: cause }, 'submission could not be processed');
         }
-        await discardSubmission();
+        await Promise.all([discardSubmission(), dropInlineBytes()]);
         return { ok: false, error: final.toEnvelope().error };
       }
-      if (context.isFinalAttempt) await discardSubmission().catch(() => undefined);
+      if (context.isFinalAttempt) await giveUp().catch(() => undefined);
       throw error;
     }
   };

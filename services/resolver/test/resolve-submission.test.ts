@@ -4,6 +4,8 @@ import { createModuleCatalog, newId, type ResolveJob } from '@stepwise/shared';
 import {
   connectMongo,
   createModels,
+  deleteFromBucket,
+  downloadFromBucket,
   sha256Hex,
   uploadToBucket,
   type JobContext,
@@ -113,5 +115,87 @@ describe('the resolve job', () => {
     expect(await submissionFiles(job.submission_file_id)).toBe(1);
     await expect(failing(job, context(true))).rejects.toThrow();
     expect(await submissionFiles(job.submission_file_id)).toBe(0);
+  });
+});
+
+/** A job carrying its bytes, as the gateway makes it for an upload of at most 256 KiB. */
+function inlineJob(bytes: Buffer): ResolveJob {
+  return {
+    user_id: userId,
+    submission_file_id: new db.mongo.base.mongo.ObjectId().toHexString(),
+    inline_bytes: bytes.toString('base64'),
+    source_type: 'zip',
+    raw_sha256: sha256Hex(bytes),
+    size: bytes.length,
+    correlation_id: newId('correlation'),
+  };
+}
+
+/** A context whose `replacePayload` records what the job was left holding. */
+function recordingContext() {
+  const replaced: unknown[] = [];
+  const recording: JobContext = {
+    ...context(),
+    replacePayload: async (payload) => {
+      replaced.push(payload);
+    },
+  };
+  return { context: recording, replaced };
+}
+
+async function storedSubmission(fileId: string): Promise<Buffer | null> {
+  return (await submissionFiles(fileId))
+    ? downloadFromBucket(db.mongo, 'submissions', fileId)
+    : null;
+}
+
+describe('a resolve job carrying its bytes', () => {
+  it('creates the version, keeps the bytes in GridFS under the job’s file id, and drops them from the job', async () => {
+    const bytes = await exampleBundle({ extra: { 'inline-1.txt': 'a' } });
+    const job = inlineJob(bytes);
+    const { context: ctx, replaced } = recordingContext();
+    const result = await handler(job, ctx);
+    expect(result).toMatchObject({ ok: true, version: { created: true } });
+    const version = await db.models.versions
+      .findOne({ workflow_version_id: result.ok ? result.version.workflow_version_id : '' })
+      .lean();
+    expect(version?.source_file_id).toBe(job.submission_file_id);
+    expect(await storedSubmission(job.submission_file_id)).toEqual(bytes);
+    const { inline_bytes: _bytes, ...withoutBytes } = job;
+    expect(replaced).toEqual([withoutBytes]);
+  });
+
+  it('gives the existing version for the same content, writing nothing to GridFS', async () => {
+    const bytes = await exampleBundle({ extra: { 'inline-2.txt': 'b' } });
+    const first = await handler(inlineJob(bytes), context());
+    const again = inlineJob(await exampleBundle({ extra: { 'inline-2.txt': 'b' }, reverse: true }));
+    const { context: ctx, replaced } = recordingContext();
+    const second = await handler(again, ctx);
+    expect(first.ok && second.ok).toBe(true);
+    if (!first.ok || !second.ok) return;
+    expect(second.version).toEqual({ ...first.version, created: false });
+    expect(await submissionFiles(again.submission_file_id)).toBe(0);
+    expect(replaced).toHaveLength(1);
+  });
+
+  it('delivered again after its audit copy was lost, rewrites it and reports the version created', async () => {
+    const bytes = await exampleBundle({ extra: { 'inline-3.txt': 'c' } });
+    const job = inlineJob(bytes);
+    const first = await handler(job, context());
+    // As if the first delivery died between inserting the version and writing the file.
+    await deleteFromBucket(db.mongo, 'submissions', job.submission_file_id);
+    const second = await handler(job, context());
+    expect(second).toEqual(first);
+    expect(await storedSubmission(job.submission_file_id)).toEqual(bytes);
+  });
+
+  it('delivered again without its bytes (dropped by the first delivery), resolves from GridFS', async () => {
+    const bytes = await exampleBundle({ extra: { 'inline-4.txt': 'd' } });
+    const job = inlineJob(bytes);
+    const { context: ctx, replaced } = recordingContext();
+    const first = await handler(job, ctx);
+    const second = await handler(replaced[0] as ResolveJob, context());
+    expect(second).toEqual(first);
+    expect(await storedSubmission(job.submission_file_id)).toEqual(bytes);
   });
 });

@@ -1,6 +1,7 @@
 import type { RedisClient } from '@stepwise/shared/node';
 import type { Connection } from 'mongoose';
 import {
+  encodeRunAnnouncement,
   eventsAppendedKey,
   newId,
   runChannel,
@@ -52,10 +53,17 @@ export function createRunnerDependencies(options: RunnerOptions): {
   const facts = new RunFactsCache(options.models);
   const repository = new MongoRunRepository(
     options.models,
-    async ({ workflow_run_id: runId, user_id: userId }, lastSeq) => {
-      await options.redis.publish(runChannel(options.queuePrefix, runId), String(lastSeq));
+    async ({ workflow_run_id: runId, user_id: userId }, lastSeq, events) => {
+      // A commit's events ride along (when small enough): streams send them without a log read.
       // The owner's stream (GET /v1/me/stream) looks again too; it reads the runs themselves.
-      await options.redis.publish(userChannel(options.queuePrefix, userId), runId);
+      // Both at once: neither waits for the other, and the drain goes on one round trip sooner.
+      await Promise.all([
+        options.redis.publish(
+          runChannel(options.queuePrefix, runId),
+          encodeRunAnnouncement(lastSeq, events),
+        ),
+        options.redis.publish(userChannel(options.queuePrefix, userId), runId),
+      ]);
     },
     options.leaseMs,
     undefined,
@@ -63,6 +71,7 @@ export function createRunnerDependencies(options: RunnerOptions): {
       new NotificationOutbox(options.models, facts, webhookQueue, options.publicUrl),
       new DeadlineFollower(timers, facts),
     ],
+    (run) => facts.remember(run.workflow_run_id, run),
   );
   const tokenLedger = new TokenLedger(options.models);
   const deps: DrainDependencies = {

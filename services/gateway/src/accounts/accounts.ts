@@ -7,6 +7,7 @@ import {
   type UserRecord,
 } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
+import type { AuthEpochs } from './key-cache.js';
 import { generateKeySecret, hashKeySecret, keyPrefix } from './keys.js';
 
 export interface IssuedKey {
@@ -83,9 +84,15 @@ export async function listKeys(models: AccountModels, userId: string): Promise<A
   return models.accessKeys.find({ user_id: userId }).sort({ created_at: 1 }).lean();
 }
 
-/** Revokes one of the user's keys; revoking twice is allowed, another user's key is not found. */
+/**
+ * Revokes one of the user's keys; revoking twice is allowed, another user's key is not found.
+ * MongoDB first, then the user's revocation epoch (which every gateway's kept keys are checked
+ * against), and only then the answer: a revocation that could not replace the epoch fails and is
+ * repeated by the client, which replaces it then, even though the key is already marked.
+ */
 export async function revokeKey(
   models: AccountModels,
+  epochs: AuthEpochs,
   userId: string,
   keyId: string,
   now = new Date(),
@@ -94,18 +101,19 @@ export async function revokeKey(
     { key_id: keyId, user_id: userId, revoked_at: null },
     { $set: { revoked_at: now } },
   );
-  if (revoked.matchedCount === 1) return;
-  const found = await models.accessKeys.exists({ key_id: keyId, user_id: userId });
-  if (!found) throw new NotFoundError('key', keyId);
+  if (revoked.matchedCount !== 1) {
+    const found = await models.accessKeys.exists({ key_id: keyId, user_id: userId });
+    if (!found) throw new NotFoundError('key', keyId);
+  }
+  await epochs.replace(userId);
 }
-
-const LAST_USED_RESOLUTION_MS = 60_000;
 
 export type UserReader = (userId: string) => Promise<UserRecord | null>;
 
 /**
  * Reads users by id, keeping the most recently used ones. A user record never changes once
- * created, so a kept copy cannot go stale; keys, which can be revoked, are never kept.
+ * created, so a kept copy cannot go stale (keys, which can be revoked, are kept only under the
+ * user's revocation epoch: key-authentication.ts).
  */
 export function createUserReader(models: AccountModels, capacity = 10_000): UserReader {
   const kept = new Map<string, UserRecord>();
@@ -122,24 +130,4 @@ export function createUserReader(models: AccountModels, capacity = 10_000): User
     if (kept.size > capacity) kept.delete(kept.keys().next().value as string);
     return user;
   };
-}
-
-/** The user a secret belongs to, or null when the key is unknown or revoked. */
-export async function authenticateKey(
-  models: AccountModels,
-  secret: string,
-  readUser: UserReader = createUserReader(models, 0),
-  now = new Date(),
-): Promise<{ user: UserRecord; keyId: string } | null> {
-  // By the unique hash alone (checked for revocation here): a filter on `revoked_at: null` as well
-  // makes the MongoDB stand-in scan every key instead of using the index.
-  const key = await models.accessKeys.findOne({ key_hash: hashKeySecret(secret) }).lean();
-  if (!key || key.revoked_at) return null;
-  const user = await readUser(key.user_id);
-  if (!user) return null;
-  // At most one write a minute per key, not one per request.
-  if (!key.last_used_at || now.getTime() - key.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
-    await models.accessKeys.updateOne({ key_id: key.key_id }, { $set: { last_used_at: now } });
-  }
-  return { user, keyId: key.key_id };
 }

@@ -1,11 +1,18 @@
 import type { Request } from 'express';
 import { StepwiseError } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
-import { authenticateKey, createUserReader } from '../accounts/accounts.js';
+import { createUserReader } from '../accounts/accounts.js';
+import { createKeyAuthenticator } from '../accounts/key-authentication.js';
+import type { AuthEpochs } from '../accounts/key-cache.js';
 import { secretsEqual } from '../accounts/keys.js';
 import { checkCookieWrite, sessionSecretOf } from '../people/session-cookie.js';
 import type { SessionStore } from '../people/sessions.js';
-import { clientAddressKey, type AuthAttempt, type AuthFailureLimiter } from './rate-limit.js';
+import {
+  clientAddressKey,
+  type AuthAttempt,
+  type AuthFailureLimiter,
+  type UserRequestGate,
+} from './rate-limit.js';
 import type { Caller } from './request-context.js';
 import type { Authenticator } from './route-builder.js';
 
@@ -32,8 +39,9 @@ export function authAttemptOf(req: Request, credential: string): AuthAttempt {
 
 /**
  * User routes take an API key; admin routes take the admin token. A valid user key on an admin
- * route is 403 (known, not allowed); anything unrecognised is 401. Keys are looked up on every
- * request, so a revoked key stops working at once on every gateway process.
+ * route is 403 (known, not allowed); anything unrecognised is 401. A key is accepted from memory
+ * only while its user's revocation epoch in Redis is the one it was confirmed under, so a revoked
+ * key stops working at once on every gateway process (accounts/key-authentication.ts).
  *
  * Only a presented credential that matches nothing counts as a failed authentication: a request
  * without one guesses nothing. The failure limiter is asked alongside the lookup rather than
@@ -45,19 +53,31 @@ export interface CookieSessions {
   publicUrl: string | undefined;
 }
 
-export function createAuthenticator(
-  models: Models,
-  adminToken: string,
-  limitRate: (userId: string) => Promise<void> = async () => undefined,
-  failures: AuthFailureLimiter = noAuthFailureLimit,
-  sessions?: CookieSessions,
-): Authenticator {
+export interface AuthenticatorDependencies {
+  models: Models;
+  adminToken: string;
+  epochs: AuthEpochs;
+  /** Counts a request against its user's rate limit (and reads their epoch alongside). */
+  gate: UserRequestGate;
+  failures?: AuthFailureLimiter;
+  sessions?: CookieSessions;
+}
+
+export function createAuthenticator(deps: AuthenticatorDependencies): Authenticator {
+  const { models, adminToken, epochs, gate, sessions } = deps;
+  const failures = deps.failures ?? noAuthFailureLimit;
   const readUser = createUserReader(models);
+  const authenticateKey = createKeyAuthenticator({ models, readUser, epochs, gate });
+  const limitRate = async (userId: string) => {
+    const { limited } = await gate(userId, null);
+    if (limited) throw limited;
+  };
   const identify = async (token: string, mode: 'user' | 'admin'): Promise<Caller | null> => {
     if (mode === 'admin' && secretsEqual(token, adminToken)) return { kind: 'admin' };
-    const found = await authenticateKey(models, token, readUser);
+    const { found, limited } = await authenticateKey(token);
     if (!found) return null;
     if (mode === 'admin') throw new StepwiseError('FORBIDDEN', 'this route needs the admin token');
+    if (limited) throw limited;
     return { kind: 'user', user: found.user, keyId: found.keyId, sessionId: null };
   };
   /**
@@ -101,7 +121,6 @@ export function createAuthenticator(
       await failures.recordFailure(attempt);
       throw unauthenticated('unknown or revoked API key');
     }
-    if (caller.kind === 'user') await limitRate(caller.user.user_id);
     return caller;
   };
 }

@@ -24,36 +24,67 @@ function secondsUntilNextWindow(window: number, windowMs: number): number {
   return Math.max(1, Math.ceil(((window + 1) * windowMs - Date.now()) / 1000));
 }
 
+/** What one request's round trip in the user's hash tag found. */
+export interface UserRequestCheck {
+  /** Set when the request is over the user's limit (thrown once the caller is known to be valid). */
+  limited: RateLimitedError | null;
+  /** The user's key-revocation epoch when it was asked for and could be read, else null. */
+  epoch: string | null;
+}
+
+/** Counts a request against its user and, when given `epochKey`, reads that key alongside. */
+export type UserRequestGate = (
+  userId: string,
+  epochKey: string | null,
+) => Promise<UserRequestCheck>;
+
 /**
- * A fixed-window counter per user in Redis, shared by every gateway process. A request over the
- * limit is 429 with Retry-After. If Redis cannot answer, requests pass (and are logged): limiting
- * must not take the API down with it.
+ * A fixed-window counter per user in Redis, shared by every gateway process, in one MULTI with the
+ * read of the user's key-revocation epoch (both in the user's hash tag, so one round trip on a
+ * cluster too). A request over the limit is 429 with Retry-After. If Redis cannot answer, requests
+ * pass (and are logged): limiting must not take the API down with it; the epoch is then unknown,
+ * which only sends the key check to MongoDB.
  */
 export function createRateLimiter(
   redis: RedisClient,
   prefix: string,
   settings: RateLimitSettings,
   logger: Logger,
-) {
-  return async (userId: string): Promise<void> => {
-    if (settings.limit <= 0) return;
+): UserRequestGate {
+  return async (userId, epochKey) => {
+    const limiting = settings.limit > 0;
+    if (!limiting && epochKey === null) return { limited: null, epoch: null };
+    // Without limiting the epoch alone is read, without the MULTI around it (three commands).
+    if (!limiting && epochKey !== null)
+      return {
+        limited: null,
+        epoch: await redis.get(epochKey).catch((error: unknown) => {
+          logger.warn({ err: error }, 'revocation epoch unavailable; key checked in MongoDB');
+          return null;
+        }),
+      };
     const window = Math.floor(Date.now() / settings.windowMs);
     const key = rateLimitKey(prefix, userId, window);
-    let count: number;
+    const transaction = redis.multi();
+    // The window is in the key's name; the expiry only cleans up.
+    if (limiting) transaction.incr(key).pexpire(key, settings.windowMs * 2);
+    if (epochKey !== null) transaction.get(epochKey);
+    let replies: [error: Error | null, result: unknown][] | null;
     try {
-      // The window is in the key's name; the expiry only cleans up.
-      const replies = await redis
-        .multi()
-        .incr(key)
-        .pexpire(key, settings.windowMs * 2)
-        .exec();
-      count = Number(replies?.[0]?.[1] ?? 0);
+      replies = await transaction.exec();
     } catch (error) {
       logger.warn({ err: error }, 'rate limiter unavailable; request allowed');
-      return;
+      return { limited: null, epoch: null };
     }
-    if (count > settings.limit)
-      throw new RateLimitedError(secondsUntilNextWindow(window, settings.windowMs));
+    const count = limiting ? Number(replies?.[0]?.[1] ?? 0) : 0;
+    const epochReply = epochKey === null ? undefined : replies?.[limiting ? 2 : 0];
+    const epoch =
+      epochReply && !epochReply[0] && typeof epochReply[1] === 'string' ? epochReply[1] : null;
+    const limited =
+      count > settings.limit && limiting
+        ? new RateLimitedError(secondsUntilNextWindow(window, settings.windowMs))
+        : null;
+    return { limited, epoch };
   };
 }
 
@@ -143,8 +174,11 @@ export function createAuthFailureLimiter(
       const window = Math.floor(Date.now() / settings.windowMs);
       let counts: (string | null)[];
       try {
-        // One GET per key, in parallel: on a cluster the two counters may live on two nodes.
-        counts = await Promise.all(keysOf(attempt, window).map((key) => redis.get(key)));
+        const keys = keysOf(attempt, window);
+        // One MGET on a single Redis; on a cluster the two keys may live on two nodes.
+        counts = redis.isCluster
+          ? await Promise.all(keys.map((key) => redis.get(key)))
+          : await redis.mget(...keys);
       } catch (error) {
         logger.warn({ err: error }, 'authentication failure limiter unavailable; attempt allowed');
         return;

@@ -13,6 +13,7 @@ import {
 } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
 import { createUser, issueKey, listKeys, revokeKey } from '../accounts/accounts.js';
+import type { AuthEpochs } from '../accounts/key-cache.js';
 import { defineRoute, type RouteDefinition } from '../http/route-builder.js';
 import { empty, json } from '../http/responses.js';
 
@@ -36,7 +37,7 @@ function keyView(key: AccessKeyRecord): AccessKeyView {
   };
 }
 
-export function accountRoutes(models: Models): RouteDefinition[] {
+export function accountRoutes(models: Models, epochs: AuthEpochs): RouteDefinition[] {
   return [
     defineRoute(
       {
@@ -108,7 +109,7 @@ export function accountRoutes(models: Models): RouteDefinition[] {
         errors: ['NOT_FOUND'],
       },
       async ({ caller, params }) => {
-        await revokeKey(models, caller.user.user_id, params.key_id);
+        await revokeKey(models, epochs, caller.user.user_id, params.key_id);
         return { status: 204 };
       },
     ),

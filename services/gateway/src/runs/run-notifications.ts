@@ -1,46 +1,87 @@
 import type { RedisClient } from '@stepwise/shared/node';
-import { runChannel, userChannel } from '@stepwise/shared';
+import {
+  decodeRunAnnouncement,
+  runChannel,
+  userChannel,
+  type RunAnnouncement,
+} from '@stepwise/shared';
 
-type Listener = (lastSeq: number) => void;
+export type RunListener = (announcement: RunAnnouncement) => void;
+/** The user channel names the run that changed. */
+export type UserListener = (runId: string) => void;
+/** A raw listener: the message, and its decoding as a run announcement (done once per message). */
+type Listener = (message: string, announcement: () => RunAnnouncement) => void;
 
 /**
  * Fans Redis pub/sub announcements of run commits out to the requests that wait on them, over one
- * subscriber connection per gateway process. Announcements only say "look again"; readers always
- * read the log itself, so a lost announcement delays an update but never loses one.
+ * subscriber connection per gateway process. An announcement may carry the commit's events (see
+ * run-announcement.ts); they are in the log before they are announced, so a reader that misses
+ * one loses nothing, and any reader may ignore them and read the log instead.
  */
 export class RunNotifications {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly channels = new Map<
+    string,
+    { listeners: Set<Listener>; subscribed: Promise<void> }
+  >();
 
   constructor(
     private readonly subscriber: RedisClient,
     private readonly queuePrefix: string,
   ) {
     subscriber.on('message', (channel: string, message: string) => {
-      for (const listener of this.listeners.get(channel) ?? []) listener(Number(message));
+      const listeners = this.channels.get(channel)?.listeners;
+      if (!listeners) return;
+      let decoded: RunAnnouncement | undefined;
+      const announcement = () => (decoded ??= decodeRunAnnouncement(message));
+      for (const listener of listeners) listener(message, announcement);
     });
   }
 
-  subscribe(runId: string, listener: Listener): () => void {
-    return this.listen(runChannel(this.queuePrefix, runId), listener);
+  subscribe(runId: string, listener: RunListener): () => void {
+    // Every stream of the run shares the decoded events; none may change them.
+    return this.listen(runChannel(this.queuePrefix, runId), (_message, announcement) =>
+      listener(announcement()),
+    );
+  }
+
+  /**
+   * Settles once Redis confirmed the subscription to the run's channel (or refused it): from then
+   * on no announcement is missed, so a reader that reads the log after this sees every commit
+   * either in that read or announced. (Settles at once for a channel nobody listens to.)
+   */
+  subscribed(runId: string): Promise<void> {
+    return this.channels.get(runChannel(this.queuePrefix, runId))?.subscribed ?? Promise.resolve();
   }
 
   /** Commits of any of the user's runs (the runner announces each on the user's channel too). */
-  subscribeUser(userId: string, listener: Listener): () => void {
-    return this.listen(userChannel(this.queuePrefix, userId), listener);
+  subscribeUser(userId: string, listener: UserListener): () => void {
+    return this.listen(userChannel(this.queuePrefix, userId), (message) => listener(message));
   }
 
   private listen(channel: string, listener: Listener): () => void {
-    let set = this.listeners.get(channel);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(channel, set);
-      void this.subscriber.subscribe(channel).catch(() => undefined);
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      // A failed subscription is only slower: readers fall back to their periodic reads. The
+      // entry is dropped, so that the next reader of the channel subscribes again.
+      const created: { listeners: Set<Listener>; subscribed: Promise<void> } = {
+        listeners: new Set(),
+        subscribed: Promise.resolve(),
+      };
+      created.subscribed = this.subscriber.subscribe(channel).then(
+        () => undefined,
+        () => {
+          if (this.channels.get(channel) === created) this.channels.delete(channel);
+        },
+      );
+      entry = created;
+      this.channels.set(channel, entry);
     }
-    set.add(listener);
+    const current = entry;
+    current.listeners.add(listener);
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(channel) === set) {
-        this.listeners.delete(channel);
+      current.listeners.delete(listener);
+      if (current.listeners.size === 0 && this.channels.get(channel) === current) {
+        this.channels.delete(channel);
         void this.subscriber.unsubscribe(channel).catch(() => undefined);
       }
     };

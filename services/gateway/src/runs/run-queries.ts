@@ -16,12 +16,14 @@ export async function findRun(
   runId: string,
   projection: Readonly<Record<string, 0>> = runProjection,
 ): Promise<WorkflowRunRecord> {
-  const run = await models.runs
-    .findOne({ workflow_run_id: runId, user_id: userId })
-    .select(projection)
-    .lean<WorkflowRunRecord>();
+  // Through the driver: the most frequent read of all, and mongoose's query machinery (building,
+  // casting, then `lean`) cost more CPU than the read itself (docs/performance.md, gateway reads).
+  const run = await models.runs.collection.findOne(
+    { workflow_run_id: runId, user_id: userId },
+    { projection },
+  );
   if (!run) throw new NotFoundError('run', runId);
-  return run;
+  return run as unknown as WorkflowRunRecord;
 }
 
 function encodeCursor(run: Pick<WorkflowRunRecord, 'created_at' | 'workflow_run_id'>): string {

@@ -1,6 +1,7 @@
 import type { QueueEvents } from 'bullmq';
-import type { Connection } from 'mongoose';
+import { mongo, type Connection } from 'mongoose';
 import {
+  INLINE_SUBMISSION_MAX_BYTES,
   StepwiseError,
   assertEntryPointApplies,
   detailsFromZodError,
@@ -67,9 +68,11 @@ function precheckJsonWorkflow(bytes: Buffer): void {
 }
 
 /**
- * Stores the raw bytes, hands them to the resolver, and (within `waitMs`) returns the version.
- * Refusals come back as StepwiseErrors with the resolver's code and details. If the job cannot be
- * enqueued the stored bytes are deleted again, so a failed submission leaves nothing behind.
+ * Hands the raw bytes to the resolver and (within `waitMs`) returns the version. Small uploads
+ * travel inside the job (durable with the queue; the resolver keeps the audit copy in GridFS under
+ * the id chosen here if they make a version); larger ones are stored in GridFS first. Refusals
+ * come back as StepwiseErrors with the resolver's code and details. If the job cannot be enqueued
+ * stored bytes are deleted again, so a failed submission leaves nothing behind.
  */
 export async function submitWorkflow(
   deps: SubmissionDependencies,
@@ -78,13 +81,16 @@ export async function submitWorkflow(
   assertEntryPointApplies(input.sourceType, input.entryPoint);
   if (input.sourceType === 'json') precheckJsonWorkflow(input.bytes);
   const rawSha256 = sha256Hex(input.bytes);
-  const fileId = await uploadToBucket(
-    deps.mongo,
-    'submissions',
-    `submission.${input.sourceType}`,
-    input.bytes,
-    { user_id: input.userId, source_type: input.sourceType, raw_sha256: rawSha256 },
-  );
+  const inline = input.bytes.length <= INLINE_SUBMISSION_MAX_BYTES;
+  const fileId = inline
+    ? new mongo.ObjectId().toHexString()
+    : await uploadToBucket(
+        deps.mongo,
+        'submissions',
+        `submission.${input.sourceType}`,
+        input.bytes,
+        { user_id: input.userId, source_type: input.sourceType, raw_sha256: rawSha256 },
+      );
   const jobId = newId('job');
   let job;
   try {
@@ -92,6 +98,7 @@ export async function submitWorkflow(
       {
         user_id: input.userId,
         submission_file_id: fileId,
+        ...(inline ? { inline_bytes: input.bytes.toString('base64') } : {}),
         source_type: input.sourceType,
         ...(input.entryPoint === undefined ? {} : { entry_point: input.entryPoint }),
         ...(input.expectedTemplateName === undefined
@@ -104,7 +111,7 @@ export async function submitWorkflow(
       { jobId },
     );
   } catch (error) {
-    await deleteFromBucket(deps.mongo, 'submissions', fileId).catch(() => undefined);
+    if (!inline) await deleteFromBucket(deps.mongo, 'submissions', fileId).catch(() => undefined);
     throw error;
   }
   const awaited = await awaitJob(deps.resolveQueue.queue, job, deps.resolveEvents, input.waitMs);

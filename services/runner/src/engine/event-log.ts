@@ -48,7 +48,11 @@ export interface OutboxFollower {
 export class EventLog implements RunHistoryReader {
   constructor(
     private readonly models: Models,
-    private readonly onEventsWritten: (run: RunRef, lastSeq: number) => Promise<void>,
+    private readonly onEventsWritten: (
+      run: RunRef,
+      lastSeq: number,
+      events: readonly EventRecord[],
+    ) => Promise<void>,
     private readonly followers: readonly OutboxFollower[] = [],
   ) {}
 
@@ -68,8 +72,11 @@ export class EventLog implements RunHistoryReader {
       if (event.event_type === 'branch_created') await this.recordBranch(event);
       if (event.event_type === 'module_completed') await this.linkArtifact(event);
     }
+    // The events go with the announcement, so that streams need not read back what was just written.
+    // Announced before the followers' work (webhook deliveries, deadline timers), which no reader of
+    // an announcement looks at: a person waiting on the stream does not wait for it.
+    await this.onEventsWritten(run, last.seq, events);
     for (const follower of this.followers) await follower.afterWrite(run, events);
-    await this.onEventsWritten(run, last.seq);
   }
 
   /** The branches collection mirrors `branch_created` events (idempotently, like the log). */

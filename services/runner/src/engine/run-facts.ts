@@ -29,9 +29,22 @@ export class RunFactsCache {
       .select({ _id: 0, user_id: 1, workflow_template_name: 1, project_name: 1 })
       .lean<RunFacts>();
     if (!run) return null;
+    this.remember(runId, run);
+    return run;
+  }
+
+  /**
+   * Keeps the facts of a run read for another reason (the lease's read of the whole run), so that
+   * the first commit of a run this process drains costs no lookup either.
+   */
+  remember(runId: string, run: RunFacts): void {
+    if (this.known.has(runId)) return;
     if (this.known.size >= MAX_REMEMBERED)
       this.known.delete(this.known.keys().next().value ?? runId);
-    this.known.set(runId, run);
-    return run;
+    this.known.set(runId, {
+      user_id: run.user_id,
+      workflow_template_name: run.workflow_template_name,
+      project_name: run.project_name,
+    });
   }
 }

@@ -121,10 +121,16 @@ export class MongoRunRepository extends EventLog implements RunRepository {
 
   constructor(
     private readonly runModels: Models,
-    private readonly announcer: (run: RunRef, lastSeq: number) => Promise<void>,
+    private readonly announcer: (
+      run: RunRef,
+      lastSeq: number,
+      events?: readonly EventRecord[],
+    ) => Promise<void>,
     private readonly leaseMs: number,
     private readonly lostNumberAfterMs = LOST_COMMAND_NUMBER_AFTER_MS,
     followers: readonly OutboxFollower[] = [],
+    /** Sees every run this process takes the lease of (the facts cache keeps what it needs). */
+    private readonly onAcquired: (run: WorkflowRunRecord) => void = () => undefined,
   ) {
     super(runModels, announcer, followers);
   }
@@ -152,6 +158,7 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     );
     if (run) {
       const record = run as unknown as WorkflowRunRecord;
+      this.onAcquired(record);
       return {
         kind: 'acquired',
         run: record,

@@ -3,7 +3,6 @@ package dev.stepwise.mongo;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.MongoBackend;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -50,7 +49,7 @@ public final class MongoStandIn {
 
     MongoBackend backend =
         dataFile == null
-            ? new MemoryBackend().version(ANNOUNCED_VERSION)
+            ? new IndexedMemoryBackend().version(ANNOUNCED_VERSION)
             : new CommittingH2Backend(dataFile).version(ANNOUNCED_VERSION);
     MongoServer server = new MongoServer(backend);
     server.bind(host, port);
