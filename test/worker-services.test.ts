@@ -36,7 +36,10 @@ describe.each([
     // A payload no producer of ours would send: the worker must take it off the queue and fail
     // it for good after one attempt, proving it reads this queue and parses payloads first.
     const producer = new JobQueue(kind, connectRedis(db.redisUrl, 'client'), db.queuePrefix);
-    const events = openQueueEvents(kind, connectRedis(db.redisUrl, 'worker'), db.queuePrefix);
+    // From the stream's start: the job may finish before the listener's first read.
+    const events = openQueueEvents(kind, connectRedis(db.redisUrl, 'worker'), db.queuePrefix, {
+      lastEventId: '0',
+    });
     await events.waitUntilReady();
     const job = await producer.queue.add(
       jobCatalog[kind].jobName,

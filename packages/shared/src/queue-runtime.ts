@@ -48,9 +48,23 @@ export class JobQueue<K extends JobKind> {
  * The completion events of one catalog queue, read on a blocking connection of their own (give
  * it a connection nothing else uses).
  */
-export function openQueueEvents(kind: JobKind, connection: RedisClient, prefix: string) {
+/**
+ * `lastEventId` '0' reads the queue's event stream from its start: without it events are read from
+ * the first blocking read on, which `waitUntilReady` does not wait for, so a job finished in
+ * between is never heard of (a fresh queue in a test; long-lived listeners do not care).
+ */
+export function openQueueEvents(
+  kind: JobKind,
+  connection: RedisClient,
+  prefix: string,
+  options: { lastEventId?: string } = {},
+) {
   const queue = jobCatalog[kind].queue;
-  return new QueueEvents(queue, { connection, prefix: queueKeyPrefix(prefix, queue) });
+  return new QueueEvents(queue, {
+    connection,
+    prefix: queueKeyPrefix(prefix, queue),
+    ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
+  });
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;

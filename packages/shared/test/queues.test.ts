@@ -35,7 +35,10 @@ describe('queues on the real Redis', () => {
         return { echoed: payload.submission_file_id };
       },
     });
-    const events = openQueueEvents('resolve', connectRedis(db.redisUrl, 'worker'), db.queuePrefix);
+    // From the stream's start: the job may finish before the listener's first read.
+    const events = openQueueEvents('resolve', connectRedis(db.redisUrl, 'worker'), db.queuePrefix, {
+      lastEventId: '0',
+    });
     await events.waitUntilReady();
     const payload = validResolveJob();
     const job = await producer.enqueue(payload);

@@ -153,10 +153,12 @@ describe('keyword history', () => {
       artifacts: new ArtifactStore(db.mongo, db.models),
       artifactGraceMs: 3_600_000,
     });
+    // From the stream's start: the job may finish before the listener's first read.
     const events = openQueueEvents(
       'maintenance',
       connectRedis(db.redisUrl, 'worker'),
       db.queuePrefix,
+      { lastEventId: '0' },
     );
     await events.waitUntilReady();
     // Two schedules share the queue: wait for the keyword job's completion, not the sweep's.
