@@ -1,14 +1,14 @@
 import type { Worker } from 'bullmq';
 import { afterAll } from 'vitest';
 import { pino } from 'pino';
-import { connectRedis, loadPluginModules, startWorker } from '@stepwise/shared/node';
+import { connectRedis, loadPluginModules, startWorker, type Models } from '@stepwise/shared/node';
 import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
 import { startMigrationWorker } from '../../services/runner/src/migrations/migration-worker.js';
 import { startWebhookWorker } from '../../services/runner/src/notifications/webhook-worker.js';
 import type { WebhookSettings } from '../../services/runner/src/notifications/deliver-webhook.js';
 import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
-import type { StepwiseModule } from '@stepwise/shared';
+import { newId, type StepwiseModule, type WorkflowDefinition } from '@stepwise/shared';
 import type { DrainDependencies } from '../../services/runner/src/engine/drain-run.js';
 import type { TestDatabases } from './databases.js';
 import { testPluginPath } from './gateway.js';
@@ -151,3 +151,39 @@ export { createRun as storeNewRun } from '../../services/gateway/src/runs/create
 
 /** The plugins of the test plugin package, loaded. */
 export const loadTestPlugins = () => loadPluginModules([testPluginPath]);
+
+/**
+ * Stores `workflow` as the only version of a new template of the user's, as the resolver would
+ * have stored it (without the resolver's checks: a test may store what the resolver would refuse),
+ * and returns the version's id.
+ */
+export async function storeTestVersion(
+  models: Models,
+  userId: string,
+  workflow: WorkflowDefinition,
+): Promise<string> {
+  const templateId = newId('template');
+  const versionId = newId('version');
+  const now = new Date();
+  await models.templates.create({
+    workflow_template_id: templateId,
+    user_id: userId,
+    workflow_template_name: `${workflow.workflow_id}_${templateId.slice(-8)}`,
+    display_name: null,
+    created_at: now,
+    updated_at: now,
+  });
+  await models.versions.create({
+    workflow_version_id: versionId,
+    workflow_template_id: templateId,
+    user_id: userId,
+    content_hash: `sha256:${versionId}`,
+    raw_sha256: versionId,
+    source_type: 'json',
+    size: 1,
+    source_file_id: null,
+    created_at: now,
+    resolved_workflow: workflow,
+  });
+  return versionId;
+}

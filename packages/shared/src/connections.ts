@@ -67,6 +67,12 @@ export interface RedisConnectOptions {
    */
   cluster?: boolean;
   logger?: Logger;
+  /**
+   * ioredis's auto-pipelining: the commands issued in one turn of the event loop go out in one
+   * write (one per node on a cluster). For connections of many small independent reads (the
+   * gateway's per-request checks); not for BullMQ's, whose users report trouble with it.
+   */
+  autoPipelining?: boolean;
 }
 
 /** The nodes a REDIS_URL names: one `redis://` URL, or several separated by commas. */
@@ -100,8 +106,9 @@ function serverOptions(url: string): RedisOptions {
 export function connectRedis(
   url: string,
   role: RedisRole,
-  { cluster = false, logger }: RedisConnectOptions = {},
+  { cluster = false, logger, autoPipelining = false }: RedisConnectOptions = {},
 ): RedisClient {
+  const pipelining = autoPipelining ? { enableAutoPipelining: true } : {};
   const retryStrategy = (times: number) => Math.min(times * 200, 2_000);
   let redis: RedisClient;
   if (isRedisCluster(url, cluster)) {
@@ -120,10 +127,16 @@ export function connectRedis(
       retryDelayOnTryAgain: 200,
       slotsRefreshTimeout: 2_000,
       ...(enableOfflineQueue === false ? { enableOfflineQueue: false } : {}),
+      ...pipelining,
     };
     redis = new Cluster(nodes, clusterOptions);
   } else {
-    redis = new Redis(url, { ...roleOptions(role), lazyConnect: false, retryStrategy });
+    redis = new Redis(url, {
+      ...roleOptions(role),
+      lazyConnect: false,
+      retryStrategy,
+      ...pipelining,
+    });
   }
   // Without a listener ioredis prints every reconnect failure to stderr; route them to our log.
   redis.on('error', (error: Error) =>

@@ -8,6 +8,7 @@ export * from './models/shard-keys.js';
 export * from './mongo-command-log.js';
 export * from './models/people.js';
 export * from './models/lookups.js';
+export * from './models/exact-read.js';
 export * from './queue-runtime.js';
 export * from './worker-service.js';
 export * from './hashing.js';

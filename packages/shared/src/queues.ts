@@ -57,6 +57,11 @@ export const runJobSchema = z.discriminatedUnion('kind', [
     workflow_run_id: idSchema('run'),
     user_id: idSchema('user'),
     command_id: idSchema('command'),
+    /**
+     * The command's acceptance number, when the enqueuer knows it: the runner then reads the
+     * command while it takes the run's lease. Absent in jobs queued before it existed.
+     */
+    command_seq: z.number().int().positive().optional(),
   }),
   z.strictObject({
     kind: z.literal('wake'),

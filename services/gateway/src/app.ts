@@ -86,6 +86,12 @@ export interface GatewayDependencies {
   mongo: Connection;
   /** A non-blocking Redis connection for the gateway's own commands (rate limits, metrics). */
   redis: RedisClient;
+  /**
+   * The connection of the checks every request makes (authentication, rate limits, sessions),
+   * when it should be another: the gateway's main passes one with auto-pipelining, so that the
+   * reads of concurrent requests share writes. `redis` when absent.
+   */
+  requestRedis?: RedisClient;
   queuePrefix: string;
   models: Models;
   logger: Logger;
@@ -223,8 +229,9 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
   app.use(requestContextMiddleware(deps.logger, metrics.observeRequest));
   app.use(apiSecurityHeaders());
 
+  const requestRedis = deps.requestRedis ?? deps.redis;
   const authFailures = createAuthFailureLimiter(
-    deps.redis,
+    requestRedis,
     deps.queuePrefix,
     deps.settings.authFailureLimit ?? {
       limit: authFailureDefaults.limit,
@@ -250,18 +257,18 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
   if (deps.settings.webAppDir) app.use(WEB_APP_PATH, webAppRouter(deps.settings.webAppDir));
 
   const people = deps.settings.people ?? peopleDefaults;
-  const sessions = new SessionStore(deps.redis, deps.queuePrefix, {
+  const sessions = new SessionStore(requestRedis, deps.queuePrefix, {
     idleMs: people.sessionIdleMs,
     maxMs: people.sessionMaxMs,
   });
   const router = express.Router();
-  const epochs = new AuthEpochs(deps.redis, deps.queuePrefix);
+  const epochs = new AuthEpochs(requestRedis, deps.queuePrefix);
   mountRoutes(router, gatewayRoutes(deps, metrics, { sessions, authFailures, epochs }), {
     authenticate: createAuthenticator({
       models: deps.models,
       adminToken: deps.settings.adminToken,
       epochs,
-      gate: createRateLimiter(deps.redis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
+      gate: createRateLimiter(requestRedis, deps.queuePrefix, deps.settings.rateLimit, deps.logger),
       failures: authFailures,
       sessions: { store: sessions, publicUrl: deps.settings.publicUrl },
     }),

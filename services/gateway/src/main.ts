@@ -48,6 +48,11 @@ const models = createModels(mongo);
 await ensureIndexes(models);
 const redisOptions = { cluster: config.REDIS_CLUSTER, logger };
 const redis = connectRedis(config.REDIS_URL, 'client', redisOptions);
+// The checks every request makes, auto-pipelined: concurrent requests' reads share writes.
+const requestRedis = connectRedis(config.REDIS_URL, 'client', {
+  ...redisOptions,
+  autoPipelining: true,
+});
 const queues = {
   resolve: new JobQueue('resolve', redis, config.QUEUE_PREFIX),
   runCommand: new JobQueue('runCommand', redis, config.QUEUE_PREFIX),
@@ -74,6 +79,7 @@ let draining = false;
 const app = createGatewayApp({
   mongo,
   redis,
+  requestRedis,
   queuePrefix: config.QUEUE_PREFIX,
   models,
   logger,
@@ -107,16 +113,26 @@ const app = createGatewayApp({
   isDraining: () => draining,
   probes: [
     { name: 'mongo', check: () => pingMongo(mongo) },
-    { name: 'redis', check: () => pingRedis(redis) },
+    {
+      name: 'redis',
+      check: async () => {
+        await Promise.all([pingRedis(redis), pingRedis(requestRedis)]);
+      },
+    },
   ],
 });
 
 // Listen once Redis answers (or after a minute without it, when /readyz says why): a gateway that
 // announces itself before its Redis client is connected would refuse its first requests with 503.
-if (redis.status !== 'ready') {
+const unready = [redis, requestRedis].filter((client) => client.status !== 'ready');
+if (unready.length > 0) {
   const timeout = new AbortController();
   await Promise.race([
-    once(redis, 'ready', { signal: timeout.signal }).catch(() => undefined),
+    Promise.all(
+      unready.map((client) =>
+        once(client, 'ready', { signal: timeout.signal }).catch(() => undefined),
+      ),
+    ),
     delay(60_000, undefined, { signal: timeout.signal }).catch(() => undefined),
   ]);
   timeout.abort();
@@ -160,6 +176,7 @@ exitOnSignals({
     ]);
     subscriber.disconnect();
     redis.disconnect();
+    requestRedis.disconnect();
     await mongo.close();
   },
 });

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { fairShareKey, newId } from '@stepwise/shared';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import {
   createTestUser,
@@ -12,28 +13,68 @@ const db = await useTestDatabases('fairness');
 const gateway = await startTestGateway(db);
 await startTestResolver(db);
 
-describe('per-user fairness on the runs queue', () => {
-  it("one user's 500 queued runs do not starve another user's single run", async () => {
-    const heavy = new RunsClient(gateway, (await createTestUser(gateway, 'heavy')).api_key);
-    const light = new RunsClient(gateway, (await createTestUser(gateway, 'light')).api_key);
-    const workflow = {
-      workflow_id: 'tiny',
-      steps: [
+const tinyWorkflow = {
+  workflow_id: 'tiny',
+  steps: [
+    {
+      step_id: 's',
+      modules: [
         {
-          step_id: 's',
-          modules: [
-            {
-              module_id: 'transform.set',
-              name: 'set',
-              inputs: { value: 1 },
-              outputs_to_state: { value: 'v' },
-            },
-          ],
+          module_id: 'transform.set',
+          name: 'set',
+          inputs: { value: 1 },
+          outputs_to_state: { value: 'v' },
         },
       ],
-    };
-    const heavyVersion = await heavy.submitJson(workflow);
-    const lightVersion = await light.submitJson(workflow);
+    },
+  ],
+};
+
+describe("a user's place in line", () => {
+  // Before any runner starts: queued jobs keep their places, so the counter shows exactly what
+  // the gateway took and gave back.
+  it('is taken for a command that is queued, and given back for one that is not', async () => {
+    const created = await createTestUser(gateway, 'placed');
+    const client = new RunsClient(gateway, created.api_key);
+    const other = new RunsClient(gateway, (await createTestUser(gateway, 'other')).api_key);
+    const places = async () =>
+      Number((await db.redis.get(fairShareKey(db.queuePrefix, created.user.user_id))) ?? 0);
+    const { run } = await client.start(
+      { workflow_version_id: await client.submitJson(tinyWorkflow) },
+      '?wait_ms=0',
+    );
+    const { run: othersRun } = await other.start(
+      { workflow_version_id: await other.submitJson(tinyWorkflow) },
+      '?wait_ms=0',
+    );
+    const cancel = (runId: string, key: string) =>
+      client.request(`/v1/runs/${runId}/cancel?wait_ms=0`, {
+        method: 'POST',
+        headers: { 'idempotency-key': key },
+      });
+    const before = await places();
+    expect(before).toBe(1); // the run's start
+
+    // Refused: no such run, another user's run. The place taken alongside is given back.
+    expect((await cancel(newId('run'), 'k1')).status).toBe(404);
+    expect((await cancel(othersRun.workflow_run_id, 'k2')).status).toBe(404);
+    await vi.waitFor(async () => expect(await places()).toBe(before), { timeout: 2_000 });
+
+    // Queued: one place more, and a repeat of the same request takes none.
+    expect((await cancel(run.workflow_run_id, 'k3')).status).toBe(202);
+    expect(await places()).toBe(before + 1);
+    expect((await cancel(run.workflow_run_id, 'k3')).status).toBe(202);
+    await vi.waitFor(async () => expect(await places()).toBe(before + 1), { timeout: 2_000 });
+  });
+});
+
+describe('per-user fairness on the runs queue', () => {
+  it("one user's 500 queued runs do not starve another user's single run", async () => {
+    const heavyUser = await createTestUser(gateway, 'heavy');
+    const heavy = new RunsClient(gateway, heavyUser.api_key);
+    const light = new RunsClient(gateway, (await createTestUser(gateway, 'light')).api_key);
+    const heavyVersion = await heavy.submitJson(tinyWorkflow);
+    const lightVersion = await light.submitJson(tinyWorkflow);
 
     // All of the heavy user's work is queued before any runner starts; then one run of the other's.
     for (let batch = 0; batch < 10; batch++) {
@@ -60,7 +101,7 @@ describe('per-user fairness on the runs queue', () => {
     )?.updated_at;
     expect(lightDoneAt).toBeInstanceOf(Date);
     const heavyDone = await db.models.runs.countDocuments({
-      workflow_template_id: { $ne: settled.workflow_template_id },
+      user_id: heavyUser.user.user_id,
       status: 'completed',
       updated_at: { $lte: lightDoneAt },
     });

@@ -152,6 +152,23 @@ describe('API keys kept in memory under a revocation epoch, with two gateways', 
     expect(await status(gatewayA, spare.api_key)).toBe(401);
   });
 
+  it('a kept key whose record is gone is refused, and remembered as refused', async () => {
+    const user = await createUser();
+    const spare = await issueKey(user.api_key);
+    await warm(spare.api_key);
+    // Gone from MongoDB (as the key of a user whose creation failed goes): the next confirmation,
+    // here forced by a lost epoch, finds nothing.
+    await db.models.accessKeys.deleteOne({ key_id: spare.key_id });
+    await db.redis.del(authEpochKey(db.queuePrefix, user.user.user_id));
+    const before = keyReadsB.count;
+    expect(await status(gatewayB, spare.api_key)).toBe(401);
+    expect(keyReadsB.count - before).toBe(1);
+    // Refused from memory from then on: a deleted key never comes back.
+    for (let i = 0; i < 5; i++) expect(await status(gatewayB, spare.api_key)).toBe(401);
+    expect(keyReadsB.count - before).toBe(1);
+    expect(await status(gatewayB, user.api_key)).toBe(200);
+  });
+
   it("revoking one user's key leaves another user's kept keys alone", async () => {
     const alice = await createUser();
     const bob = await createUser();

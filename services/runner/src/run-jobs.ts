@@ -68,7 +68,7 @@ async function handleRunJob(
     return { status: 'applied' };
   }
 
-  const drained = await drainRun(run, deps);
+  const drained = await drainRun(run, deps, { commandSeq: job.command_seq });
   // Usually this drain applied the job's command itself and knows how that went.
   const known = drained.outcomes.get(job.command_id);
   if (known) return known;

@@ -44,6 +44,7 @@ export async function sweepOnce(
         workflow_run_id: command.workflow_run_id,
         user_id: command.user_id,
         command_id: command.command_id,
+        command_seq: command.seq,
       },
       {
         jobId: `sweep-${command.command_id}-${minute}`,

@@ -1,11 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '@stepwise/shared';
-import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
+import { acceptRunCommand } from '@stepwise/shared/node';
+import { drainRun, type DrainDependencies, type DrainHint } from '../src/engine/drain-run.js';
 import { useTestDatabases } from '../../../test/support/databases.js';
 import {
   loadTestPlugins,
   queuelessDrainDependencies,
   storeNewRun,
+  storeTestVersion,
 } from '../../../test/support/runner.js';
 import { monitoredDatabases } from '../../../test/support/tenant-world.js';
 
@@ -25,63 +27,51 @@ interface SentCommand {
   collection: string | null;
 }
 const sent: SentCommand[] = [];
+/** Start and end of every command, in the order the driver saw them. */
+const timeline: string[] = [];
+const requests = new Map<number, string>();
 monitored.connection.getClient().on('commandStarted', (event) => {
   const command = event.command as Record<string, unknown>;
   const target = command[event.commandName];
-  sent.push({ name: event.commandName, collection: typeof target === 'string' ? target : null });
+  const collection = typeof target === 'string' ? target : null;
+  sent.push({ name: event.commandName, collection });
+  requests.set(event.requestId, `${event.commandName} ${collection}`);
+  timeline.push(`started ${event.commandName} ${collection}`);
+});
+monitored.connection.getClient().on('commandSucceeded', (event) => {
+  timeline.push(`ended ${requests.get(event.requestId) ?? event.commandName}`);
 });
 
 beforeAll(async () => {
   deps = queuelessDrainDependencies(monitored.databases, await loadTestPlugins());
-  const templateId = newId('template');
-  versionId = newId('version');
-  const now = new Date();
-  await db.models.templates.create({
-    workflow_template_id: templateId,
-    user_id: userId,
-    workflow_template_name: 'counted',
-    display_name: null,
-    created_at: now,
-    updated_at: now,
-  });
-  await db.models.versions.create({
-    workflow_version_id: versionId,
-    workflow_template_id: templateId,
-    user_id: userId,
-    content_hash: 'sha256:counted',
-    raw_sha256: 'counted',
-    source_type: 'json',
-    size: 1,
-    source_file_id: null,
-    created_at: now,
-    resolved_workflow: {
-      workflow_id: 'counted',
-      initial_state: {},
-      config: {},
-      steps: [
-        {
-          step_id: 's',
-          modules: Array.from({ length: 5 }, (_, i) => ({
-            module_id: 'transform.set',
-            name: `set_${i}`,
-            inputs: { value: `{{ run.project_name }}:${i}` },
-            outputs_to_state: { value: `v_${i}` },
-          })),
-        },
-      ],
-    },
+  versionId = await storeTestVersion(db.models, userId, {
+    workflow_id: 'counted',
+    initial_state: {},
+    config: {},
+    steps: [
+      {
+        step_id: 's',
+        modules: Array.from({ length: 5 }, (_, i) => ({
+          module_id: 'transform.set',
+          name: `set_${i}`,
+          inputs: { value: `{{ run.project_name }}:${i}` },
+          outputs_to_state: { value: `v_${i}` },
+        })),
+      },
+    ],
   });
 });
 
-async function drainCounted(): Promise<SentCommand[]> {
-  const { run } = await storeNewRun(db.mongo, db.models, {
+async function drainCounted(hinted = false): Promise<SentCommand[]> {
+  const { run, command } = await storeNewRun(db.mongo, db.models, {
     userId,
     body: { workflow_version_id: versionId, project_name: 'p' },
     correlationId: newId('correlation'),
   });
   const ref = { workflow_run_id: run.workflow_run_id, user_id: userId };
   sent.length = 0;
-  await drainRun(ref, deps);
+  timeline.length = 0;
+  await drainRun(ref, deps, hinted ? { commandSeq: command.seq } : {});
   const commands = [...sent];
   const stored = await db.models.runs.findOne(ref).lean();
   expect(stored?.status).toBe('completed');
@@ -101,5 +91,83 @@ describe('the MongoDB round trips of one drain', () => {
       { name: 'find', collection: 'webhook_subscriptions' }, // run.completed: anyone to tell?
       { name: 'update', collection: 'run_commands' }, // the start command settled
     ]);
+  });
+
+  it("with the job's command number, its command is read while the lease is taken, not after", async () => {
+    await drainCounted(true);
+    const commands = await drainCounted(true);
+    // The same six commands, not one more...
+    expect([...commands].sort(byName)).toEqual(
+      [
+        { name: 'findAndModify', collection: 'workflow_runs' },
+        { name: 'find', collection: 'run_commands' },
+        { name: 'update', collection: 'workflow_runs' },
+        { name: 'insert', collection: 'events' },
+        { name: 'find', collection: 'webhook_subscriptions' },
+        { name: 'update', collection: 'run_commands' },
+      ].sort(byName),
+    );
+    // ...and the command's read is on its way before the lease's answer is back.
+    expect(timeline.indexOf('started find run_commands')).toBeLessThan(
+      timeline.indexOf('ended findAndModify workflow_runs'),
+    );
+  });
+});
+
+const byName = (a: SentCommand, b: SentCommand) =>
+  `${a.name} ${a.collection}`.localeCompare(`${b.name} ${b.collection}`);
+
+/**
+ * A job's command number is a read from before the lease: a drain must come to the same end
+ * whatever the number says, stale or early, and whatever state the commands around it are in.
+ */
+describe('a drain told its command number', () => {
+  async function completedRun() {
+    const { run, command } = await storeNewRun(db.mongo, db.models, {
+      userId,
+      body: { workflow_version_id: versionId, project_name: 'p' },
+      correlationId: newId('correlation'),
+    });
+    const ref = { workflow_run_id: run.workflow_run_id, user_id: userId };
+    await drainRun(ref, deps, { commandSeq: command.seq });
+    return { ref, start: command };
+  }
+  const cancel = (runId: string) =>
+    acceptRunCommand(db.models, {
+      runId,
+      userId,
+      type: 'cancel',
+      correlationId: newId('correlation'),
+    });
+  const statusOf = async (runId: string, commandId: string) =>
+    (await db.models.runCommands.findOne({ workflow_run_id: runId, command_id: commandId }).lean())
+      ?.status;
+
+  it.each<[string, (start: number, next: number) => DrainHint]>([
+    ['the number of a command applied long ago', (start) => ({ commandSeq: start })],
+    ['the number of the command to apply', (_start, next) => ({ commandSeq: next })],
+    ['a number not taken yet', (_start, next) => ({ commandSeq: next + 1 })],
+  ])('applies the next command when told %s', async (_case, hintFor) => {
+    const { ref, start } = await completedRun();
+    const next = await cancel(ref.workflow_run_id);
+    const { outcomes } = await drainRun(ref, deps, hintFor(start.seq, next.seq));
+    // A finished run refuses the cancel: refused, and settled as such, all the same.
+    expect(outcomes.get(next.command_id)?.status).toBe('rejected');
+    expect(await statusOf(ref.workflow_run_id, next.command_id)).toBe('rejected');
+    const stored = await db.models.runs.findOne(ref).lean();
+    expect(stored?.applied_command_seq).toBe(next.seq);
+  });
+
+  it('settles the command before it that a dead drain left pending, told the next number', async () => {
+    const { ref, start } = await completedRun();
+    // Its drain committed but died before settling it.
+    await db.models.runCommands.updateOne(
+      { workflow_run_id: ref.workflow_run_id, command_id: start.command_id },
+      { $set: { status: 'pending' } },
+    );
+    const next = await cancel(ref.workflow_run_id);
+    await drainRun(ref, deps, { commandSeq: next.seq });
+    expect(await statusOf(ref.workflow_run_id, start.command_id)).toBe('applied');
+    expect(await statusOf(ref.workflow_run_id, next.command_id)).toBe('rejected');
   });
 });

@@ -11,6 +11,7 @@ import {
   loadTestPlugins,
   queuelessDrainDependencies,
   storeNewRun,
+  storeTestVersion,
 } from '../../../test/support/runner.js';
 
 /**
@@ -27,51 +28,29 @@ let versionId: string;
 
 beforeAll(async () => {
   deps = queuelessDrainDependencies(db, await loadTestPlugins());
-  const templateId = newId('template');
-  versionId = newId('version');
-  const now = new Date();
-  await db.models.templates.create({
-    workflow_template_id: templateId,
-    user_id: userId,
-    workflow_template_name: 'drained',
-    display_name: null,
-    created_at: now,
-    updated_at: now,
-  });
-  await db.models.versions.create({
-    workflow_version_id: versionId,
-    workflow_template_id: templateId,
-    user_id: userId,
-    content_hash: 'sha256:x',
-    raw_sha256: 'x',
-    source_type: 'json',
-    size: 1,
-    source_file_id: null,
-    created_at: now,
-    resolved_workflow: {
-      workflow_id: 'drained',
-      initial_state: {},
-      config: {},
-      steps: [
-        {
-          step_id: 's',
-          modules: [
-            {
-              module_id: 'test.sleep',
-              name: 'slow',
-              inputs: { ms: 30, value: 1 },
-              outputs_to_state: { value: 'slow' },
-            },
-            {
-              module_id: 'user.confirm',
-              name: 'ok',
-              inputs: { message: 'ok?' },
-              outputs_to_state: { confirmed: 'ok' },
-            },
-          ],
-        },
-      ],
-    },
+  versionId = await storeTestVersion(db.models, userId, {
+    workflow_id: 'drained',
+    initial_state: {},
+    config: {},
+    steps: [
+      {
+        step_id: 's',
+        modules: [
+          {
+            module_id: 'test.sleep',
+            name: 'slow',
+            inputs: { ms: 30, value: 1 },
+            outputs_to_state: { value: 'slow' },
+          },
+          {
+            module_id: 'user.confirm',
+            name: 'ok',
+            inputs: { message: 'ok?' },
+            outputs_to_state: { confirmed: 'ok' },
+          },
+        ],
+      },
+    ],
   });
 });
 

@@ -4,7 +4,11 @@ import { newId, type StepwiseModule, type WorkflowDefinition } from '@stepwise/s
 import { DuplicateRequestKeyError, acceptRunCommand, commandAt } from '@stepwise/shared/node';
 import { drainRun, type DrainDependencies } from '../src/engine/drain-run.js';
 import { useTestDatabases } from '../../../test/support/databases.js';
-import { queuelessDrainDependencies, storeNewRun } from '../../../test/support/runner.js';
+import {
+  queuelessDrainDependencies,
+  storeNewRun,
+  storeTestVersion,
+} from '../../../test/support/runner.js';
 
 /**
  * Keys that cannot be stored (api.md, "Contract decisions added later"), on the engine's side and
@@ -61,33 +65,7 @@ beforeAll(async () => {
   deps = queuelessDrainDependencies(db, [parsesText, asksParsedText, returnsItself]);
 });
 
-/** Stores a version of `workflow` as the resolver would have, and returns its id. */
-async function versionOf(workflow: WorkflowDefinition): Promise<string> {
-  const templateId = newId('template');
-  const versionId = newId('version');
-  const now = new Date();
-  await db.models.templates.create({
-    workflow_template_id: templateId,
-    user_id: userId,
-    workflow_template_name: `${workflow.workflow_id}_${templateId.slice(-8)}`,
-    display_name: null,
-    created_at: now,
-    updated_at: now,
-  });
-  await db.models.versions.create({
-    workflow_version_id: versionId,
-    workflow_template_id: templateId,
-    user_id: userId,
-    content_hash: `sha256:${versionId}`,
-    raw_sha256: versionId,
-    source_type: 'json',
-    size: 1,
-    source_file_id: null,
-    created_at: now,
-    resolved_workflow: workflow,
-  });
-  return versionId;
-}
+const versionOf = (workflow: WorkflowDefinition) => storeTestVersion(db.models, userId, workflow);
 
 function oneModule(module: Record<string, unknown>): WorkflowDefinition {
   return {

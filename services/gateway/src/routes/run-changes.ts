@@ -25,7 +25,7 @@ import { createRun } from '../runs/create-run.js';
 import { dispatchCommand, submitRunCommand } from '../runs/run-commands.js';
 import { ChangeSignal } from '../runs/run-notifications.js';
 import { findRun } from '../runs/run-queries.js';
-import { runView } from '../runs/run-views.js';
+import { runView, runViewProjection } from '../runs/run-views.js';
 import { createBranch } from '../runs/branches.js';
 import { confirmResume, resumeRun } from '../runs/resume.js';
 import type { RunRouteDependencies } from './runs.js';
@@ -46,15 +46,10 @@ function atRest(run: { status: string; snapshot?: { cursor: { phase: string } | 
 }
 
 /**
- * What telling rest needs of a run: its cursor's phase (a retry or job wait is rest), so the
- * snapshot comes along without its state and request, which can be large.
+ * What telling rest and answering need of a run: its view's fields and its cursor's phase (a retry
+ * or job wait is rest); the snapshot's state and request, which can be large, stay behind.
  */
-const restProjection = {
-  outbox: 0,
-  last_rejection: 0,
-  'snapshot.state': 0,
-  'snapshot.pending_interaction': 0,
-} as const;
+const restProjection = { ...runViewProjection, 'snapshot.cursor': 1 } as const;
 
 /** Waits until `deadline` for the run to come to rest (see atRest), then answers it as it stands. */
 export async function awaitRest(
@@ -168,7 +163,7 @@ export function runChangeRoutes(deps: RunRouteDependencies): RouteDefinition[] {
     const run =
       state === 'applied'
         ? await awaitRest(deps, userId, runId, deadline)
-        : await findRun(deps.models, userId, runId);
+        : await findRun(deps.models, userId, runId, runViewProjection);
     return { status: state === 'applied' && atRest(run) ? appliedStatus : 202, body: runView(run) };
   };
 

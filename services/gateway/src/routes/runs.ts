@@ -26,7 +26,7 @@ import { streamRunEvents } from '../runs/event-stream.js';
 import type { RunCommandDependencies } from '../runs/run-commands.js';
 import type { RunNotifications } from '../runs/run-notifications.js';
 import { findRun, listEvents, listRuns, readState } from '../runs/run-queries.js';
-import { runView } from '../runs/run-views.js';
+import { runView, runViewProjection } from '../runs/run-views.js';
 import { listBranches } from '../runs/branches.js';
 import { versionChangesFor, type ResumeDependencies } from '../runs/resume.js';
 import { listArtifacts, runUsage } from '../artifacts/artifacts.js';
@@ -101,7 +101,7 @@ export function runRoutes(deps: RunRouteDependencies): RouteDefinition[] {
               deadlineOf(context, query.wait_ms),
               (run: WorkflowRunRecord) => run.status !== 'running',
             )
-          : await findRun(deps.models, caller.user.user_id, params.id);
+          : await findRun(deps.models, caller.user.user_id, params.id, runViewProjection);
         return { status: 200, body: runView(run) };
       },
     ),

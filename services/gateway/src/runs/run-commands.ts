@@ -79,6 +79,8 @@ export async function dispatchCommand(
   deps: RunCommandDependencies,
   command: RunCommandRecord,
   waitMs: number,
+  /** The user's place in line, when the caller took it already (see submitRunCommand). */
+  place: Promise<number> = deps.fairShare.priorityFor(command.user_id),
 ): Promise<CommandState> {
   const deadline = Date.now() + waitMs;
   let job;
@@ -89,8 +91,9 @@ export async function dispatchCommand(
         workflow_run_id: command.workflow_run_id,
         user_id: command.user_id,
         command_id: command.command_id,
+        command_seq: command.seq,
       },
-      { jobId: command.command_id, priority: await deps.fairShare.priorityFor(command.user_id) },
+      { jobId: command.command_id, priority: await place },
     );
   } catch (error) {
     // The command is stored and the runners' sweep will carry it; the client must not send it again.
@@ -128,10 +131,15 @@ export async function submitRunCommand(
   input: SubmitCommandInput,
 ): Promise<{ state: CommandState; command: RunCommandRecord }> {
   let command: RunCommandRecord;
+  // The place in the user's line is taken while the command is stored (one round trip fewer
+  // before the job is queued), and given back if no job comes of it.
+  const place = deps.fairShare.priorityFor(input.userId);
+  place.catch(() => undefined); // a failure surfaces where the job is queued
   try {
     const { waitMs: _waitMs, ...accept } = input;
     command = await acceptRunCommand(deps.models, accept);
   } catch (error) {
+    void place.then(() => deps.fairShare.release(input.userId)).catch(() => undefined);
     if (!(error instanceof DuplicateRequestKeyError)) throw error;
     const first = error.existing;
     // Another tenant's run is not found, whatever key comes with the request.
@@ -149,7 +157,7 @@ export async function submitRunCommand(
       command: first,
     };
   }
-  return { state: await dispatchCommand(deps, command, input.waitMs), command };
+  return { state: await dispatchCommand(deps, command, input.waitMs, place), command };
 }
 
 /** True when a repeated key comes with the same request (branch ids are minted per request). */

@@ -7,23 +7,24 @@ import {
   type RunStatus,
   type WorkflowRunRecord,
 } from '@stepwise/shared';
-import { visibleEventsFilter, type Models } from '@stepwise/shared/node';
+import { readOneExact, visibleEventsFilter, type Models } from '@stepwise/shared/node';
 import { eventView, runProjection, runView } from './run-views.js';
 
 export async function findRun(
   models: Models,
   userId: string,
   runId: string,
-  projection: Readonly<Record<string, 0>> = runProjection,
+  projection: Readonly<Record<string, 0 | 1>> = runProjection,
 ): Promise<WorkflowRunRecord> {
-  // Through the driver: the most frequent read of all, and mongoose's query machinery (building,
-  // casting, then `lean`) cost more CPU than the read itself (docs/performance.md, gateway reads).
-  const run = await models.runs.collection.findOne(
+  // The most frequent read of all, without mongoose's query machinery (building, casting, then
+  // `lean`) or a cursor: each cost more CPU than the read itself (docs/performance.md, gateway reads).
+  const run = await readOneExact<WorkflowRunRecord>(
+    models.runs,
     { workflow_run_id: runId, user_id: userId },
-    { projection },
+    projection,
   );
   if (!run) throw new NotFoundError('run', runId);
-  return run as unknown as WorkflowRunRecord;
+  return run;
 }
 
 function encodeCursor(run: Pick<WorkflowRunRecord, 'created_at' | 'workflow_run_id'>): string {

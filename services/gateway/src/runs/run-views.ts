@@ -1,4 +1,10 @@
-import type { EventRecord, EventView, RunView, WorkflowRunRecord } from '@stepwise/shared';
+import {
+  runViewSchema,
+  type EventRecord,
+  type EventView,
+  type RunView,
+  type WorkflowRunRecord,
+} from '@stepwise/shared';
 
 export function runView(run: WorkflowRunRecord): RunView {
   return {
@@ -41,3 +47,13 @@ export function eventView(event: EventRecord): EventView {
 
 /** What list and detail reads fetch of a run: everything but the commit machinery. */
 export const runProjection = { outbox: 0, snapshot: 0, last_rejection: 0 } as const;
+
+/**
+ * What a run's view reads of it, and nothing more: the fields of the view's own schema. The
+ * snapshot's state and the initial state can be large, and decoding what the answer does not show
+ * was a good part of a run read's cost (docs/performance.md, "Gateway reads").
+ */
+export const runViewProjection: Readonly<Record<string, 0 | 1>> = {
+  _id: 0,
+  ...Object.fromEntries(Object.keys(runViewSchema.shape).map((field) => [field, 1])),
+};

@@ -62,6 +62,17 @@ export interface InboxState {
   inFlight: boolean;
 }
 
+/**
+ * The commands around a drain job's own command (`seq`), read while the drain takes the lease: the
+ * one before it and the command itself. They are a read from before the lease, so the inbox uses
+ * them only where that cannot matter (see MongoRunRepository.inbox).
+ */
+export interface InboxPrefetch {
+  seq: number;
+  last: RunCommandRecord | null;
+  next: RunCommandRecord | null;
+}
+
 /** The storage the drain needs; MongoRunRepository is the real one. */
 export interface RunRepository extends RunHistoryReader {
   acquire(run: RunRef, now: Date): Promise<LeaseAttempt>;
@@ -75,7 +86,9 @@ export interface RunRepository extends RunHistoryReader {
    * The inbox as the run document says: the last applied command if unsettled, the next command,
    * and whether the latest commit's outbox must be written again.
    */
-  inbox(run: WorkflowRunRecord): Promise<InboxState>;
+  /** Reads the commands around `seq` (see InboxPrefetch); null when they cannot be read. */
+  prefetchInbox(runId: string, seq: number): Promise<InboxPrefetch | null>;
+  inbox(run: WorkflowRunRecord, prefetched?: InboxPrefetch | null): Promise<InboxState>;
   /** Writes the outbox of the latest commit again if its command does not say it is written. */
   recoverOutbox(run: WorkflowRunRecord, lastApplied: RunCommandRecord | null): Promise<void>;
   commit(
@@ -115,6 +128,25 @@ export interface RunRepository extends RunHistoryReader {
  * wait for it, so that commands apply in the order they were accepted.
  */
 export const LOST_COMMAND_NUMBER_AFTER_MS = 30_000;
+
+/**
+ * Whether commands read before the lease can stand for the inbox's own read after it. The job's
+ * command must be the next to apply (the leased run says so), stored, and still pending: under the
+ * lease nobody else can apply it. The one before it must be settled, since only a settlement can
+ * change it once the run moved past it (a pending one is read again, so that a drain that died
+ * before settling is seen as it is now). A settled command's `written_seq` can still grow while its
+ * drain, lease already given up, writes its last events to the log; read stale, it only makes this
+ * drain write them again, which is idempotent, as when it reads the inbox itself a moment earlier.
+ */
+function usablePrefetch(
+  run: WorkflowRunRecord,
+  prefetched: InboxPrefetch | null | undefined,
+): prefetched is InboxPrefetch & { next: RunCommandRecord } {
+  if (!prefetched || prefetched.seq !== run.applied_command_seq + 1) return false;
+  if (run.command_seq < prefetched.seq || prefetched.next?.status !== 'pending') return false;
+  if (prefetched.seq === 1) return true;
+  return prefetched.last !== null && prefetched.last.status !== 'pending';
+}
 
 export class MongoRunRepository extends EventLog implements RunRepository {
   private readonly holder = `${process.pid}-${newId('correlation').slice(-12)}`;
@@ -210,16 +242,31 @@ export class MongoRunRepository extends EventLog implements RunRepository {
     return result.matchedCount === 1;
   }
 
-  async inbox(run: WorkflowRunRecord): Promise<InboxState> {
+  async prefetchInbox(runId: string, seq: number): Promise<InboxPrefetch | null> {
+    try {
+      const [last, next] = await Promise.all([
+        seq > 1 ? commandAt(this.runModels, runId, seq - 1) : null,
+        commandAt(this.runModels, runId, seq),
+      ]);
+      return { seq, last, next };
+    } catch {
+      // Only a head start: the inbox reads for itself.
+      return null;
+    }
+  }
+
+  async inbox(run: WorkflowRunRecord, prefetched?: InboxPrefetch | null): Promise<InboxState> {
     const runId = run.workflow_run_id;
     const applied = run.applied_command_seq;
     // Exact (run, seq) lookups on the unique index, both at once: the work stays the same however
     // many commands the run has had. Only the last applied command can still say pending (every
     // drain settles it before it applies another), and the next is the one right after it.
-    const [last, next] = await Promise.all([
-      applied > 0 ? commandAt(this.runModels, runId, applied) : null,
-      run.command_seq > applied ? commandAt(this.runModels, runId, applied + 1) : null,
-    ]);
+    const [last, next] = usablePrefetch(run, prefetched)
+      ? [prefetched.last, prefetched.next]
+      : await Promise.all([
+          applied > 0 ? commandAt(this.runModels, runId, applied) : null,
+          run.command_seq > applied ? commandAt(this.runModels, runId, applied + 1) : null,
+        ]);
     if (next?.status === 'pending')
       return {
         lastApplied: last,

@@ -132,6 +132,7 @@ async function moveRun(
         workflow_run_id: command.workflow_run_id,
         user_id: command.user_id,
         command_id: command.command_id,
+        command_seq: command.seq,
       },
       {
         jobId: command.command_id,
