@@ -43,16 +43,33 @@ export function newId(kind: IdKind): string {
   return `${prefix}_${timeOrdered ? uuidv7() : randomHex(RANDOM_HEX_LENGTH)}`;
 }
 
+const UUID_HEX = '[0-9a-f]{32}';
+const SHORT_HEX = '[0-9a-f]{12}';
+
 /**
- * Runs migrated from the single-user schema keep their `wf_` + 12 hex ids, because clients hold
- * them (see docs/architecture.md, "Identifiers").
+ * The original system's id forms, which what is migrated from it keeps, because clients and stored
+ * references hold them (legacy.md; docs/research/original-system.md, "Id formats"): a prefix and a
+ * UUIDv7 as 32 hex digits without hyphens, or the first 12 hex digits of a UUIDv4. Every route
+ * accepts them wherever it accepts ids of the same kind. None can be mistaken for an id Stepwise
+ * mints: those have hyphens (time-ordered) or 24 hex digits (random).
  */
-const legacyRunPattern = 'wf_[0-9a-f]{12}';
+export const legacyIdForms: Partial<Record<IdKind, readonly string[]>> = {
+  run: [`wf_${SHORT_HEX}`, `wf_sub_${UUID_HEX}`],
+  event: [`evt_${UUID_HEX}`],
+  branch: [`br_${UUID_HEX}`],
+  version: [`ver_${UUID_HEX}`],
+  template: [`tpl_${UUID_HEX}`, `tpl_${SHORT_HEX}`],
+  user: [`usr_${SHORT_HEX}`],
+  accessKey: [`key_${SHORT_HEX}`],
+  // A question's id names the kind of module that asked it.
+  interaction: [`(?:select|text_input|media|file_download)_${UUID_HEX}`],
+};
 
 export function idPattern(kind: IdKind): RegExp {
   const { prefix, timeOrdered } = idKinds[kind];
-  const body = `${prefix}_${timeOrdered ? UUID_PATTERN : RANDOM_PATTERN}`;
-  return new RegExp(kind === 'run' ? `^(?:${body}|${legacyRunPattern})$` : `^${body}$`);
+  const forms = [`${prefix}_${timeOrdered ? UUID_PATTERN : RANDOM_PATTERN}`];
+  forms.push(...(legacyIdForms[kind] ?? []));
+  return new RegExp(`^(?:${forms.join('|')})$`);
 }
 
 export function idSchema(kind: IdKind) {

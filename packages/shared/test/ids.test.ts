@@ -37,4 +37,34 @@ describe('ids', () => {
     expect(idSchema('run').safeParse('wf_0123456789ab').success).toBe(true);
     expect(idSchema('run').safeParse('wf_0123456789abc').success).toBe(false);
   });
+
+  const hex32 = '0193c0de7a4b7c1d8e2f0a1b2c3d4e5f';
+  it.each<[IdKind, string]>([
+    ['run', `wf_sub_${hex32}`],
+    ['event', `evt_${hex32}`],
+    ['branch', `br_${hex32}`],
+    ['version', `ver_${hex32}`],
+    ['template', `tpl_${hex32}`],
+    ['template', 'tpl_0123456789ab'],
+    ['user', 'usr_0123456789ab'],
+    ['accessKey', 'key_0123456789ab'],
+    ['interaction', `select_${hex32}`],
+    ['interaction', `text_input_${hex32}`],
+    ['interaction', `media_${hex32}`],
+    ['interaction', `file_download_${hex32}`],
+  ])("accepts the original system's %s id %s", (kind, id) => {
+    expect(idSchema(kind).safeParse(id).success).toBe(true);
+  });
+
+  it.each<[IdKind, string]>([
+    ['event', `evt_${hex32.slice(1)}`], // 31 digits
+    ['event', `evt_${hex32.toUpperCase()}`],
+    ['version', `evt_${hex32}`], // another kind's prefix
+    ['branch', 'br_0123456789ab'], // a short form the original never gave branches
+    ['run', `wf_sub_${hex32}x`],
+    ['interaction', `choose_${hex32}`],
+    ['user', `usr_${hex32}`],
+  ])('refuses %s id %s', (kind, id) => {
+    expect(idSchema(kind).safeParse(id).success).toBe(false);
+  });
 });

@@ -1,11 +1,10 @@
 import {
-  BadRequestError,
-  idPattern,
   type DeliveryStatus,
   type DeliveryView,
   type WebhookDeliveryRecord,
 } from '@stepwise/shared';
 import type { Models } from '@stepwise/shared/node';
+import { afterTimeCursor, decodeTimeCursor, encodeTimeCursor } from '../http/page-cursor.js';
 import { findSubscription } from './subscriptions.js';
 
 /** A subscription's delivery log, newest first, as its owner reads it. */
@@ -32,43 +31,6 @@ export function deliveryView(record: WebhookDeliveryRecord): DeliveryView {
   };
 }
 
-interface LogPosition {
-  createdAt: Date;
-  deliveryId: string;
-}
-
-/** The cursor names the last delivery shown, in the log's order (newest first, then by id). */
-function encodeCursor(position: LogPosition): string {
-  return Buffer.from(`${position.createdAt.getTime()}:${position.deliveryId}`).toString(
-    'base64url',
-  );
-}
-
-function refusedCursor(): BadRequestError {
-  return new BadRequestError('invalid cursor', [
-    { path: 'query.cursor', message: 'not a cursor this API gave out' },
-  ]);
-}
-
-/**
- * Reads a cursor back, refusing anything that is not exactly what `encodeCursor` makes: base64url
- * decoding skips what it cannot read, so a cursor must also encode back to itself.
- */
-function decodeCursor(cursor: string): LogPosition {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const separator = text.indexOf(':');
-  const time = text.slice(0, separator);
-  const deliveryId = text.slice(separator + 1);
-  if (separator <= 0 || !/^\d{1,15}$/.test(time) || !idPattern('delivery').test(deliveryId)) {
-    throw refusedCursor();
-  }
-  const position = { createdAt: new Date(Number(time)), deliveryId };
-  if (Number.isNaN(position.createdAt.getTime()) || encodeCursor(position) !== cursor) {
-    throw refusedCursor();
-  }
-  return position;
-}
-
 export interface DeliveryLogQuery {
   status?: DeliveryStatus | undefined;
   limit: number;
@@ -82,16 +44,11 @@ export async function listDeliveries(
   query: DeliveryLogQuery,
 ): Promise<{ items: DeliveryView[]; next_cursor: string | null }> {
   // A cursor is refused before the subscription is looked up, as any malformed query is.
-  const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+  const after = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor, 'delivery');
   await findSubscription(models, userId, subscriptionId);
   const filter: Record<string, unknown> = { subscription_id: subscriptionId, user_id: userId };
   if (query.status) filter['status'] = query.status;
-  if (after) {
-    filter['$or'] = [
-      { created_at: { $lt: after.createdAt } },
-      { created_at: after.createdAt, delivery_id: { $lt: after.deliveryId } },
-    ];
-  }
+  if (after) Object.assign(filter, afterTimeCursor(after, 'delivery_id'));
   // One more than a page, to know whether another follows.
   const rows = await models.webhookDeliveries
     .find(filter)
@@ -105,7 +62,7 @@ export async function listDeliveries(
     items: page.map(deliveryView),
     next_cursor:
       rows.length > query.limit && last
-        ? encodeCursor({ createdAt: last.created_at, deliveryId: last.delivery_id })
+        ? encodeTimeCursor({ createdAt: last.created_at, id: last.delivery_id })
         : null,
   };
 }

@@ -81,10 +81,11 @@ async function chooseVersion(
     .findOne({ user_id: userId, workflow_template_name: name })
     .lean();
   if (!template) throw new NotFoundError('template', name);
-  // Version ids are UUIDv7: the greatest is the newest.
+  // The newest by creation time: migrated ids need not sort by it (legacy.md). The id breaks a
+  // tie within a millisecond (UUIDv7s of one process do sort by time).
   const version = await models.versions
     .findOne({ user_id: userId, workflow_template_id: template.workflow_template_id })
-    .sort({ workflow_version_id: -1 })
+    .sort({ created_at: -1, workflow_version_id: -1 })
     .lean();
   if (!version) throw new NotFoundError('template', name);
   return startingPointOf(mongo, models, version);

@@ -1,6 +1,5 @@
 import {
   NotFoundError,
-  BadRequestError,
   replayEvents,
   type BranchRecord,
   type EventRecord,
@@ -8,6 +7,7 @@ import {
   type WorkflowRunRecord,
 } from '@stepwise/shared';
 import { readOneExact, visibleEventsFilter, type Models } from '@stepwise/shared/node';
+import { afterTimeCursor, decodeTimeCursor, encodeTimeCursor } from '../http/page-cursor.js';
 import { eventView, runProjection, runView } from './run-views.js';
 
 export async function findRun(
@@ -25,21 +25,6 @@ export async function findRun(
   );
   if (!run) throw new NotFoundError('run', runId);
   return run;
-}
-
-function encodeCursor(run: Pick<WorkflowRunRecord, 'created_at' | 'workflow_run_id'>): string {
-  return Buffer.from(`${run.created_at.getTime()}:${run.workflow_run_id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; runId: string } {
-  const [time, runId] = Buffer.from(cursor, 'base64url').toString('utf8').split(':');
-  const createdAt = new Date(Number(time));
-  if (!runId || Number.isNaN(createdAt.getTime())) {
-    throw new BadRequestError('invalid cursor', [
-      { path: 'query.cursor', message: 'not a cursor this API gave out' },
-    ]);
-  }
-  return { createdAt, runId };
 }
 
 export async function listRuns(
@@ -63,13 +48,11 @@ export async function listRuns(
     if (!template) return { items: [], next_cursor: null };
     filter['workflow_template_id'] = template.workflow_template_id;
   }
-  if (query.cursor) {
-    const { createdAt, runId } = decodeCursor(query.cursor);
-    filter['$or'] = [
-      { created_at: { $lt: createdAt } },
-      { created_at: createdAt, workflow_run_id: { $lt: runId } },
-    ];
-  }
+  if (query.cursor)
+    Object.assign(
+      filter,
+      afterTimeCursor(decodeTimeCursor(query.cursor, 'run'), 'workflow_run_id'),
+    );
   const runs = await models.runs
     .find(filter)
     .select(runProjection)
@@ -80,7 +63,10 @@ export async function listRuns(
   const last = page.at(-1);
   return {
     items: page.map(runView),
-    next_cursor: runs.length > query.limit && last ? encodeCursor(last) : null,
+    next_cursor:
+      runs.length > query.limit && last
+        ? encodeTimeCursor({ createdAt: last.created_at, id: last.workflow_run_id })
+        : null,
   };
 }
 

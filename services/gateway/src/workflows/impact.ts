@@ -1,9 +1,7 @@
 import type { Connection } from 'mongoose';
 import {
-  BadRequestError,
   NotFoundError,
   canonicalJson,
-  idPattern,
   unfinishedRunStatusSchema,
   type ImpactQuery,
   type ImpactReport,
@@ -19,6 +17,7 @@ import {
   type LoadedVersion,
   type Models,
 } from '@stepwise/shared/node';
+import { afterTimeCursor, decodeTimeCursor, encodeTimeCursor } from '../http/page-cursor.js';
 import { findTemplate } from './templates.js';
 
 /**
@@ -64,25 +63,6 @@ const impactRunProjection = {
 } as const;
 
 const unfinishedStatuses = unfinishedRunStatusSchema.options;
-
-/** The cursor names the last run shown, in the list's order (newest first, then by id). */
-function encodeCursor(run: Pick<ImpactRunRow, 'created_at' | 'workflow_run_id'>): string {
-  return Buffer.from(`${run.created_at.getTime()}:${run.workflow_run_id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; runId: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const separator = text.indexOf(':');
-  const time = text.slice(0, separator);
-  const runId = text.slice(separator + 1);
-  const createdAt = new Date(Number(time));
-  if (separator <= 0 || !idPattern('run').test(runId) || Number.isNaN(createdAt.getTime())) {
-    throw new BadRequestError('invalid cursor', [
-      { path: 'query.cursor', message: 'not a cursor this API gave out' },
-    ]);
-  }
-  return { createdAt, runId };
-}
 
 /** The parts of a module that its rendered request is made from. */
 function requestSource(module: WorkflowDefinition['steps'][number]['modules'][number]): string {
@@ -132,13 +112,8 @@ async function readPage(
   query: Pick<ImpactQuery, 'limit' | 'cursor'>,
 ): Promise<{ runs: ImpactRunRow[]; more: boolean }> {
   const paged = { ...filter };
-  if (query.cursor) {
-    const { createdAt, runId } = decodeCursor(query.cursor);
-    paged['$or'] = [
-      { created_at: { $lt: createdAt } },
-      { created_at: createdAt, workflow_run_id: { $lt: runId } },
-    ];
-  }
+  if (query.cursor)
+    Object.assign(paged, afterTimeCursor(decodeTimeCursor(query.cursor, 'run'), 'workflow_run_id'));
   const rows = await deps.models.runs
     .find(paged)
     .select(impactRunProjection)
@@ -173,7 +148,7 @@ export async function impactReport(
   };
   // Runs already on the target are not touched by it, whatever the filter asks.
   if (query.current_version_id === targetVersionId) {
-    if (query.cursor) decodeCursor(query.cursor);
+    if (query.cursor) decodeTimeCursor(query.cursor, 'run');
     return empty;
   }
 
@@ -230,5 +205,12 @@ export async function impactReport(
     };
   });
   const last = runs.at(-1);
-  return { ...empty, items, next_cursor: more && last ? encodeCursor(last) : null };
+  return {
+    ...empty,
+    items,
+    next_cursor:
+      more && last
+        ? encodeTimeCursor({ createdAt: last.created_at, id: last.workflow_run_id })
+        : null,
+  };
 }

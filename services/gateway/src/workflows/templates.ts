@@ -5,6 +5,7 @@ import {
   type WorkflowVersionRecord,
 } from '@stepwise/shared';
 import { readResolvedWorkflow, type Models } from '@stepwise/shared/node';
+import { afterTimeCursor, decodeTimeCursor, encodeTimeCursor } from '../http/page-cursor.js';
 
 interface VersionStats {
   _id: string;
@@ -35,18 +36,22 @@ function versionListView(version: WorkflowVersionRecord) {
   };
 }
 
-/** Version ids are UUIDv7, so the greatest id of a template is its newest version. */
+/**
+ * Each template's version count and newest version: newest by creation time, since migrated ids
+ * need not sort by it (legacy.md); the id breaks a tie within a millisecond.
+ */
 async function versionStats(
   models: Models,
   match: { user_id: string; workflow_template_id?: string },
 ): Promise<Map<string, VersionStats>> {
   const rows = await models.versions.aggregate<VersionStats>([
     { $match: match },
+    { $sort: { created_at: -1, workflow_version_id: -1 } },
     {
       $group: {
         _id: '$workflow_template_id',
         version_count: { $sum: 1 },
-        latest_version_id: { $max: '$workflow_version_id' },
+        latest_version_id: { $first: '$workflow_version_id' },
       },
     },
   ]);
@@ -93,18 +98,24 @@ export async function getTemplate(
     .find({
       user_id: userId,
       workflow_template_id: template.workflow_template_id,
-      ...(page.cursor === undefined ? {} : { workflow_version_id: { $lt: page.cursor } }),
+      ...(page.cursor === undefined
+        ? {}
+        : afterTimeCursor(decodeTimeCursor(page.cursor, 'version'), 'workflow_version_id')),
     })
     .select({ resolved_workflow: 0 })
-    .sort({ workflow_version_id: -1 })
+    .sort({ created_at: -1, workflow_version_id: -1 })
     .limit(page.limit + 1)
     .lean();
   const hasMore = versions.length > page.limit;
   const shown = versions.slice(0, page.limit);
+  const last = shown.at(-1);
   return {
     ...templateView(template, stats.get(template.workflow_template_id)),
     versions: shown.map(versionListView),
-    next_cursor: hasMore ? (shown.at(-1)?.workflow_version_id ?? null) : null,
+    next_cursor:
+      hasMore && last
+        ? encodeTimeCursor({ createdAt: last.created_at, id: last.workflow_version_id })
+        : null,
   };
 }
 
