@@ -1227,7 +1227,7 @@ export interface components {
             branch_id: string;
             seq: number;
             /** @enum {string} */
-            event_type: "run_created" | "step_started" | "step_completed" | "module_started" | "module_completed" | "module_skipped" | "module_failed" | "module_interrupted" | "job_submitted" | "job_polled" | "job_completed" | "job_failed" | "interaction_requested" | "interaction_responded" | "interaction_timed_out" | "reminder_sent" | "retry_requested" | "branch_created" | "version_switched" | "run_resumed" | "run_completed" | "run_failed" | "run_cancelled";
+            event_type: "run_created" | "step_started" | "step_completed" | "module_started" | "module_completed" | "module_skipped" | "module_failed" | "module_interrupted" | "job_submitted" | "job_polled" | "job_completed" | "job_failed" | "interaction_requested" | "interaction_responded" | "interaction_timed_out" | "reminder_sent" | "retry_requested" | "branch_created" | "version_switched" | "run_resumed" | "run_completed" | "run_failed" | "run_cancelled" | "legacy_event";
             step_id: string | null;
             module_name: string | null;
             data: {

@@ -61,6 +61,9 @@ export const legacyIdForms: Partial<Record<IdKind, readonly string[]>> = {
   template: [`tpl_${UUID_HEX}`, `tpl_${SHORT_HEX}`],
   user: [`usr_${SHORT_HEX}`],
   accessKey: [`key_${SHORT_HEX}`],
+  // Stored files (`wff_`) and generated media (`gc_`, 32 or, from its worker, 24 hex digits)
+  // become artifacts under their own ids.
+  artifact: [`wff_${UUID_HEX}`, `gc_${UUID_HEX}`, 'gc_[0-9a-f]{24}'],
   // A question's id names the kind of module that asked it.
   interaction: [`(?:select|text_input|media|file_download)_${UUID_HEX}`],
 };

@@ -443,3 +443,65 @@ describe('replayEvents', () => {
     });
   });
 });
+
+describe('what the migration from the original system writes (docs/migration-original.md)', () => {
+  it('a completed module with outputs_state_key writes its whole output under it, then its state changes', () => {
+    const snapshot = fold([
+      created({ kept: 1 }),
+      ev(
+        'module_completed',
+        {
+          outputs: { answer: 42, _state_mapped: { m: 'mapped wins' } },
+          outputs_state_key: 'm',
+          state_changes: { m: 'mapped wins', other: null },
+        },
+        mod,
+      ),
+    ]);
+    expect(snapshot.state).toEqual({ kept: 1, m: 'mapped wins', other: null });
+    const withoutKey = fold([
+      created(),
+      ev('module_completed', { outputs: { answer: 42 }, state_changes: {} }, mod),
+    ]);
+    expect(withoutKey.state).toEqual({});
+    const asOutput = fold([
+      created(),
+      ev(
+        'module_completed',
+        { outputs: { answer: 42 }, outputs_state_key: 'm', state_changes: {} },
+        mod,
+      ),
+    ]);
+    expect(asOutput.state).toEqual({ m: { answer: 42 } });
+  });
+
+  it('a legacy event moves nothing but the state writes it carries', () => {
+    const before = fold([created({ a: 1 }), started(), completed({ b: 2 })]);
+    const kept = applyEvent(
+      before,
+      ev('legacy_event', { legacy_type: 'jump_requested', legacy_data: { target_step: 's' } }),
+    );
+    expect(kept).toEqual({ ...before, as_of_seq: kept.as_of_seq });
+    const subAction = applyEvent(
+      before,
+      ev('legacy_event', {
+        legacy_type: 'sub_action_completed',
+        legacy_data: {},
+        state_changes: { b: 3, c: [1] },
+      }),
+    );
+    expect(subAction).toEqual({
+      ...before,
+      as_of_seq: subAction.as_of_seq,
+      state: { a: 1, b: 3, c: [1] },
+    });
+    expect(
+      runEventSchema.safeParse({
+        event_type: 'legacy_event',
+        step_id: 's',
+        module_name: null,
+        data: { legacy_type: 'x', legacy_data: {} },
+      }).success,
+    ).toBe(true);
+  });
+});

@@ -278,6 +278,11 @@ function actedSentence(
     }
     case 'run_cancelled':
       return { tone: 'bad', text: 'cancelled the run', systemText: 'The run was cancelled' };
+    case 'legacy_event': {
+      // Kept verbatim by the migration from the original system (docs/migration-original.md).
+      const what = `${textField(event.data, 'legacy_type') ?? 'an event'} (from the original system)`;
+      return { tone: 'quiet', text: `recorded ${what}`, systemText: `Recorded ${what}` };
+    }
     case 'step_completed':
       return {
         tone: 'quiet',

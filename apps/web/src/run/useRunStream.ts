@@ -34,6 +34,7 @@ const listened: Record<components['schemas']['Event']['event_type'], true> = {
   run_completed: true,
   run_failed: true,
   run_cancelled: true,
+  legacy_event: true,
 };
 const eventTypes = Object.keys(listened);
 

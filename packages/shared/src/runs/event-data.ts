@@ -52,6 +52,12 @@ export const eventDataSchemas = {
     outputs: jsonObject,
     /** The `outputs_to_state` writes. */
     state_changes: jsonObject,
+    /**
+     * A key the whole of `outputs` is written under in the state, before `state_changes`: the
+     * original system's flat state held every module's output under its name (migrated logs only;
+     * docs/migration-original.md). Absent: only `state_changes` are written.
+     */
+    outputs_state_key: z.string().optional(),
   }),
   module_skipped: z.looseObject({
     /** The `when` that was false. */
@@ -173,6 +179,14 @@ export const eventDataSchemas = {
     /** The gateway sends no reason today, so this is null in practice. */
     reason: z.string().nullable(),
   }),
+  legacy_event: z.looseObject({
+    /** The original's `event_type` (`jump_requested`, `sub_action_completed`, …). */
+    legacy_type: z.string(),
+    /** The original's `data`, verbatim. */
+    legacy_data: jsonObject,
+    /** What the original's state fold took from it (`_state_mapped`); absent when nothing. */
+    state_changes: jsonObject.optional(),
+  }),
 } as const satisfies { [K in EventType]: z.ZodObject };
 
 export type EventDataSchemas = typeof eventDataSchemas;
@@ -188,11 +202,13 @@ export type EventDataInput<K extends EventType> = z.input<EventDataSchemas[K]>;
 const atModule = { step_id: z.string(), module_name: z.string() };
 const atStep = { step_id: z.string(), module_name: z.null() };
 const atRun = { step_id: z.null(), module_name: z.null() };
+/** A legacy event stands wherever the original wrote it. */
+const anywhere = { step_id: z.string().nullable(), module_name: z.string().nullable() };
 
-function event<K extends EventType, P extends typeof atModule | typeof atStep | typeof atRun>(
-  type: K,
-  position: P,
-) {
+function event<
+  K extends EventType,
+  P extends typeof atModule | typeof atStep | typeof atRun | typeof anywhere,
+>(type: K, position: P) {
   return z.object({ event_type: z.literal(type), ...position, data: eventDataSchemas[type] });
 }
 
@@ -224,6 +240,7 @@ export const runEventSchema = z.discriminatedUnion('event_type', [
   event('run_completed', atRun),
   event('run_failed', atRun),
   event('run_cancelled', atRun),
+  event('legacy_event', anywhere),
 ]);
 export type RunEvent = z.output<typeof runEventSchema>;
 export type RunEventOf<K extends EventType> = Extract<RunEvent, { event_type: K }>;

@@ -44,6 +44,12 @@ export const eventTypes = [
   'run_completed',
   'run_failed',
   'run_cancelled',
+  /**
+   * An event of the original system kept as it was (legacy.md, "What real installations hold"): a
+   * type with no equivalent here (a jump's marker, a recovery, a sub-action). It moves nothing but
+   * the state writes the original folded from it (`state_changes`).
+   */
+  'legacy_event',
 ] as const;
 
 export const eventTypeSchema = z.enum(eventTypes);

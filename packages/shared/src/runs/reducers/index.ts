@@ -1,5 +1,6 @@
 import type { EventHandlers } from './handler-types.js';
 import { jobHandlers } from './job-handlers.js';
+import { legacyHandlers } from './legacy-handlers.js';
 import { moduleHandlers } from './module-handlers.js';
 import { runHandlers } from './run-handlers.js';
 
@@ -11,4 +12,5 @@ export const eventHandlers = {
   ...moduleHandlers,
   ...jobHandlers,
   ...runHandlers,
+  ...legacyHandlers,
 } satisfies EventHandlers;

@@ -58,7 +58,13 @@ export const moduleHandlers: Pick<
 
   module_completed: (snapshot, event) => ({
     ...withoutJob(snapshot),
-    state: { ...snapshot.state, ...event.data.state_changes },
+    state: {
+      ...snapshot.state,
+      ...(event.data.outputs_state_key === undefined
+        ? {}
+        : { [event.data.outputs_state_key]: event.data.outputs ?? {} }),
+      ...event.data.state_changes,
+    },
     cursor: at(event, 'completed'),
     attempt: 0,
     pending_interaction: null,
