@@ -6,6 +6,7 @@ import { downloadArtifact, listArtifacts, runArtifacts } from './artifacts.js';
 import { answer, login, run, status, submit } from './commands.js';
 import { events } from './events.js';
 import { impact } from './impact.js';
+import { importWorkflow } from './import-workflow.js';
 import { migrate } from './migrations.js';
 import { resume } from './resume.js';
 import { branch, cancel, retry, runs } from './run-commands.js';
@@ -30,6 +31,17 @@ program
   .argument('<path>')
   .option('--entry-point <file>', 'entry file inside the bundle')
   .action(submit);
+program
+  .command('import-workflow')
+  .description(
+    'import a workflow of the original system (its entry file, e.g. workflow_v3.json): resolve its ' +
+      '$refs, translate it, list by path what has no equivalent, and submit what translates',
+  )
+  .argument('<entry-file>')
+  .option('--dry-run', 'translate and report only; submit nothing')
+  .option('--json', 'print the translation and the report as JSON')
+  .option('--strict', 'exit 1 (and submit nothing) if anything did not translate')
+  .action(importWorkflow);
 program
   .command('run')
   .description("start a run of a template's newest version (exits 1 if the run fails)")

@@ -36,3 +36,4 @@ export * from './query-params.js';
 export * from './schema-docs.js';
 export * from './notifications/webhook-api.js';
 export * from './notifications/webhook-records.js';
+export * from './legacy-workflow/index.js';
