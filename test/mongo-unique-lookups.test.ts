@@ -95,3 +95,37 @@ describe('lookups by a unique key with more conditions', () => {
     });
   });
 });
+
+describe('lookups by the first key of a unique index (a run’s events, a file’s chunks)', () => {
+  it('find every document with that first key, whatever else the query says, as a scan would', async () => {
+    const events = db.collection('events');
+    await events.createIndex({ workflow_run_id: 1, seq: 1 }, { unique: true });
+    await events.insertMany(
+      ['a', 'b', 'c'].flatMap((run) =>
+        [1, 2, 3, 4].map((seq) => ({ workflow_run_id: run, seq, branch_id: seq < 3 ? 'x' : 'y' })),
+      ),
+    );
+    const seqs = async (query: Record<string, unknown>) =>
+      (await events.find(query).sort({ workflow_run_id: 1, seq: 1 }).toArray()).map(
+        (e) => `${String(e['workflow_run_id'])}${String(e['seq'])}`,
+      );
+    expect(await seqs({ workflow_run_id: 'b' })).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect(await seqs({ workflow_run_id: 'b', branch_id: 'y' })).toEqual(['b3', 'b4']);
+    expect(await seqs({ workflow_run_id: 'b', seq: { $gt: 2 } })).toEqual(['b3', 'b4']);
+    expect(await seqs({ workflow_run_id: 'zz' })).toEqual([]);
+    expect(await events.countDocuments({ workflow_run_id: 'c' })).toBe(4);
+    // The index follows deletes and updates that move a document to another first key.
+    await events.deleteOne({ workflow_run_id: 'b', seq: 2 });
+    await events.updateOne(
+      { workflow_run_id: 'c', seq: 4 },
+      { $set: { workflow_run_id: 'b', seq: 9 } },
+    );
+    expect(await seqs({ workflow_run_id: 'b' })).toEqual(['b1', 'b3', 'b4', 'b9']);
+    expect(await seqs({ workflow_run_id: 'c' })).toEqual(['c1', 'c2', 'c3']);
+    await events.deleteMany({ workflow_run_id: 'a' });
+    expect(await seqs({ workflow_run_id: 'a' })).toEqual([]);
+    // A range or a pattern on the first key is not a lookup, and still answers like a scan.
+    expect(await seqs({ workflow_run_id: { $gte: 'c' } })).toEqual(['c1', 'c2', 'c3']);
+    expect(await seqs({ workflow_run_id: /^b/, branch_id: 'x' })).toEqual(['b1']);
+  });
+});

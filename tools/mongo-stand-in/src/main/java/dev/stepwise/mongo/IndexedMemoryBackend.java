@@ -8,8 +8,14 @@ import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
 import de.bwaldvogel.mongo.backend.memory.index.MemoryUniqueIndex;
 import de.bwaldvogel.mongo.bson.BsonRegularExpression;
 import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.backend.KeyValue;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The in-memory backend, with unique indexes that serve a query naming every key of the index
@@ -40,23 +46,93 @@ final class IndexedMemoryBackend extends MemoryBackend {
     }
   }
 
-  /** A unique index that also takes queries with more fields than its keys. */
+  /**
+   * A unique index that also takes queries with more fields than its keys, and queries that name
+   * only its first key with a plain value (a run's events by {@code workflow_run_id} on the unique
+   * {@code (workflow_run_id, seq)}, a file's chunks by {@code files_id} on {@code (files_id, n)}), as
+   * MongoDB's indexes serve a prefix of their keys. The library's indexes answer neither, so every
+   * such read scanned the whole collection: a cost that grew with everything stored, which a
+   * migration of 10,000 runs made quadratic. Positions found by a prefix are candidates; the
+   * library matches each against the whole query, so the answer is the same as a scan's.
+   */
   static final class SupersetUniqueIndex extends MemoryUniqueIndex {
+    /** The positions of the documents with each value of the first key (for several-key indexes). */
+    private final Map<Object, Set<Integer>> byFirstKey = new HashMap<>();
+
     SupersetUniqueIndex(String name, List<IndexKey> keys, boolean sparse) {
       super(name, keys, sparse);
+    }
+
+    private boolean tracksPrefix() {
+      return keys().size() > 1;
+    }
+
+    @Override
+    protected synchronized boolean putKeyPosition(KeyValue key, Integer position) {
+      boolean added = super.putKeyPosition(key, position);
+      if (added && tracksPrefix())
+        byFirstKey.computeIfAbsent(prefixOf(key), k -> new HashSet<>()).add(position);
+      return added;
+    }
+
+    @Override
+    protected synchronized Integer removeDocument(KeyValue key) {
+      Integer position = super.removeDocument(key);
+      if (position != null && tracksPrefix()) {
+        Object prefix = prefixOf(key);
+        Set<Integer> positions = byFirstKey.get(prefix);
+        if (positions != null) {
+          positions.remove(position);
+          if (positions.isEmpty()) byFirstKey.remove(prefix);
+        }
+      }
+      return position;
+    }
+
+    @Override
+    public synchronized void drop() {
+      super.drop();
+      byFirstKey.clear();
     }
 
     @Override
     public synchronized boolean canHandle(Document query) {
       if (super.canHandle(query)) return true;
       Document keysOnly = indexKeysOf(query);
-      return keysOnly != null && super.canHandle(keysOnly);
+      if (keysOnly != null && super.canHandle(keysOnly)) return true;
+      return firstKeyValueOf(query) != null;
     }
 
     @Override
     public synchronized Iterable<Integer> getPositions(Document query) {
-      if (query.keySet().equals(keySet())) return super.getPositions(query);
-      return super.getPositions(indexKeysOf(query));
+      if (super.canHandle(query)) return super.getPositions(query);
+      Document keysOnly = indexKeysOf(query);
+      if (keysOnly != null && super.canHandle(keysOnly)) return super.getPositions(keysOnly);
+      Object first = firstKeyValueOf(query);
+      Set<Integer> positions = first == null ? null : byFirstKey.get(normalizedValue(first));
+      return positions == null ? List.of() : new ArrayList<>(positions);
+    }
+
+    /** The first key's value as the index stores it (numbers normalised, as KeyValue does). */
+    private static Object prefixOf(KeyValue key) {
+      return new KeyValue(key.get(0)).normalized().get(0);
+    }
+
+    private static Object normalizedValue(Object value) {
+      return new KeyValue(value).normalized().get(0);
+    }
+
+    /** The query's plain value for the first key, or null (not a several-key index, or no such value). */
+    private Object firstKeyValueOf(Document query) {
+      if (!tracksPrefix()) return null;
+      String first = keys().get(0);
+      if (!query.containsKey(first)) return null;
+      Object value = query.get(first);
+      if (value == null
+          || value instanceof Document
+          || value instanceof Collection<?>
+          || BsonRegularExpression.isRegularExpression(value)) return null;
+      return value;
     }
 
     /**
