@@ -1,0 +1,394 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Connection, mongo } from 'mongoose';
+import type { RunView } from '@stepwise/shared';
+import {
+  writeOriginalDatabase,
+  type OriginalFixtureSummary,
+  type OriginalGeneration,
+} from '../packages/migrate/src/original-fixture/index.js';
+import {
+  migrateOriginalDatabase,
+  type OriginalMigrationReport,
+} from '../packages/migrate/src/original/migrate-original.js';
+import { hashKeySecretForTests } from './support/keys.js';
+import { useTestDatabases, type TestDatabases } from './support/databases.js';
+import { startTestGateway, startTestResolver, type TestGateway } from './support/gateway.js';
+import { originalRunViews } from './support/original-rules.js';
+import { useOwnStandIn } from './support/stand-in.js';
+import { logRecord, startProcess } from './support/processes.js';
+import { startTestRunner } from './support/runner.js';
+import { RunsClient } from './support/runs.js';
+
+/**
+ * Issue 24: databases of the original system, in both generations, migrated into Stepwise and
+ * checked through the API against an independent implementation of the original's rules
+ * (test/support/original-rules.ts reads the source database; it shares no code with the migration).
+ */
+
+/** Runs per generation; the issue's figure. */
+const RUNS = Number(process.env['ORIGINAL_MIGRATION_RUNS'] ?? 10_000);
+/** Requests in flight at once against the gateway. */
+const PARALLEL = 16;
+
+const mediaDirs: string[] = [];
+afterAll(async () => {
+  for (const dir of mediaDirs) await rm(dir, { recursive: true, force: true });
+});
+
+async function inParallel<T>(items: readonly T[], each: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async () => {
+      while (next < items.length) {
+        const item = items[next++] as T;
+        await each(item);
+      }
+    }),
+  );
+}
+
+async function generated(
+  source: TestDatabases,
+  generation: OriginalGeneration,
+  runs: number,
+  seed: string,
+) {
+  const mediaDir = await mkdtemp(join(tmpdir(), 'original-media-'));
+  mediaDirs.push(mediaDir);
+  const fixture = await writeOriginalDatabase(source.mongo.db as mongo.Db, {
+    generation,
+    runs,
+    seed,
+    mediaDir,
+  });
+  return { mediaDir, fixture };
+}
+
+const migrate = (source: Connection, target: Connection, mediaDir: string) =>
+  migrateOriginalDatabase(source, target, {
+    defaultUsername: 'admin',
+    mediaBase: mediaDir,
+    originalMediaBase: null,
+    pageSize: 1_000,
+    progress: () => undefined,
+  });
+
+/** A working secret per migrated user: one of its own original keys, else a Stepwise key. */
+async function secretsByUser(
+  source: mongo.Db,
+  target: TestDatabases,
+  report: OriginalMigrationReport,
+  fixture: OriginalFixtureSummary,
+): Promise<Map<string, string>> {
+  const secrets = new Map<string, string>();
+  const live = await source
+    .collection('access_keys')
+    .find({ is_active: { $ne: false }, revoked_at: null })
+    .toArray();
+  const inactive = new Set(report.accounts.inactive_users);
+  for (const key of live) {
+    const userId = String(key['user_id']);
+    if (!inactive.has(userId) && !secrets.has(userId))
+      secrets.set(userId, String(key['access_key']));
+  }
+  const users = await target.mongo.db?.collection('users').find().toArray();
+  for (const user of users ?? []) {
+    const userId = String(user['user_id']);
+    if (secrets.has(userId)) continue;
+    const secret = `sk_test_${userId}`;
+    await target.models.accessKeys.create({
+      key_id: `key_${createHash('sha256').update(userId).digest('hex').slice(0, 24)}`,
+      user_id: userId,
+      key_hash: hashKeySecretForTests(secret),
+      prefix: secret.slice(0, 10),
+      created_at: new Date(),
+      last_used_at: null,
+      revoked_at: null,
+    });
+    secrets.set(userId, secret);
+  }
+  expect(fixture.users.length === 0 || live.length > 0).toBe(true);
+  return secrets;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+// Source and target each on a stand-in of its own: 10,000 runs of a side need more heap than the
+// suite's shared stand-in has, and must not slow the files that run beside this one.
+const sourceStandIn = useOwnStandIn('5g');
+const targetStandIn = useOwnStandIn('8g');
+
+describe('migration from the original system', () => {
+  for (const generation of ['multi-user', 'single-user'] as const) {
+    it(`${generation}: ${RUNS} runs keep the original's state, usage, files, keys; waiting runs answer, branches fork, new versions win`, async () => {
+      const source = await (await sourceStandIn).databases(`${generation}_source`);
+      const target = await (await targetStandIn).databases(`${generation}_target`);
+      const phases: Record<string, number> = {};
+      let phaseStart = performance.now();
+      const phase = (name: string) => {
+        phases[name] = Math.round((performance.now() - phaseStart) / 100) / 10;
+        phaseStart = performance.now();
+      };
+      const { mediaDir, fixture } = await generated(
+        source,
+        generation,
+        RUNS,
+        `issue-24-${generation}`,
+      );
+      const sourceDb = source.mongo.db as mongo.Db;
+      phase('generate');
+      const report = await migrate(source.mongo, target.mongo, mediaDir);
+      phase('migrate');
+      expect(report.generation).toBe(generation);
+      expect(report.runs.runs_without_template).toEqual([]);
+      expect(report.runs.runs_without_version).toEqual([]);
+      expect(report.runs.runs_without_owner).toEqual([]);
+      expect(report.files.not_migrated).toEqual([]);
+      expect(report.usage.without_run).toEqual([]);
+      // Every original type is mapped or kept; none is dropped.
+      const targetEvents = await target.mongo.db?.collection('events').countDocuments();
+      expect(targetEvents).toBe(await sourceDb.collection('events').countDocuments());
+      expect(report.runs.events).toBe(targetEvents);
+
+      const owners = new Map(
+        (
+          await target.mongo.db
+            ?.collection('workflow_runs')
+            .find({}, { projection: { workflow_run_id: 1, user_id: 1 } })
+            .toArray()
+        )?.map((run) => [String(run['workflow_run_id']), String(run['user_id'])]),
+      );
+      const views = await originalRunViews(sourceDb);
+      expect(owners.size).toBe(views.size);
+      const secrets = await secretsByUser(sourceDb, target, report, fixture);
+      const gateway: TestGateway = await startTestGateway(target);
+      const clientOf = (runId: string) =>
+        new RunsClient(gateway, secrets.get(owners.get(runId) ?? '') ?? 'no-key');
+
+      // Every run: the state the original's own rules give, and the original's usage totals.
+      const mismatches: string[] = [];
+      await inParallel([...views.keys()], async (runId) => {
+        const view = views.get(runId);
+        const client = clientOf(runId);
+        const state = await client.request(`/v1/runs/${runId}/state`);
+        const body = (await state.json()) as { state: unknown };
+        try {
+          expect(state.status).toBe(200);
+          expect(body.state).toEqual(view?.flatState);
+        } catch {
+          mismatches.push(runId);
+          return;
+        }
+        const usage = (await (await client.request(`/v1/runs/${runId}/usage`)).json()) as {
+          totals: { total_cost: number; input_tokens: number; output_tokens: number };
+        };
+        if (Math.abs(usage.totals.total_cost - (view?.usageTotal ?? 0)) > 1e-6)
+          mismatches.push(`${runId} usage ${usage.totals.total_cost} != ${view?.usageTotal}`);
+      });
+      expect(mismatches.slice(0, 5)).toEqual([]);
+
+      phase('states and usage');
+      // Every file the original stored is an artifact of its run under its own id, with the
+      // original's bytes: each run's artifact list names them with their size and sha256, and each
+      // file's bytes download byte for byte.
+      const files = await sourceDb.collection('workflow_files').find().toArray();
+      const media = await sourceDb.collection('generated_content').find().toArray();
+      expect(files.length + media.length).toBe(fixture.workflow_files + fixture.media_files);
+      const expectedBytes = async (file: mongo.Document): Promise<Buffer> =>
+        'file_id' in file
+          ? Buffer.from(
+              file['content_type'] === 'json'
+                ? JSON.stringify(file['content'] ?? null, null, 2)
+                : String(file['content'] ?? ''),
+            )
+          : readFile(
+              String(file['local_path']).startsWith('/')
+                ? String(file['local_path'])
+                : join(mediaDir, String(file['local_path'])),
+            );
+      const expected = new Map<string, { runId: string; size: number; sha256: string }>();
+      for (const file of [...files, ...media]) {
+        const bytes = await expectedBytes(file);
+        expected.set(String(file['file_id'] ?? file['generated_content_id']), {
+          runId: String(file['workflow_run_id']),
+          size: bytes.length,
+          sha256: sha256(bytes),
+        });
+      }
+      const runsWithFiles = [...new Set([...expected.values()].map((file) => file.runId))];
+      const missing: string[] = [];
+      let listed = 0;
+      await inParallel(runsWithFiles, async (runId) => {
+        const response = await clientOf(runId).request(`/v1/runs/${runId}/artifacts`);
+        const body = (await response.json()) as {
+          items: { artifact_id: string; size: number; sha256: string }[];
+        };
+        for (const artifact of body.items) {
+          const want = expected.get(artifact.artifact_id);
+          if (
+            !want ||
+            want.runId !== runId ||
+            want.size !== artifact.size ||
+            want.sha256 !== artifact.sha256
+          )
+            missing.push(
+              `${artifact.artifact_id}: listed as ${JSON.stringify(artifact).slice(0, 160)}`,
+            );
+          else listed++;
+        }
+      });
+      expect(missing.slice(0, 5)).toEqual([]);
+      expect(listed).toBe(expected.size);
+      let downloaded = 0;
+      await inParallel([...expected.entries()], async ([id, want]) => {
+        const content = await clientOf(want.runId).request(`/v1/artifacts/${id}/content`);
+        const bytes = new Uint8Array(await content.arrayBuffer());
+        if (content.status !== 200 || sha256(bytes) !== want.sha256)
+          missing.push(`${id}: content ${content.status}`);
+        else downloaded++;
+      });
+      expect(missing.slice(0, 5)).toEqual([]);
+      expect(downloaded).toBe(expected.size);
+
+      // Runners only now: they go on with the runs the original left processing (as with any run
+      // a crash interrupted), which would move those runs on while the states above are compared.
+      await startTestRunner(target);
+      await startTestResolver(target);
+
+      phase('files');
+      // A waiting run is answered, and moves on under the migrated version.
+      expect(fixture.waiting_run_ids.length).toBeGreaterThan(0);
+      let answered = 0;
+      for (const runId of fixture.waiting_run_ids.slice(0, 20)) {
+        const client = clientOf(runId);
+        const run = await client.get(runId);
+        expect(run.status).toBe('awaiting_input');
+        const before = (await client.events(runId)).length;
+        const answers: Record<string, unknown> = {
+          'user.select': { selected_indices: [0] },
+          'user.text_input': { value: 'after migration' },
+          'user.confirm': { confirmed: true },
+        };
+        const response = answers[run.pending_interaction?.module_id ?? ''];
+        expect(response, run.pending_interaction?.module_id).toBeDefined();
+        const { status, body } = await client.answer(
+          runId,
+          run.pending_interaction?.interaction_id ?? '',
+          response,
+        );
+        expect(status, JSON.stringify(body)).toBe(200);
+        const events = await client.events(runId);
+        expect(events.length).toBeGreaterThan(before);
+        expect(events[before]?.event_type).toBe('interaction_responded');
+        answered++;
+        if (answered >= 3) break;
+      }
+      expect(answered).toBeGreaterThan(0);
+
+      // A branch from a migrated event (its original evt_… id).
+      const forkRun = [...views.keys()].find(
+        (runId) => (views.get(runId)?.status ?? '') === 'completed',
+      );
+      expect(forkRun).toBeDefined();
+      const forkClient = clientOf(forkRun ?? '');
+      const forkEvents = await forkClient.events(forkRun ?? '');
+      const forkAt = forkEvents.find((event) => event.event_type === 'module_completed');
+      expect(forkAt?.event_id).toMatch(/^evt_[0-9a-f]{32}$/);
+      const branched = await forkClient.request(`/v1/runs/${forkRun}/branches`, {
+        method: 'POST',
+        json: { from_event_id: forkAt?.event_id },
+      });
+      expect(branched.status, await branched.clone().text()).toBeLessThan(300);
+      const fork = (await branched.json()) as { branch: { branch_id: string } | null };
+      expect(fork.branch?.branch_id).toBeDefined();
+
+      // A new submission of a migrated template is the newest version: a run by name uses it.
+      const someRun = await forkClient.get(forkRun ?? '');
+      const template = await target.mongo.db
+        ?.collection('workflow_versions')
+        .findOne({ workflow_version_id: someRun.current_version_id });
+      const workflow = template?.['resolved_workflow'] as { workflow_id: string; steps: unknown[] };
+      const submittable = {
+        workflow_id: someRun.workflow_template_name,
+        steps: [
+          {
+            step_id: 'after_migration',
+            modules: [{ module_id: 'transform.set', name: 'mark', inputs: { value: 1 } }],
+          },
+        ],
+      };
+      expect(workflow.steps.length).toBeGreaterThan(0);
+      const newVersion = await forkClient.submitJson(submittable);
+      const started = await forkClient.start({
+        workflow_template_name: someRun.workflow_template_name,
+      });
+      expect(started.status).toBeLessThan(300);
+      expect((started.run as RunView).current_version_id).toBe(newVersion);
+      phase('answer, branch, submit');
+      // Seconds per phase, for the record (docs/migration-original.md quotes a 10,000-run pass).
+      console.info(`[migration-original] ${generation}, ${RUNS} runs:`, JSON.stringify(phases));
+      await source.drop();
+      await target.drop();
+    }, 1_800_000);
+  }
+
+  it('killed at random points and run again, ends in the same target as one uninterrupted run', async () => {
+    const source = await useTestDatabases('orig_kill_source', { indexes: false });
+    const { mediaDir } = await generated(source, 'multi-user', 400, 'issue-24-kill');
+    const calm = await useTestDatabases('orig_kill_calm', { indexes: false });
+    const killed = await useTestDatabases('orig_kill_killed', { indexes: false });
+    await migrate(source.mongo, calm.mongo, mediaDir);
+    const args = [
+      '--source-url',
+      source.mongoUrl,
+      '--target-url',
+      killed.mongoUrl,
+      '--media-base',
+      mediaDir,
+      '--page-size',
+      '25',
+    ];
+    let kills = 0;
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const child = startProcess('packages/migrate/dist/from-original.js', args, {});
+      const interrupted = await Promise.race([
+        child.exited.then(() => false),
+        new Promise<boolean>((resolve) =>
+          setTimeout(() => resolve(true), 400 + attempt * 150 + Math.floor(Math.random() * 400)),
+        ),
+      ]);
+      if (!interrupted) {
+        expect(await child.exited).toBe(0);
+        break;
+      }
+      child.child.kill('SIGKILL');
+      await child.exited;
+      kills++;
+    }
+    expect(kills).toBeGreaterThanOrEqual(1);
+    const last = startProcess('packages/migrate/dist/from-original.js', args, {});
+    expect(await last.exited).toBe(0);
+    const report = last.lines.map(logRecord).find((record) => record !== null && 'runs' in record);
+    expect((report?.['runs'] as { runs: number } | undefined)?.runs).toBe(0);
+    expect(await dump(killed.mongo)).toEqual(await dump(calm.mongo));
+  }, 600_000);
+});
+
+/** Every document of every collection, by collection and _id: the whole database, to compare. */
+async function dump(connection: Connection): Promise<Record<string, unknown[]>> {
+  const db = connection.db;
+  if (!db) throw new Error('not connected');
+  const result: Record<string, unknown[]> = {};
+  for (const { name } of (await db.listCollections().toArray()).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
+    result[name] = await db.collection(name).find().sort({ _id: 1 }).toArray();
+  }
+  return result;
+}
