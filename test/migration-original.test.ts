@@ -324,6 +324,15 @@ describe('migration from the original system', () => {
         ],
       };
       expect(workflow.steps.length).toBeGreaterThan(0);
+      // A migrated version is read, and a run is started on it, by its original ver_… id.
+      expect(someRun.current_version_id).toMatch(/^ver_[0-9a-f]{32}$/);
+      const version = await forkClient.request(`/v1/versions/${someRun.current_version_id}`);
+      expect(version.status).toBe(200);
+      const onMigrated = await forkClient.start({
+        workflow_version_id: someRun.current_version_id,
+      });
+      expect(onMigrated.status, JSON.stringify(onMigrated.run)).toBeLessThan(300);
+      expect(onMigrated.run.current_version_id).toBe(someRun.current_version_id);
       const newVersion = await forkClient.submitJson(submittable);
       const started = await forkClient.start({
         workflow_template_name: someRun.workflow_template_name,
@@ -337,6 +346,76 @@ describe('migration from the original system', () => {
       await target.drop();
     }, 1_800_000);
   }
+
+  it('odd and hostile source documents are reported, never stop the migration, never read outside the media base', async () => {
+    const source = await useTestDatabases('orig_odd_source', { indexes: false });
+    const { mediaDir } = await generated(source, 'multi-user', 48, 'issue-24-odd');
+    const db = source.mongo.db as mongo.Db;
+    const runIds = (
+      await db
+        .collection('workflow_runs')
+        .find({ parent_workflow_id: { $exists: false } })
+        .sort({ workflow_run_id: 1 })
+        .toArray()
+    ).map((run) => String(run['workflow_run_id']));
+    // Dates stored as strings, a lineage entry that is not an object, a project path that is a
+    // number, an event without an id, a media path that climbs out of the base, a user whose
+    // email another target user already has.
+    await db
+      .collection('workflow_runs')
+      .updateOne(
+        { workflow_run_id: runIds[0] },
+        { $set: { created_at: '2025-11-03T10:00:00Z', project_name: null, project_path: 42 } },
+      );
+    await db
+      .collection('branches')
+      .updateOne({ workflow_run_id: runIds[1] }, { $push: { lineage: null } } as never);
+    const oddEvent = await db
+      .collection('events')
+      .findOne({ workflow_run_id: runIds[2], event_type: 'step_started' });
+    await db.collection('events').updateOne({ _id: oddEvent?._id }, { $unset: { event_id: '' } });
+    const climbing = await db.collection('generated_content').findOne({});
+    await db
+      .collection('generated_content')
+      .updateOne({ _id: climbing?._id }, { $set: { local_path: '../../../../etc/passwd' } });
+    const target = await useTestDatabases('orig_odd_target', { indexes: false });
+    const firstUser = await db.collection('users').find().sort({ user_id: 1 }).next();
+    await target.mongo.db?.collection('users').insertOne({
+      user_id: 'usr_someoneelse01',
+      username: 'someone',
+      email: String(firstUser?.['email'] ?? 'x@example.com').toLowerCase(),
+      created_at: new Date(),
+      updated_at: new Date(),
+    });
+
+    const report = await migrate(source.mongo, target.mongo, mediaDir);
+    expect(report.runs.failed).toEqual([]);
+    expect(report.runs.events_without_id).toEqual([String(oddEvent?._id)]);
+    expect(report.files.not_migrated).toEqual([
+      {
+        id: String(climbing?.['generated_content_id']),
+        reason: 'path outside the media base: ../../../../etc/passwd',
+      },
+    ]);
+    expect(report.accounts.emails_replaced).toEqual(
+      firstUser?.['email'] ? [String(firstUser['user_id'])] : [],
+    );
+    const runs = target.mongo.db?.collection('workflow_runs');
+    expect((await runs?.findOne({ workflow_run_id: runIds[0] }))?.['created_at']).toEqual(
+      new Date('2025-11-03T10:00:00Z'),
+    );
+    expect(await runs?.countDocuments({ workflow_run_id: { $in: runIds.slice(0, 3) } })).toBe(3);
+    expect(
+      await target.mongo.db
+        ?.collection('artifacts')
+        .findOne({ artifact_id: climbing?.['generated_content_id'] }),
+    ).toBeNull();
+
+    // The source as a target, under another name for the same server, is refused.
+    await expect(migrate(target.mongo, source.mongo, mediaDir)).rejects.toThrow(
+      /never writes in place/,
+    );
+  }, 120_000);
 
   it('killed at random points and run again, ends in the same target as one uninterrupted run', async () => {
     const source = await useTestDatabases('orig_kill_source', { indexes: false });

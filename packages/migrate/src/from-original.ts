@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { connectMongo } from '@stepwise/shared/node';
 import { migrateOriginalDatabase } from './original/migrate-original.js';
 
@@ -16,7 +16,17 @@ const program = new Command()
     '--original-media-base <dir>',
     'the base the original wrote into absolute media paths (e.g. /mnt/g/wm), re-rooted onto --media-base',
   )
-  .option('--page-size <n>', 'runs read per page', (value) => Number.parseInt(value, 10), 1_000);
+  .option(
+    '--page-size <n>',
+    'runs read per page (1 or more)',
+    (value) => {
+      const size = Number.parseInt(value, 10);
+      if (!Number.isInteger(size) || size < 1)
+        throw new InvalidArgumentError('must be a whole number of 1 or more');
+      return size;
+    },
+    1_000,
+  );
 
 const options = program.parse().opts<{
   sourceUrl: string;

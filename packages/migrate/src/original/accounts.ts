@@ -3,6 +3,7 @@ import type { mongo } from 'mongoose';
 import { derivedId, derivedObjectId } from '../deterministic.js';
 import type { OriginalAccessKey, OriginalGeneration, OriginalUser } from './source-records.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Users and their keys (docs/migration-original.md, "Users and keys"). The multi-user generation's
@@ -22,6 +23,11 @@ export interface AccountReport {
   users_with_passwords: number;
   /** Usernames already taken in the target by another user: migrated under a new name. */
   renamed: { user_id: string; from: string; to: string }[];
+  /**
+   * Users whose email another user already has (in the target, or an earlier original user with
+   * the same email in another case): given `<user_id>@original.invalid`, to set anew.
+   */
+  emails_replaced: string[];
 }
 
 export interface MigratedAccounts {
@@ -48,6 +54,7 @@ export async function migrateAccounts(
     admins: [],
     users_with_passwords: 0,
     renamed: [],
+    emails_replaced: [],
   };
   const users = target.collection('users');
   if (generation === 'single-user') {
@@ -85,6 +92,20 @@ export async function migrateAccounts(
         .toArray()
     ).map((user) => [String(user['username']), String(user['user_id'])]),
   );
+  const emailOf = (user: OriginalUser) =>
+    typeof user.email === 'string' && user.email !== '' ? user.email.toLowerCase() : null;
+  const emailHolders = new Map(
+    (
+      await users
+        .find(
+          { email: { $in: originals.map(emailOf).filter((email) => email !== null) } },
+          { projection: { user_id: 1, email: 1 } },
+        )
+        .toArray()
+    ).map((user) => [String(user['email']), String(user['user_id'])]),
+  );
+  // Two original users whose emails differ only in case: the first keeps it.
+  const emailsGiven = new Set<string>();
   const documents = originals.map((user) => {
     const holder = taken.get(user.username);
     const username =
@@ -92,17 +113,27 @@ export async function migrateAccounts(
     if (username !== user.username)
       report.renamed.push({ user_id: user.user_id, from: user.username, to: username });
     if (user.is_active === false) report.inactive_users.push(user.user_id);
+    const wanted = emailOf(user);
+    const emailHolder = wanted === null ? undefined : emailHolders.get(wanted);
+    const email =
+      wanted !== null &&
+      !emailsGiven.has(wanted) &&
+      (emailHolder === undefined || emailHolder === user.user_id)
+        ? wanted
+        : `${user.user_id}@original.invalid`;
+    if (wanted !== null && email !== wanted) report.emails_replaced.push(user.user_id);
+    emailsGiven.add(email);
     if (user.role === 'admin') report.admins.push(user.user_id);
     if (user.password_hash) report.users_with_passwords++;
-    const created = user.created_at ?? EPOCH;
+    const created = dateOf(user.created_at) ?? EPOCH;
     return {
       _id: derivedObjectId('original-user', user.user_id),
       user_id: user.user_id,
       username,
       // Stepwise needs an email; an original user without one gets a name that cannot receive mail.
-      email: user.email ? user.email.toLowerCase() : `${user.user_id}@original.invalid`,
+      email,
       created_at: created,
-      updated_at: user.updated_at ?? created,
+      updated_at: dateOf(user.updated_at) ?? created,
     };
   });
   await insertOnce(users, documents);
@@ -117,12 +148,11 @@ export async function migrateAccounts(
   const keyDocuments = keys
     .filter((key) => typeof key.access_key === 'string' && key.access_key !== '')
     .map((key) => {
-      const created = key.created_at ?? EPOCH;
+      const created = dateOf(key.created_at) ?? EPOCH;
+      const lastUsed = dateOf(key.last_used_at);
       const revoked =
-        key.revoked_at ??
-        (key.is_active === false || inactive.has(key.user_id)
-          ? (key.last_used_at ?? created)
-          : null);
+        dateOf(key.revoked_at) ??
+        (key.is_active === false || inactive.has(key.user_id) ? (lastUsed ?? created) : null);
       if (revoked) report.revoked_keys++;
       return {
         _id: derivedObjectId('original-key', key.access_key_id),
@@ -131,7 +161,7 @@ export async function migrateAccounts(
         key_hash: sha256Hex(key.access_key),
         prefix: key.access_key.slice(0, 10),
         created_at: created,
-        last_used_at: key.last_used_at ?? null,
+        last_used_at: lastUsed,
         revoked_at: revoked,
       };
     });

@@ -4,6 +4,7 @@ import type { mongo } from 'mongoose';
 import { derivedObjectId } from '../deterministic.js';
 import type { OriginalTemplate, OriginalVersion } from './source-records.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Templates and versions (docs/migration-original.md, "Workflows"). A version keeps its id and
@@ -78,7 +79,7 @@ export async function migrateCatalog(
       userId: owner,
       name: template.workflow_template_name,
     });
-    const created = template.created_at ?? EPOCH;
+    const created = dateOf(template.created_at) ?? EPOCH;
     templateDocuments.push({
       _id: derivedObjectId('original-template', template.workflow_template_id),
       workflow_template_id: template.workflow_template_id,
@@ -86,7 +87,7 @@ export async function migrateCatalog(
       workflow_template_name: template.workflow_template_name,
       display_name: null,
       created_at: created,
-      updated_at: template.updated_at ?? created,
+      updated_at: dateOf(template.updated_at) ?? created,
     });
   }
   await insertOnce(target.collection('workflow_templates'), templateDocuments);
@@ -111,7 +112,7 @@ export async function migrateCatalog(
         workflow_version_id: version.workflow_version_id,
         paths: translation.untranslated.map((item) => item.path),
       });
-    const created = version.created_at ?? EPOCH;
+    const created = dateOf(version.created_at) ?? EPOCH;
     const list = versionsByTemplate.get(version.workflow_template_id) ?? [];
     list.push({ id: version.workflow_version_id, created: created.getTime() });
     versionsByTemplate.set(version.workflow_template_id, list);

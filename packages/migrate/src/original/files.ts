@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { sha256Hex } from '@stepwise/shared/node';
 import type { mongo } from 'mongoose';
 import { derivedObjectId } from '../deterministic.js';
 import type { MigratedRunFacts } from './run-facts.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Stored files become artifacts (docs/migration-original.md, "Files"): `workflow_files` (content
@@ -172,7 +173,7 @@ export function mediaPathOf(
     path = join(base, localPath.slice(originalMediaBase.replace(/\/$/, '').length + 1));
   else path = resolve(localPath);
   const inside = relative(base, path);
-  return inside.startsWith('..') || isAbsolute(inside) ? null : path;
+  return inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside) ? null : path;
 }
 
 export async function migrateFiles(
@@ -225,7 +226,7 @@ export async function migrateFiles(
       name: file.filename ?? file.file_id,
       contentType: json ? 'application/json' : 'text/plain; charset=utf-8',
       bytes,
-      created: file.created_at ?? new Date(0),
+      created: dateOf(file.created_at) ?? new Date(0),
     });
   }
 
@@ -260,7 +261,13 @@ export async function migrateFiles(
     }
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      // A link inside the base may point outside it: the real path must lie inside too.
+      const real = await realpath(path);
+      if (mediaPathOf(real, await realpath(media.base), null) === null) {
+        report.not_migrated.push({ id, reason: `links outside the media base: ${path}` });
+        continue;
+      }
+      bytes = await readFile(real);
     } catch {
       report.not_migrated.push({ id, reason: `missing on disk: ${path}` });
       continue;
@@ -276,7 +283,7 @@ export async function migrateFiles(
       name: path.split('/').at(-1) ?? id,
       contentType: mediaTypes[extension] ?? 'application/octet-stream',
       bytes,
-      created: content.downloaded_at ?? new Date(0),
+      created: dateOf(content.downloaded_at) ?? new Date(0),
     });
     report.media_files++;
   }

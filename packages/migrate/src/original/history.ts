@@ -1,6 +1,7 @@
 import type { mongo } from 'mongoose';
 import { derivedObjectId } from '../deterministic.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Keyword and option history, per template (research §2.10, §2.11, §1.1). The single-user
@@ -21,7 +22,7 @@ const EPOCH = new Date(0);
 
 const text = (value: unknown, fallback: string): string =>
   typeof value === 'string' ? value : fallback;
-const date = (value: unknown, fallback: Date): Date => (value instanceof Date ? value : fallback);
+const date = (value: unknown, fallback: Date): Date => dateOf(value) ?? fallback;
 
 export async function migrateHistory(
   source: mongo.Db,

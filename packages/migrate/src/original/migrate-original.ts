@@ -84,6 +84,14 @@ export async function migrateOriginalDatabase(
     throw new Error(
       'the source and target are the same database: the migration never writes in place',
     );
+  // The same database under another host name (localhost, 127.0.0.1) passes the check above; a
+  // target that holds the original's own collections is refused as well.
+  const targetNames = new Set((await targetDb.listCollections().toArray()).map((c) => c.name));
+  for (const name of ['schema_migrations', 'workflows', 'generated_content'])
+    if (targetNames.has(name))
+      throw new Error(
+        `the target holds the original system's \`${name}\` collection: give an empty or Stepwise database as the target; the migration never writes in place`,
+      );
   const { generation, detected_by } = await detectGeneration(sourceDb);
   options.progress(`source is the ${generation} generation (${detected_by})`);
   // The target's indexes first: its unique keys are what keep a rerun from writing twice.

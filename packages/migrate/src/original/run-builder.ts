@@ -9,6 +9,7 @@ import {
   type WorkflowRunRecord,
 } from '@stepwise/shared';
 import { derivedHex, derivedId, derivedObjectId } from '../deterministic.js';
+import { dateOf } from './dates.js';
 import { mapOriginalEvent, positionOf } from './event-mapping.js';
 import {
   runIdOf,
@@ -31,6 +32,8 @@ export interface RunTarget {
   /** Versions that exist in the target: an event's own version is kept only if it is one. */
   knownVersionIds: ReadonlySet<string>;
   projectName: string;
+  /** A sub-action's child run: settled as it stands, never left to go on. */
+  settled?: boolean;
 }
 
 export interface BuiltRun {
@@ -45,6 +48,21 @@ export interface BuiltRun {
 
 /** The original's status words, for runs at rest (`created`/`processing` mean it was moving). */
 const settledStatus: Record<string, RunStatus> = { completed: 'completed', error: 'error' };
+
+/** A branch's stored lineage, its odd entries (not objects, no branch id) left out. */
+function lineageEntries(
+  branch: OriginalBranch,
+): { branch_id: string; cutoff_event_id: string | null }[] {
+  if (!Array.isArray(branch.lineage)) return [];
+  return branch.lineage.flatMap((entry: unknown) => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const { branch_id, cutoff_event_id } = entry as Record<string, unknown>;
+    if (typeof branch_id !== 'string') return [];
+    return [
+      { branch_id, cutoff_event_id: typeof cutoff_event_id === 'string' ? cutoff_event_id : null },
+    ];
+  });
+}
 
 /**
  * The branch's ancestors from the root down, each with the last seq of theirs it sees. The
@@ -61,9 +79,10 @@ function lineageOf(
   const branch = branches.get(branchId);
   if (!branch || seen.has(branchId)) return [];
   seen.add(branchId);
-  if (Array.isArray(branch.lineage) && branch.lineage.length > 0) {
-    const own = branch.lineage.findIndex((entry) => entry.branch_id === branchId);
-    const ancestors = own >= 0 ? branch.lineage.slice(0, own) : branch.lineage;
+  const stored = lineageEntries(branch);
+  if (stored.length > 0) {
+    const own = stored.findIndex((entry) => entry.branch_id === branchId);
+    const ancestors = own >= 0 ? stored.slice(0, own) : stored;
     return ancestors.map((entry) => ({
       branch_id: entry.branch_id,
       until_seq: cutoffSeq(entry.cutoff_event_id),
@@ -81,9 +100,10 @@ function lineageOf(
 }
 
 function parentOf(branch: OriginalBranch, lineage: BranchRecord['lineage']) {
-  if (Array.isArray(branch.lineage) && branch.lineage.length > 0) {
-    const own = branch.lineage.findIndex((entry) => entry.branch_id === branch.branch_id);
-    const parent = own > 0 ? branch.lineage[own - 1] : undefined;
+  const stored = lineageEntries(branch);
+  if (stored.length > 0) {
+    const own = stored.findIndex((entry) => entry.branch_id === branch.branch_id);
+    const parent = own > 0 ? stored[own - 1] : undefined;
     return { parent: parent?.branch_id ?? null, point: parent?.cutoff_event_id ?? null };
   }
   return {
@@ -103,7 +123,11 @@ export function buildRun(
   const events = [...originalEvents].sort((a, b) =>
     a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0,
   );
-  const branches = new Map(originalBranches.map((branch) => [branch.branch_id, branch]));
+  // Sorted by id, so nothing depends on the order the source returned them in.
+  const sortedBranches = originalBranches
+    .filter((branch) => typeof branch.branch_id === 'string')
+    .sort((a, b) => (a.branch_id < b.branch_id ? -1 : a.branch_id > b.branch_id ? 1 : 0));
+  const branches = new Map(sortedBranches.map((branch) => [branch.branch_id, branch]));
   const root =
     [...branches.values()].find(
       (branch) => !branch.parent_branch_id && !(branch.lineage ?? []).length,
@@ -117,7 +141,7 @@ export function buildRun(
   for (const event of events) {
     const id = branchOf(event);
     if (!branches.has(id))
-      branches.set(id, { _id: null, branch_id: id, created_at: event.timestamp ?? null });
+      branches.set(id, { _id: null, branch_id: id, created_at: dateOf(event.timestamp) });
   }
   const cutoffSeq = (cutoff: string | null | undefined): number => {
     if (cutoff === null || cutoff === undefined) return events.length;
@@ -130,14 +154,14 @@ export function buildRun(
 
   const ordered = [...branches.values()].sort(
     (a, b) =>
-      (a.created_at?.getTime() ?? 0) - (b.created_at?.getTime() ?? 0) ||
+      (dateOf(a.created_at)?.getTime() ?? 0) - (dateOf(b.created_at)?.getTime() ?? 0) ||
       (a.branch_id < b.branch_id ? -1 : a.branch_id > b.branch_id ? 1 : 0),
   );
   const activeBranchId =
     original.current_branch_id && branches.has(original.current_branch_id)
       ? original.current_branch_id
       : (ordered.at(-1)?.branch_id ?? root);
-  const fallbackTime = original.created_at ?? new Date(0);
+  const fallbackTime = dateOf(original.created_at) ?? new Date(0);
   const builtBranches = ordered.map((branch) => {
     const lineage = lineageOf(branch.branch_id, branches, cutoffSeq);
     const { parent, point } = parentOf(branch, lineage);
@@ -149,7 +173,7 @@ export function buildRun(
       branch_point_event_id: point,
       lineage,
       status: branch.branch_id === activeBranchId ? ('active' as const) : ('inactive' as const),
-      created_at: branch.created_at ?? fallbackTime,
+      created_at: dateOf(branch.created_at) ?? fallbackTime,
     };
   });
 
@@ -175,7 +199,7 @@ export function buildRun(
       branch_id: branchOf(event),
       seq: index + 1,
       ...decided,
-      timestamp: event.timestamp ?? fallbackTime,
+      timestamp: dateOf(event.timestamp) ?? fallbackTime,
       correlation_id: correlationId,
       command_id: null,
       actor: null,
@@ -195,11 +219,24 @@ export function buildRun(
       ? { ...replayEvents(activeBranchId, visible, target.versionId), version_id: target.versionId }
       : emptySnapshot(activeBranchId, target.versionId);
   const fields = runFieldsOf(folded);
-  // At rest the original's status stands; in flight, its log says whether a question is open
-  // (the original's own recovery trusts the log over the cached status, §4.4).
-  const recorded = original.status ?? 'processing';
+  // At rest the original's status stands; in flight, its log says where the run is (the
+  // original's own recovery trusts the log over the cached status, §4.4): a question left open
+  // waits for its answer; a module that failed last (the original never set `error` itself, §4.2)
+  // is an error a resume runs again. A sub-action's child run never goes on by itself: the
+  // original moved only its parent on (§2.1).
+  const recorded = typeof original.status === 'string' ? original.status : 'processing';
+  const failedLast = folded.cursor?.phase === 'failed';
   const status: RunStatus =
-    settledStatus[recorded] ?? (fields.pending_interaction ? 'awaiting_input' : 'running');
+    settledStatus[recorded] ??
+    (failedLast
+      ? 'error'
+      : target.settled
+        ? folded.cursor?.phase === 'completed'
+          ? 'completed'
+          : 'cancelled'
+        : fields.pending_interaction
+          ? 'awaiting_input'
+          : 'running');
   const statusDisagreement =
     recorded === 'awaiting_input' && status !== 'awaiting_input'
       ? 'awaiting_input without a pending interaction'
@@ -211,7 +248,7 @@ export function buildRun(
     status,
     pending_interaction: status === 'awaiting_input' ? folded.pending_interaction : null,
   };
-  const created = original.created_at ?? events[0]?.timestamp ?? new Date(0);
+  const created = dateOf(original.created_at) ?? dateOf(events[0]?.timestamp) ?? new Date(0);
   const initialVersion = events.find((event) => event.event_type === 'workflow_created')?.data?.[
     'version_id'
   ];
@@ -245,7 +282,7 @@ export function buildRun(
     snapshot,
     outbox: [],
     created_at: created,
-    updated_at: original.updated_at ?? created,
+    updated_at: dateOf(original.updated_at) ?? created,
   };
   return { run, events: builtEvents, branches: builtBranches, keptTypes, statusDisagreement };
 }

@@ -10,6 +10,7 @@ import {
   type OriginalRun,
 } from './source-records.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Every run with its log and branches, a page at a time (docs/migration-original.md, "Runs").
@@ -34,10 +35,17 @@ export interface RunsReport {
   sub_action_runs: number;
   /** Runs left `running` (the original had them in flight, not waiting): runners go on with them. */
   running: number;
+  /** Runs that could not be built (an odd document), with why: the others are migrated. */
+  failed: { workflow_run_id: string; error: string }[];
+  /** Events without a string `event_id`: they have no place in the log's order (source `_id`s). */
+  events_without_id: string[];
+  /** Run documents the pages never reached (no string run id): counted, not migrated. */
+  runs_not_read: number;
 }
 
-function lastSegment(path: string | null | undefined): string | null {
-  const parts = (path ?? '').split(/[\\/]+/).filter((part) => part !== '');
+function lastSegment(path: unknown): string | null {
+  if (typeof path !== 'string') return null;
+  const parts = path.split(/[\\/]+/).filter((part) => part !== '');
   return parts.at(-1) ?? null;
 }
 
@@ -67,6 +75,9 @@ export async function migrateRuns(
     runs_without_owner: [],
     sub_action_runs: 0,
     running: 0,
+    failed: [],
+    events_without_id: [],
+    runs_not_read: 0,
   };
   const runField = options.generation === 'multi-user' ? 'workflow_run_id' : 'workflow_id';
   const runsCollection = source.collection(
@@ -177,25 +188,41 @@ export async function migrateRuns(
           original.current_workflow_version_id ??
             (typeof created?.['version_id'] === 'string' ? created['version_id'] : null) ??
             parent?.versionId,
-          original.created_at,
+          dateOf(original.created_at),
         ) ?? null;
       if (!versionId) {
         report.runs_without_version.push(runId);
         continue;
       }
       const projectName =
-        original.project_name ??
+        (typeof original.project_name === 'string' && original.project_name !== ''
+          ? original.project_name
+          : null) ??
         lastSegment(original.project_path ?? original.project_folder) ??
         (parent ? `${parent.projectName} (sub-action ${runId})` : runId);
       if (parent) report.sub_action_runs++;
-      const built = buildRun(original, runEvents, branchesByRun.get(runId) ?? [], {
-        userId,
-        templateId,
-        templateName: template.name,
-        versionId,
-        knownVersionIds: options.catalog.versionIds,
-        projectName,
+      const usable = runEvents.filter((event) => {
+        if (typeof event.event_id === 'string') return true;
+        report.events_without_id.push(String(event._id));
+        return false;
       });
+      let built: ReturnType<typeof buildRun>;
+      try {
+        built = buildRun(original, usable, branchesByRun.get(runId) ?? [], {
+          userId,
+          templateId,
+          templateName: template.name,
+          versionId,
+          knownVersionIds: options.catalog.versionIds,
+          projectName,
+          settled: Boolean(original.parent_workflow_id),
+        });
+      } catch (error) {
+        // One odd run must not stop the other thousands: it is reported, and the next pass tries
+        // it again (nothing of it was written).
+        report.failed.push({ workflow_run_id: runId, error: (error as Error).message });
+        continue;
+      }
       facts.set(runId, {
         userId,
         templateId,
@@ -223,6 +250,7 @@ export async function migrateRuns(
     await insertOnce(targetRuns, runDocuments);
     options.progress(`runs ${done}/${total}, events ${report.events}`);
   }
+  report.runs_not_read = Math.max(0, total - done);
   return { report, runOwners: facts };
 }
 

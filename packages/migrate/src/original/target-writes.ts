@@ -8,21 +8,34 @@ import type { mongo } from 'mongoose';
 
 const DUPLICATE_KEY = 11000;
 
-interface BulkFailure {
+interface WriteErrorInfo {
   code?: number;
-  writeErrors?: { code?: number }[] | { code?: number };
+  index?: number;
+  errmsg?: string;
 }
 
-function onlyDuplicates(error: unknown): boolean {
+interface BulkFailure {
+  writeErrors?: WriteErrorInfo[] | WriteErrorInfo;
+}
+
+function duplicateIndexes(error: unknown): { indexes: number[]; sample: string } | null {
   const failure = error as BulkFailure;
   const writeErrors = failure.writeErrors;
-  if (Array.isArray(writeErrors) && writeErrors.length > 0)
-    return writeErrors.every((entry) => entry.code === DUPLICATE_KEY);
-  if (writeErrors && !Array.isArray(writeErrors)) return writeErrors.code === DUPLICATE_KEY;
-  return failure.code === DUPLICATE_KEY;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (list.length === 0 || !list.every((entry) => entry.code === DUPLICATE_KEY)) return null;
+  return {
+    indexes: list.map((entry) => ('index' in entry ? (entry.index ?? -1) : -1)),
+    sample: String(
+      ('errmsg' in (list[0] ?? {}) ? (list[0] as { errmsg?: string }).errmsg : '') ?? '',
+    ),
+  };
 }
 
-/** Inserts in unordered batches; documents already there (by `_id`) are skipped. */
+/**
+ * Inserts in unordered batches. A document refused as a duplicate must be there already under its
+ * own `_id` (written by an earlier, interrupted run): one refused for clashing with a different
+ * document on another unique key is an error, never passed over in silence.
+ */
 export async function insertOnce(
   collection: mongo.Collection,
   documents: readonly mongo.Document[],
@@ -33,7 +46,15 @@ export async function insertOnce(
     try {
       await collection.insertMany(batch as mongo.OptionalId<mongo.Document>[], { ordered: false });
     } catch (error) {
-      if (!onlyDuplicates(error)) throw error;
+      const duplicates = duplicateIndexes(error);
+      if (!duplicates) throw error;
+      const ids = duplicates.indexes.map((index) => batch[index]?.['_id']);
+      const present = await collection.countDocuments({ _id: { $in: ids } });
+      if (ids.includes(undefined) || present < ids.length)
+        throw new Error(
+          `${collection.collectionName}: ${ids.length - present} document(s) clash with a different document on a unique key (${duplicates.sample})`,
+          { cause: error },
+        );
     }
   }
 }

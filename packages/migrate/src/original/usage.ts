@@ -2,6 +2,7 @@ import type { mongo } from 'mongoose';
 import { derivedObjectId } from '../deterministic.js';
 import type { MigratedRunFacts } from './run-facts.js';
 import { insertOnce } from './target-writes.js';
+import { dateOf } from './dates.js';
 
 /**
  * Usage (`tokens`, research §6.1) as Stepwise's per-call records. The multi-user generation keeps
@@ -47,7 +48,7 @@ function providerNode(record: OriginalTokenRecord): [string, Record<string, unkn
 export function usageRecordOf(record: OriginalTokenRecord, run: MigratedRunFacts, runId: string) {
   const node = providerNode(record);
   const fields = node ? node[1] : record;
-  const created = record.timestamp ?? new Date(0);
+  const created = dateOf(record.timestamp) ?? new Date(0);
   const sourceId = String(record._id);
   return {
     _id: derivedObjectId('original-token', sourceId),
