@@ -19,6 +19,7 @@ import { useTestDatabases, type TestDatabases } from './support/databases.js';
 import { startTestGateway, startTestResolver, type TestGateway } from './support/gateway.js';
 import { originalRunViews } from './support/original-rules.js';
 import { useOwnStandIn } from './support/stand-in.js';
+import { dumpDatabase, killRepeatedly } from './support/interrupted-processes.js';
 import { logRecord, startProcess } from './support/processes.js';
 import { startTestRunner } from './support/runner.js';
 import { RunsClient } from './support/runs.js';
@@ -433,41 +434,22 @@ describe('migration from the original system', () => {
       '--page-size',
       '25',
     ];
-    let kills = 0;
-    for (let attempt = 0; attempt < 30; attempt++) {
-      const child = startProcess('packages/migrate/dist/from-original.js', args, {});
-      const interrupted = await Promise.race([
-        child.exited.then(() => false),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(true), 400 + attempt * 150 + Math.floor(Math.random() * 400)),
-        ),
-      ]);
-      if (!interrupted) {
-        expect(await child.exited).toBe(0);
-        break;
-      }
-      child.child.kill('SIGKILL');
-      await child.exited;
-      kills++;
-    }
+    const { kills, finished } = await killRepeatedly(
+      'packages/migrate/dist/from-original.js',
+      args,
+      {
+        attempts: 30,
+        firstDelayMs: 400,
+        stepMs: 150,
+        jitterMs: 400,
+      },
+    );
+    expect(finished === null || finished === 0).toBe(true);
     expect(kills).toBeGreaterThanOrEqual(1);
     const last = startProcess('packages/migrate/dist/from-original.js', args, {});
     expect(await last.exited).toBe(0);
     const report = last.lines.map(logRecord).find((record) => record !== null && 'runs' in record);
     expect((report?.['runs'] as { runs: number } | undefined)?.runs).toBe(0);
-    expect(await dump(killed.mongo)).toEqual(await dump(calm.mongo));
+    expect(await dumpDatabase(killed.mongo)).toEqual(await dumpDatabase(calm.mongo));
   }, 600_000);
 });
-
-/** Every document of every collection, by collection and _id: the whole database, to compare. */
-async function dump(connection: Connection): Promise<Record<string, unknown[]>> {
-  const db = connection.db;
-  if (!db) throw new Error('not connected');
-  const result: Record<string, unknown[]> = {};
-  for (const { name } of (await db.listCollections().toArray()).sort((a, b) =>
-    a.name.localeCompare(b.name),
-  )) {
-    result[name] = await db.collection(name).find().sort({ _id: 1 }).toArray();
-  }
-  return result;
-}

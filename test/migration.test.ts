@@ -9,22 +9,10 @@ import {
 import { migrateLegacyDatabase, type MigrationReport } from '../packages/migrate/src/migrate.js';
 import { useTestDatabases } from './support/databases.js';
 import { startTestGateway } from './support/gateway.js';
+import { dumpDatabase, killRepeatedly } from './support/interrupted-processes.js';
 import { logRecord, startProcess } from './support/processes.js';
 import { startTestRunner } from './support/runner.js';
 import { RunsClient } from './support/runs.js';
-
-/** Every document of every collection, by collection and _id: the whole database, to compare. */
-async function dump(connection: Connection): Promise<Record<string, unknown[]>> {
-  const db = connection.db;
-  if (!db) throw new Error('not connected');
-  const result: Record<string, unknown[]> = {};
-  for (const { name } of (await db.listCollections().toArray()).sort((a, b) =>
-    a.name.localeCompare(b.name),
-  )) {
-    result[name] = await db.collection(name).find().sort({ _id: 1 }).toArray();
-  }
-  return result;
-}
 
 const migrate = (
   connection: Connection,
@@ -131,19 +119,19 @@ describe('migration from the single-user schema', () => {
   it('changes nothing the second time, and --dry-run writes nothing but counts the same', async () => {
     const db = await useTestDatabases('migration_twice', { indexes: false });
     await generateLegacyDatabase(db.mongo.db as never, { seed: 11, runs: 25 });
-    const before = await dump(db.mongo);
+    const before = await dumpDatabase(db.mongo);
     const dry = await migrate(db.mongo, { dryRun: true });
-    expect(await dump(db.mongo)).toEqual(before);
+    expect(await dumpDatabase(db.mongo)).toEqual(before);
     const real = await migrate(db.mongo);
     expect(dry.counts).toEqual(real.counts);
     expect(dry.orphans).toEqual(real.orphans);
     expect(real.changed).toBe(true);
-    const after = await dump(db.mongo);
+    const after = await dumpDatabase(db.mongo);
     const again: MigrationReport = await migrate(db.mongo);
     expect(again.changed).toBe(false);
     expect(again.counts.runs_created).toBe(0);
     expect(again.counts.runs_already_migrated).toBe(25);
-    expect(await dump(db.mongo)).toEqual(after);
+    expect(await dumpDatabase(db.mongo)).toEqual(after);
     // Orphans are left as they were.
     const orphan = await db.mongo.db
       ?.collection('events')
@@ -160,30 +148,15 @@ describe('migration from the single-user schema', () => {
       runs: 120,
     });
     await generateLegacyDatabase(killed.mongo.db as never, { seed: 23, runs: 120 });
-    expect(await dump(killed.mongo)).toEqual(await dump(calm.mongo));
+    expect(await dumpDatabase(killed.mongo)).toEqual(await dumpDatabase(calm.mongo));
     await migrate(calm.mongo);
 
-    let kills = 0;
-    for (let attempt = 0; attempt < 30; attempt++) {
-      const child = startProcess(
-        'packages/migrate/dist/main.js',
-        ['--mongo-url', killed.mongoUrl, '--batch-size', '10'],
-        {},
-      );
-      const interrupted = await Promise.race([
-        child.exited.then(() => false),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(true), 250 + attempt * 120 + Math.floor(Math.random() * 300)),
-        ),
-      ]);
-      if (!interrupted) {
-        expect(await child.exited).toBe(0);
-        break;
-      }
-      child.child.kill('SIGKILL');
-      await child.exited;
-      kills++;
-    }
+    const { kills, finished } = await killRepeatedly(
+      'packages/migrate/dist/main.js',
+      ['--mongo-url', killed.mongoUrl, '--batch-size', '10'],
+      { attempts: 30, firstDelayMs: 250, stepMs: 120, jitterMs: 300 },
+    );
+    expect(finished === null || finished === 0).toBe(true);
     expect(kills).toBeGreaterThanOrEqual(1);
     const finalRun = startProcess(
       'packages/migrate/dist/main.js',
@@ -195,7 +168,7 @@ describe('migration from the single-user schema', () => {
       .map(logRecord)
       .find((record) => record !== null && 'changed' in record);
     expect(report?.['changed']).toBe(false);
-    expect(await dump(killed.mongo)).toEqual(await dump(calm.mongo));
+    expect(await dumpDatabase(killed.mongo)).toEqual(await dumpDatabase(calm.mongo));
     expect(generated.runs).toHaveLength(120);
   }, 120_000);
 
