@@ -418,6 +418,82 @@ describe('migration from the original system', () => {
     );
   }, 120_000);
 
+  it('a run waiting at a module whose original name is not a Stepwise name is answered at its renamed module', async () => {
+    const source = await useTestDatabases('orig_names_source', { indexes: false });
+    const { mediaDir, fixture } = await generated(source, 'single-user', 24, 'issue-24-names');
+    const db = source.mongo.db as mongo.Db;
+    // A waiting run; its version's module of that name, and the run's events, renamed as an
+    // original author could have named it (capitals and spaces: not a slug).
+    const runId = fixture.waiting_run_ids[0] ?? '';
+    const run = await db.collection('workflows').findOne({ workflow_id: runId });
+    const asked = await db
+      .collection('events')
+      .find({ workflow_id: runId, event_type: 'interaction_requested' })
+      .sort({ event_id: -1 })
+      .next();
+    const moduleName = String(asked?.['module_name']);
+    const renamed = `${moduleName.toUpperCase()} (picked)`;
+    const versions = await db.collection('workflow_versions').find().toArray();
+    for (const version of versions) {
+      const workflow = JSON.parse(JSON.stringify(version['resolved_workflow'])) as {
+        steps: { modules: { name?: string }[] }[];
+      };
+      for (const step of workflow.steps)
+        for (const module of step.modules) if (module.name === moduleName) module.name = renamed;
+      await db
+        .collection('workflow_versions')
+        .updateOne({ _id: version._id }, { $set: { resolved_workflow: workflow } });
+    }
+    await db
+      .collection('events')
+      .updateMany(
+        { workflow_id: runId, module_name: moduleName },
+        { $set: { module_name: renamed } },
+      );
+
+    const target = await useTestDatabases('orig_names_target', { indexes: false });
+    const report = await migrate(source.mongo, target.mongo, mediaDir);
+    expect(report.runs.failed).toEqual([]);
+    const migrated = await target.mongo.db
+      ?.collection('workflow_runs')
+      .findOne({ workflow_run_id: runId });
+    const userId = String(migrated?.['user_id']);
+    const secret = 'sk_test_names_key';
+    await target.models.accessKeys.create({
+      key_id: 'key_000000000000000000000024',
+      user_id: userId,
+      key_hash: hashKeySecretForTests(secret),
+      prefix: secret.slice(0, 10),
+      created_at: new Date(),
+      last_used_at: null,
+      revoked_at: null,
+    });
+    const gateway = await startTestGateway(target);
+    await startTestRunner(target);
+    const client = new RunsClient(gateway, secret);
+    const view = await client.get(runId);
+    expect(view.status).toBe('awaiting_input');
+    // Where the translated version has the module, by its Stepwise name.
+    expect(view.pending_interaction?.module_name).toBe(`${moduleName}_picked`);
+    const answers: Record<string, unknown> = {
+      'user.select': { selected_indices: [0] },
+      'user.text_input': { value: 'renamed' },
+      'user.confirm': { confirmed: true },
+    };
+    const { status, body } = await client.answer(
+      runId,
+      view.pending_interaction?.interaction_id ?? '',
+      answers[view.pending_interaction?.module_id ?? ''],
+    );
+    expect(status, JSON.stringify(body)).toBe(200);
+    const events = await client.events(runId);
+    const moved = events.find((event) => event.module_name === `${moduleName}_picked`);
+    expect(moved?.data['legacy_position']).toEqual({
+      step_id: run?.['current_step'] ?? moved?.step_id,
+      module_name: renamed,
+    });
+  }, 120_000);
+
   it('killed at random points and run again, ends in the same target as one uninterrupted run', async () => {
     const source = await useTestDatabases('orig_kill_source', { indexes: false });
     const { mediaDir } = await generated(source, 'multi-user', 400, 'issue-24-kill');

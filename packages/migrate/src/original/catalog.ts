@@ -1,4 +1,4 @@
-import { translateOriginalWorkflow } from '@stepwise/shared';
+import { translateOriginalWorkflow, type OriginalWorkflowTranslation } from '@stepwise/shared';
 import { contentHashOfJson } from '@stepwise/shared/node';
 import type { mongo } from 'mongoose';
 import { derivedObjectId } from '../deterministic.js';
@@ -34,6 +34,8 @@ export interface MigratedCatalog {
   /** A template's versions, oldest first (by creation time, never by id). */
   versionsByTemplate: ReadonlyMap<string, readonly { id: string; created: number }[]>;
   versionIds: ReadonlySet<string>;
+  /** Per version, the modules its translation names otherwise than the original did. */
+  moves: ReadonlyMap<string, OriginalWorkflowTranslation['moved']>;
 }
 
 const EPOCH = new Date(0);
@@ -95,6 +97,7 @@ export async function migrateCatalog(
 
   const versionsByTemplate = new Map<string, { id: string; created: number }[]>();
   const versionIds = new Set<string>();
+  const moves = new Map<string, OriginalWorkflowTranslation['moved']>();
   const cursor = source
     .collection('workflow_versions')
     .find()
@@ -117,6 +120,7 @@ export async function migrateCatalog(
     list.push({ id: version.workflow_version_id, created: created.getTime() });
     versionsByTemplate.set(version.workflow_template_id, list);
     versionIds.add(version.workflow_version_id);
+    if (translation.moved.length > 0) moves.set(version.workflow_version_id, translation.moved);
     batch.push({
       _id: derivedObjectId('original-version', version.workflow_version_id),
       workflow_version_id: version.workflow_version_id,
@@ -149,7 +153,7 @@ export async function migrateCatalog(
   report.versions = versionIds.size;
   for (const list of versionsByTemplate.values())
     list.sort((a, b) => a.created - b.created || (a.id < b.id ? -1 : 1));
-  return { report, templates, versionsByTemplate, versionIds };
+  return { report, templates, versionsByTemplate, versionIds, moves };
 }
 
 /**

@@ -71,8 +71,11 @@ export function originalStateWrites(event: OriginalEventFields): Record<string, 
   return null;
 }
 
-/** The step a retry's target module was last seen in: the original's retry names only the module. */
-export type StepOfModule = (moduleName: string) => string | null;
+/**
+ * Where a retry's target module stands: the original's retry names only the module, so the step is
+ * where it last ran (and the name is the one the translated version gives it).
+ */
+export type TargetOfRetry = (moduleName: string) => { step_id: string; module_name: string } | null;
 
 function kept(event: OriginalEventFields, data: Record<string, unknown>): DecidedEvent {
   const writes = originalStateWrites(event);
@@ -96,7 +99,7 @@ function kept(event: OriginalEventFields, data: Record<string, unknown>): Decide
  */
 export function mapOriginalEvent(
   event: OriginalEventFields,
-  stepOfModule: StepOfModule,
+  targetOfRetry: TargetOfRetry,
 ): DecidedEvent {
   const data = isRecord(event.data) ? event.data : {};
   const { step_id, module_name } = positionOf(event);
@@ -208,15 +211,15 @@ export function mapOriginalEvent(
       };
     }
     case 'retry_requested': {
-      const target = text(data['target_module']);
-      const targetStep = target === null ? null : stepOfModule(target);
-      if (target === null || targetStep === null) return kept(event, data);
+      const named = text(data['target_module']);
+      const target = named === null ? null : targetOfRetry(named);
+      if (target === null) return kept(event, data);
       return {
         event_type: 'retry_requested',
         step_id: null,
         module_name: null,
         data: {
-          target: { step_id: targetStep, module_name: target },
+          target,
           feedback: text(data['feedback']),
           ...legacy,
         },

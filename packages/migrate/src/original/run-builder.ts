@@ -1,5 +1,6 @@
 import {
   emptySnapshot,
+  type OriginalWorkflowTranslation,
   replayEvents,
   runFieldsOf,
   type BranchRecord,
@@ -34,6 +35,8 @@ export interface RunTarget {
   projectName: string;
   /** A sub-action's child run: settled as it stands, never left to go on. */
   settled?: boolean;
+  /** Modules the run's version names otherwise than the original did (the importer's `moved`). */
+  moved?: OriginalWorkflowTranslation['moved'];
 }
 
 export interface BuiltRun {
@@ -177,13 +180,35 @@ export function buildRun(
     };
   });
 
+  // A module the translated version names otherwise (research-doc names that are not slugs, a
+  // module without a name) is renamed in the log, so the run stands where its version has it; the
+  // original position stays on the event (`legacy_position`).
+  const moves = new Map(
+    (target.moved ?? []).map((move) => [
+      `${move.from.step_id}\u0000${move.from.module_name}`,
+      move.to,
+    ]),
+  );
+  const movedName = new Map<string, string>();
+  for (const move of target.moved ?? []) movedName.set(move.from.module_name, move.to.module_name);
   // Each event mapped in log order; a retry's target step is where that module last ran.
   const stepOfModule = new Map<string, string>();
   const keptTypes: Record<string, number> = {};
   const correlationId = derivedId('corr', 'original', runId);
   const builtEvents = events.map((event, index) => {
-    const decided = mapOriginalEvent(event, (name) => stepOfModule.get(name) ?? null);
-    const { step_id, module_name } = positionOf(event);
+    const original = positionOf(event);
+    const moved =
+      original.step_id !== null && original.module_name !== null
+        ? moves.get(`${original.step_id}\u0000${original.module_name}`)
+        : undefined;
+    const placed = moved ? { ...event, ...moved } : event;
+    const decided = mapOriginalEvent(placed, (name) => {
+      const renamed = movedName.get(name) ?? name;
+      const step = stepOfModule.get(renamed);
+      return step === undefined ? null : { step_id: step, module_name: renamed };
+    });
+    if (moved) decided.data = { ...decided.data, legacy_position: original };
+    const { step_id, module_name } = positionOf(placed);
     if (step_id !== null && module_name !== null) stepOfModule.set(module_name, step_id);
     if (decided.event_type === 'legacy_event')
       keptTypes[event.event_type] = (keptTypes[event.event_type] ?? 0) + 1;

@@ -216,6 +216,7 @@ export async function migrateRuns(
           knownVersionIds: options.catalog.versionIds,
           projectName,
           settled: Boolean(original.parent_workflow_id),
+          moved: options.catalog.moves.get(versionId) ?? [],
         });
       } catch (error) {
         // One odd run must not stop the other thousands: it is reported, and the next pass tries

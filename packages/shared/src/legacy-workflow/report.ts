@@ -27,6 +27,17 @@ export const originalWorkflowTranslationSchema = z
     untranslated: z.array(untranslatedItemSchema),
     /** Nothing untranslated, and workflowDefinitionSchema accepts `workflow`. */
     runnable: z.boolean(),
+    /**
+     * Modules that stand elsewhere by name in the translation (a step id or module name that was
+     * not a slug, a clash, a module without a name): where the original's events name them, and
+     * where the translation has them. A migrated log is renamed with it.
+     */
+    moved: z.array(
+      z.object({
+        from: z.object({ step_id: z.string(), module_name: z.string() }),
+        to: z.object({ step_id: z.string(), module_name: z.string() }),
+      }),
+    ),
   })
   .meta({
     description:

@@ -42,6 +42,14 @@ interface Translator {
   report: UntranslatedReport;
   config: JsonObject;
   keepUntranslated: boolean;
+  moved: OriginalWorkflowTranslation['moved'];
+}
+
+/** The name the original's events give a module: its `name`, or its `module_id` (research §5.2). */
+function eventNameOf(module: unknown): string | null {
+  if (!isJsonObject(module)) return null;
+  if (typeof module['name'] === 'string' && module['name'] !== '') return module['name'];
+  return typeof module['module_id'] === 'string' ? module['module_id'] : null;
 }
 
 /** A slug for an original name, reporting a rename (the original's retry and jump targets use names). */
@@ -172,10 +180,23 @@ function translateStep(
   );
   const names = new SlugScope();
   const originals = Array.isArray(step['modules']) ? step['modules'] : [];
+  const originalStepId = typeof step['step_id'] === 'string' ? step['step_id'] : null;
   const modules = originals
-    .map((module: unknown, index) =>
-      translateModule(module, [...at, 'modules', index], names, translator),
-    )
+    .map((module: unknown, index) => {
+      const translated = translateModule(module, [...at, 'modules', index], names, translator);
+      const from = eventNameOf(module);
+      if (
+        translated !== null &&
+        from !== null &&
+        originalStepId !== null &&
+        (from !== translated.name || originalStepId !== stepId)
+      )
+        translator.moved.push({
+          from: { step_id: originalStepId, module_name: from },
+          to: { step_id: stepId, module_name: translated.name },
+        });
+      return translated;
+    })
     .filter((module) => module !== null);
   if (modules.length === 0) {
     report.add(at, 'no module of this step translates, so the step is left out');
@@ -218,13 +239,14 @@ export function translateOriginalWorkflow(
   const report = new UntranslatedReport();
   if (!isJsonObject(original)) {
     report.add([], 'not a workflow (a JSON object)');
-    return { workflow: {}, untranslated: report.items, runnable: false };
+    return { workflow: {}, untranslated: report.items, runnable: false, moved: [] };
   }
   const config = storable(original['config'], ['config'], report);
   const translator: Translator = {
     report,
     config,
     keepUntranslated: options.keepUntranslated === true,
+    moved: [],
   };
   reportUnknownKeys(original, WORKFLOW_KEYS, [], report);
   const workflowId = slugFor(
@@ -260,5 +282,6 @@ export function translateOriginalWorkflow(
     workflow,
     untranslated: report.items,
     runnable: valid && report.items.length === 0,
+    moved: translator.moved,
   };
 }
