@@ -2,7 +2,7 @@ import type { Locator, Page } from 'playwright-core';
 import { afterAll, expect } from 'vitest';
 import type { EventView, RunView } from '@stepwise/shared';
 import { openSignedInPage, screenshotsIn, webAppDir } from './browser.js';
-import { useTestDatabases } from './databases.js';
+import { useTestDatabases, type TestDatabases } from './databases.js';
 import { startTestGateway, startTestResolver, type TestGateway } from './gateway.js';
 import { createSignedInPerson, type SignedIn } from './people.js';
 import { startTestRunner } from './runner.js';
@@ -14,6 +14,8 @@ import { RunsClient } from './runs.js';
  * means to start runs and read their timeline. Split over several files, each gets its own.
  */
 export interface RunPageWorld {
+  /** The file's own databases (what the system under test reads and writes). */
+  db: TestDatabases;
   gateway: TestGateway;
   /** The signed-in person; her cookie fetches what the page links to. */
   ada: SignedIn;
@@ -52,6 +54,7 @@ export async function openRunPageWorld(name: string): Promise<RunPageWorld> {
 
   const timeline = () => page.getByTestId('timeline');
   return {
+    db,
     gateway,
     ada,
     runs,

@@ -43,7 +43,14 @@ export function UsageSection({ runId }: { runId: string }) {
         <p className="muted">No paid provider calls in this run: no cost.</p>
       )}
       {report && rows.length > 0 && (
-        <div className="table-wrap">
+        // The side column is narrow: the table may scroll sideways, so its region takes the focus
+        // (keyboard users scroll it with the arrow keys; axe's scrollable-region-focusable).
+        <div
+          className="table-wrap"
+          tabIndex={0}
+          role="region"
+          aria-label="Usage and cost by module"
+        >
           <table className="keys-table usage-table">
             <caption className="visually-hidden">Usage and cost by module</caption>
             <thead>
