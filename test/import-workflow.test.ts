@@ -128,31 +128,20 @@ describe('importing the original Cuddle Crew workflow', () => {
   });
 
   it('refuses a $ref that leaves the folder, a cycle and a missing file, clearly', async () => {
-    const escape = await stepwise(
-      'import-workflow',
-      join(fixtures, 'variants/bad-refs/escape.json'),
-      '--dry-run',
-    );
-    expect(escape.code).toBe(1);
-    expect(escape.stderr).toContain(
-      "'$ref' ../../simple/steps/pick.json leaves the workflow folder",
-    );
-    const cycle = await stepwise(
-      'import-workflow',
-      join(fixtures, 'variants/bad-refs/cycle.json'),
-      '--dry-run',
-    );
-    expect(cycle.code).toBe(1);
-    expect(cycle.stderr).toContain(
-      'a $ref cycle: cycle.json -> steps/a.json -> steps/b.json -> steps/a.json',
-    );
-    const missing = await stepwise(
-      'import-workflow',
-      join(fixtures, 'variants/bad-refs/missing.json'),
-      '--dry-run',
-    );
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('names a file that does not exist');
+    const refused: [file: string, says: string][] = [
+      ['escape.json', "'$ref' ../../simple/steps/pick.json leaves the workflow folder"],
+      ['cycle.json', 'a $ref cycle: cycle.json -> steps/a.json -> steps/b.json -> steps/a.json'],
+      ['missing.json', 'names a file that does not exist'],
+    ];
+    for (const [file, says] of refused) {
+      const result = await stepwise(
+        'import-workflow',
+        join(fixtures, 'variants/bad-refs', file),
+        '--dry-run',
+      );
+      expect(result.code, file).toBe(1);
+      expect(result.stderr, file).toContain(says);
+    }
   });
 });
 
