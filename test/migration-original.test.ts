@@ -257,6 +257,27 @@ describe('migration from the original system', () => {
       expect(missing.slice(0, 5)).toEqual([]);
       expect(downloaded).toBe(expected.size);
 
+      // Another user's key finds none of a migrated run, its state or its files.
+      const owned = [...expected.entries()].find(
+        ([, file]) => owners.get(file.runId) !== undefined,
+      );
+      const stranger = [...secrets.entries()].find(
+        ([userId]) => userId !== owners.get(owned?.[1].runId ?? ''),
+      );
+      if (owned && stranger) {
+        const other = new RunsClient(gateway, stranger[1]);
+        for (const path of [
+          `/v1/runs/${owned[1].runId}/state`,
+          `/v1/runs/${owned[1].runId}/usage`,
+          `/v1/artifacts/${owned[0]}`,
+          `/v1/artifacts/${owned[0]}/content`,
+        ])
+          expect((await other.request(path)).status, path).toBe(404);
+      }
+      expect(generation === 'single-user' || (owned !== undefined && stranger !== undefined)).toBe(
+        true,
+      );
+
       // Runners only now: they go on with the runs the original left processing (as with any run
       // a crash interrupted), which would move those runs on while the states above are compared.
       await startTestRunner(target);
