@@ -7,14 +7,15 @@ import { parseAllDocuments } from 'yaml';
 
 const SERVICES = ['gateway', 'resolver', 'runner'];
 // The variables that carry credentials: in the Secret, never in a ConfigMap.
-const SECRET_VARIABLES = ['MONGO_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'LLM_API_KEY'];
+const MASTER_KEYS = ['SECRETS_MASTER_KEY', 'SECRETS_PREVIOUS_MASTER_KEY'];
+const SECRET_VARIABLES = ['MONGO_URL', 'REDIS_URL', 'ADMIN_TOKEN', 'LLM_API_KEY', ...MASTER_KEYS];
 // Which secrets each service must get from the Secret (the others it must not get).
 const SECRETS_OF = {
-  gateway: ['MONGO_URL', 'REDIS_URL', 'ADMIN_TOKEN'],
+  gateway: ['MONGO_URL', 'REDIS_URL', 'ADMIN_TOKEN', ...MASTER_KEYS],
   resolver: ['MONGO_URL', 'REDIS_URL'],
-  runner: ['MONGO_URL', 'REDIS_URL', 'LLM_API_KEY'],
+  runner: ['MONGO_URL', 'REDIS_URL', 'LLM_API_KEY', ...MASTER_KEYS],
 };
-const OPTIONAL_SECRETS = new Set(['LLM_API_KEY']);
+const OPTIONAL_SECRETS = new Set(['LLM_API_KEY', ...MASTER_KEYS]);
 
 let failures = 0;
 

@@ -173,12 +173,22 @@ async function runLocally() {
       : 'data is kept in memory: it is gone when the stack stops',
   );
 
+  // Users' secrets need a master key that outlives the stack (the data it encrypts may): one made
+  // on the first start and kept in the stack's folder, unless SECRETS_MASTER_KEY is given.
+  const masterKeyFile = join(stackDir, 'secrets-master-key');
+  if (!process.env.SECRETS_MASTER_KEY && !existsSync(masterKeyFile)) {
+    mkdirSync(stackDir, { recursive: true });
+    writeFileSync(masterKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  const secretsMasterKey =
+    process.env.SECRETS_MASTER_KEY ?? readFileSync(masterKeyFile, 'utf8').trim();
   const adminToken = process.env.ADMIN_TOKEN ?? randomBytes(24).toString('base64url');
   if (!process.env.ADMIN_TOKEN) say(`ADMIN_TOKEN=${adminToken} (set ADMIN_TOKEN to choose one)`);
   const env = {
     ...process.env,
     ...serviceEnv,
     ADMIN_TOKEN: adminToken,
+    SECRETS_MASTER_KEY: secretsMasterKey,
     HOST: process.env.HOST ?? '127.0.0.1',
     // Invitation links need the address people reach the app at; on one's own machine that is
     // the gateway's own (set PUBLIC_URL when it is reached another way). Unknown for port 0.

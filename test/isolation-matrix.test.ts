@@ -45,6 +45,7 @@ const tracker = new ChangeTracker(db, [
   gateway.deps.queues.resolve.queue,
   gateway.deps.queues.runCommand.queue,
   gateway.deps.queues.maintenance.queue,
+  gateway.deps.queues.deletion.queue,
 ]);
 const operations = await fetchRouteOperations(gateway.url);
 const userOperations = operations.filter((operation) => operation.auth === 'user');
@@ -63,7 +64,11 @@ beforeAll(async () => {
   await tracker.settle();
 }, 180_000);
 
-const resourceKinds: ResourceKind[] = [...(Object.keys(idKinds) as IdKind[]), 'templateName'];
+const resourceKinds: ResourceKind[] = [
+  ...(Object.keys(idKinds) as IdKind[]),
+  'templateName',
+  'secretName',
+];
 
 /** The kind of value a path parameter takes, by its pattern in the document. */
 function kindOfPattern(pattern: string | undefined): ResourceKind | null {
@@ -76,11 +81,13 @@ function kindOfPattern(pattern: string | undefined): ResourceKind | null {
  */
 function idKindOf(schema: JsonSchema | undefined): IdKind | null {
   const kind = kindOfPattern(schema?.pattern);
-  return kind === null || kind === 'templateName' ? null : kind;
+  return kind === null || kind === 'templateName' || kind === 'secretName' ? null : kind;
 }
 
 function freshValue(kind: ResourceKind): string {
-  return kind === 'templateName' ? 'no_such_template' : newId(kind);
+  if (kind === 'templateName') return 'no_such_template';
+  if (kind === 'secretName') return 'NO_SUCH_SECRET';
+  return newId(kind);
 }
 
 function owned(tenant: SeededTenant, kind: ResourceKind): OwnedResource[] {
@@ -262,9 +269,11 @@ function aliceDocuments(snapshot: Record<string, unknown[]>): Record<string, unk
   );
 }
 
-/** Every id alice owns (names aside: bob may own a template of the same name). */
+/** Every id alice owns (names aside: bob may own a template or a secret of the same name). */
 function aliceIds(): string[] {
-  return alice.resources.filter((r) => r.kind !== 'templateName').map((r) => r.value);
+  return alice.resources
+    .filter((r) => r.kind !== 'templateName' && r.kind !== 'secretName')
+    .map((r) => r.value);
 }
 
 /** Bob's answer names none of alice's ids but those he sent (an error may quote what it got). */
@@ -273,6 +282,7 @@ function expectNoneOfAlices(response: RawResponse, where: string, sent?: RawRequ
   const quoted = sent ? `${sent.path} ${sent.body?.toString('utf8') ?? ''}` : '';
   const leaked = aliceIds().filter((id) => text.includes(id) && !quoted.includes(id));
   expect(leaked, `${where} shows bob alice's ids`).toEqual([]);
+  expect(text, `${where} shows alice's secret`).not.toContain(alice.secretValue);
 }
 
 /** Where an operation takes ids: its path parameters, and id-typed query parameters and fields. */
@@ -286,7 +296,15 @@ function idSlots(operation: RouteOperation) {
   };
 }
 
+/**
+ * Operations on a name in the caller's own namespace that create what they name: bob's PUT of
+ * alice's secret name stores a secret of his (201), which is right, not a 404. Their list checks
+ * show that alice's stays as it was.
+ */
+const ownNamespaceWrites = new Set(['put /v1/me/secrets/{name}']);
+
 function takesIds(operation: RouteOperation): boolean {
+  if (ownNamespaceWrites.has(operation.key)) return false;
   const slots = idSlots(operation);
   return slots.path.length + slots.query.length + slots.body.length > 0;
 }
@@ -598,7 +616,121 @@ const listChecks: Record<string, () => Promise<void>> = {
       expect(aliceDocuments(await snapshotDatabase(db.mongo))).toEqual(before);
     }
   },
+  ...readsOfOwnSettings([
+    'get /v1/me/secrets',
+    'get /v1/me/llm-prices',
+    'get /v1/me/retention',
+    'get /v1/me/retention/reports',
+    'get /v1/deletions',
+  ]),
+  'put /v1/me/secrets/{name}': async () => {
+    // Bob storing a secret under alice's name stores his own; hers stays as it was.
+    const name = owned(alice, 'secretName')[0]?.value ?? '';
+    await writesBobsOwn('put /v1/me/secrets/{name}', { name }, { value: 'bob-own-value' });
+    const stored = await db.models.userSecrets.find({ name }, { user_id: 1 }).lean();
+    expect(stored.map((secret) => secret.user_id).sort()).toEqual(
+      [alice.userId, bob.userId].sort(),
+    );
+    // Gone again, so bob's DELETE of alice's name stays a 404 whatever order the checks run in.
+    const removed = await http.send(
+      requestAs(bob, meOperation('delete /v1/me/secrets/{name}'), { name }, {}, noBody),
+    );
+    expect(removed.status).toBe(204);
+  },
+  'put /v1/me/llm-prices': async () => {
+    await writesBobsOwn(
+      'put /v1/me/llm-prices',
+      {},
+      {
+        prices: { 'bob-model': { input_per_1k_tokens: 1, output_per_1k_tokens: 2 } },
+      },
+    );
+  },
+  'put /v1/me/retention': async () => {
+    await writesBobsOwn(
+      'put /v1/me/retention',
+      {},
+      {
+        delete_finished_runs_after_days: null,
+        export_before_delete: false,
+        delete_artifacts_after_days: null,
+      },
+    );
+  },
+  'post /v1/runs/import': async () => {
+    // Bob's own run, exported and imported: a new run of his, nothing of alice's touched.
+    const bobsRun = owned(bob, 'run')[0]?.value ?? '';
+    const exported = await http.send(
+      requestAs(bob, meOperation('get /v1/runs/{id}/export'), { id: bobsRun }, {}, noBody),
+    );
+    expect(exported.status).toBe(200);
+    const before = aliceDocuments(await snapshotDatabase(db.mongo));
+    const response = await http.send(
+      requestAs(
+        bob,
+        meOperation('post /v1/runs/import'),
+        {},
+        {},
+        {
+          note: "bob's exported run",
+          contentType: 'application/zip',
+          bytes: exported.body,
+        },
+      ),
+    );
+    expect(response.status, response.body.toString()).toBe(201);
+    expectNoneOfAlices(response, 'POST /v1/runs/import');
+    const imported = JSON.parse(response.body.toString()) as { run_id: string };
+    const run = await db.models.runs.findOne({ workflow_run_id: imported.run_id }).lean();
+    expect(run?.user_id).toBe(bob.userId);
+    await tracker.settle();
+    expect(aliceDocuments(await snapshotDatabase(db.mongo))).toEqual(before);
+  },
 };
+
+/** Checks that bob's reads of his own settings and lists show nothing of alice's. */
+function readsOfOwnSettings(keys: string[]): Record<string, () => Promise<void>> {
+  return Object.fromEntries(
+    keys.map((key) => [
+      key,
+      async () => {
+        const response = await sendChangingNothing(
+          requestAs(bob, meOperation(key), {}, {}, noBody),
+        );
+        expect(response.status, key).toBe(200);
+        expectNoneOfAlices(response, key);
+        for (const name of owned(alice, 'secretName'))
+          expect(response.body.toString(), key).not.toContain(name.value);
+      },
+    ]),
+  );
+}
+
+/** Bob writes a setting of his own: it is stored as his, and alice's documents stay as they were. */
+async function writesBobsOwn(
+  key: string,
+  pathValues: Record<string, string>,
+  body: unknown,
+): Promise<void> {
+  const before = aliceDocuments(await snapshotDatabase(db.mongo));
+  const response = await http.send(
+    requestAs(
+      bob,
+      meOperation(key),
+      pathValues,
+      {},
+      {
+        note: 'a valid body',
+        contentType: 'application/json',
+        bytes: Buffer.from(JSON.stringify(body)),
+      },
+    ),
+  );
+  expect(response.status, `${key}: ${response.body.toString()}`).toBeLessThan(300);
+  expectNoneOfAlices(response, key);
+  await tracker.settle();
+  expect(aliceDocuments(await snapshotDatabase(db.mongo)), key).toEqual(before);
+}
 
 const noBody: Body = { note: 'no body', contentType: null, bytes: null };
 

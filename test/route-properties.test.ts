@@ -86,6 +86,7 @@ const tracker = new ChangeTracker(db, [
   gateway.deps.queues.resolve.queue,
   gateway.deps.queues.runCommand.queue,
   gateway.deps.queues.maintenance.queue,
+  gateway.deps.queues.deletion.queue,
 ]);
 tracker.observe(monitored.connection);
 const operations = await fetchRouteOperations(gateway.url);
@@ -423,9 +424,23 @@ const rawSegments = [
   'constructor',
 ];
 
-function pathValueArbitrary(parameter: RouteParameter): fc.Arbitrary<PathValue> {
+/**
+ * Users the fuzzer may delete: deleting alice or bob would leave every later route answering 401
+ * to their keys, so `DELETE /v1/admin/users/{user_id}` gets a user of its own instead of theirs.
+ */
+let deletableUserId = '';
+
+function pathValueArbitrary(
+  operation: RouteOperation,
+  parameter: RouteParameter,
+): fc.Arbitrary<PathValue> {
   const pattern = parameter.schema.pattern ? new RegExp(parameter.schema.pattern) : null;
-  const pool = knownValues();
+  const tenants = new Set([world.alice.userId, world.bob.userId]);
+  const deletesUsers =
+    operation.method === 'delete' && operation.path.startsWith('/v1/admin/users/');
+  const pool = deletesUsers
+    ? [...knownValues().filter((value) => !tenants.has(value)), deletableUserId]
+    : knownValues();
   const fitting = pattern ? pool.filter((value) => pattern.test(value)) : pool;
   const others = pattern ? pool.filter((value) => !pattern.test(value)) : [];
   const encoded: fc.WeightedArbitrary<string>[] = [
@@ -634,7 +649,28 @@ function bodyArbitrary(operation: RouteOperation): fc.Arbitrary<BodyCase> {
       .map((name) =>
         Buffer.from(JSON.stringify({ ...world.alice.workflowJson, workflow_id: name })),
       );
+    // An import takes a run archive, not a workflow: alice's exported run, whole or with a byte
+    // changed, lets the cases reach the import's own checks and writes.
+    const archives = operation.path.endsWith('/runs/import')
+      ? [
+          {
+            weight: 3,
+            arbitrary: zipType.map((type) => ({ bytes: aliceRunArchive, type })),
+          },
+          {
+            weight: 2,
+            arbitrary: fc
+              .tuple(fc.nat({ max: Math.max(0, aliceRunArchive.length - 1) }), fc.nat(255), zipType)
+              .map(([at, value, type]) => {
+                const bytes = Buffer.from(aliceRunArchive);
+                bytes[at] = value;
+                return { bytes, type };
+              }),
+          },
+        ]
+      : [];
     payload = fc.oneof(
+      ...archives,
       { weight: 2, arbitrary: json(fc.constant(tenantWorkflow)) },
       { weight: 1, arbitrary: json(freshWorkflow) },
       {
@@ -744,7 +780,9 @@ const optionalHeader = (values: fc.Arbitrary<string>) =>
 function requestArbitrary(operation: RouteOperation): fc.Arbitrary<RawRequest> {
   return fc
     .record({
-      path: fc.tuple(...operation.pathParameters.map(pathValueArbitrary)),
+      path: fc.tuple(
+        ...operation.pathParameters.map((parameter) => pathValueArbitrary(operation, parameter)),
+      ),
       query: queryArbitrary(operation),
       body: bodyArbitrary(operation),
       authorization: authorizationArbitrary(operation),
@@ -789,6 +827,8 @@ function requestArbitrary(operation: RouteOperation): fc.Arbitrary<RawRequest> {
 }
 
 let petClipsZip: Buffer = Buffer.alloc(0);
+/** One of alice's runs as `GET /v1/runs/{id}/export` gives it: the body of run imports. */
+let aliceRunArchive: Buffer = Buffer.alloc(0);
 
 /** Statuses that mean validation or authentication turned the request away before any logic. */
 const gatekeeperStatuses = new Set([400, 401, 403, 413, 415]);
@@ -804,6 +844,12 @@ async function keepARunAwaitingInput(): Promise<void> {
 describe('every operation of the OpenAPI document, under random and malformed input', () => {
   beforeAll(async () => {
     petClipsZip = await exampleBundle();
+    deletableUserId = (await createTestUser(gateway, 'dora')).user.user_id;
+    const runs = await world.alice.client.request('/v1/runs?status=awaiting_input&limit=1');
+    const [run] = ((await runs.json()) as { items: { workflow_run_id: string }[] }).items;
+    const exported = await world.alice.client.request(`/v1/runs/${run?.workflow_run_id}/export`);
+    expect(exported.status).toBe(200);
+    aliceRunArchive = Buffer.from(await exported.arrayBuffer());
   });
 
   it('documents the operations this file fuzzes', () => {

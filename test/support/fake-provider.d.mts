@@ -1,6 +1,7 @@
 // Types for the fake provider (plain JavaScript, shared by the soak, the scripts and the tests).
 import type { IncomingHttpHeaders } from 'node:http';
 
+/** chat: an OpenAI chat completion; render: api.fetch's POST. (Anthropic's: FakeMessagesCall.) */
 export type FakeCallKind = 'chat' | 'render';
 
 export interface FakeCall {
@@ -13,6 +14,8 @@ export interface FakeCall {
   marker: string | null;
   /** The `Idempotency-Key` header, or null when the caller sent none. */
   idempotencyKey: string | null;
+  /** The key the call carried: its Bearer token or its x-api-key; null when it sent neither. */
+  credential: string | null;
   headers: IncomingHttpHeaders;
   body: unknown;
   receivedAt: number;
@@ -21,6 +24,11 @@ export interface FakeCall {
   answeredAt: number | null;
   /** The status answered (0 while open or aborted before an answer). */
   status: number;
+}
+
+/** A call to Anthropic's Messages API (`POST /v1/messages`), kept in `messageCalls`. */
+export interface FakeMessagesCall extends Omit<FakeCall, 'kind'> {
+  kind: 'messages';
 }
 
 export interface FakeAnswer {
@@ -38,8 +46,8 @@ export interface MarkerCounts {
 
 export interface FakeProviderOptions {
   port?: number;
-  delayMs?: number | ((call: FakeCall) => number);
-  respond?: ((call: FakeCall) => FakeAnswer | undefined) | null;
+  delayMs?: number | ((call: FakeCall | FakeMessagesCall) => number);
+  respond?: ((call: FakeCall | FakeMessagesCall) => FakeAnswer | undefined) | null;
   markerPattern?: RegExp;
 }
 
@@ -50,16 +58,21 @@ export interface FakeProvider {
   /** `<url>/v1/render`, for api.fetch. */
   renderUrl: string;
   calls: FakeCall[];
-  delayMs: number | ((call: FakeCall) => number);
-  respond: ((call: FakeCall) => FakeAnswer | undefined) | null;
+  messageCalls: FakeMessagesCall[];
+  delayMs: number | ((call: FakeCall | FakeMessagesCall) => number);
+  respond: ((call: FakeCall | FakeMessagesCall) => FakeAnswer | undefined) | null;
   markerPattern: RegExp;
+  callsOf(kind: 'messages', marker?: string): FakeMessagesCall[];
   callsOf(kind?: FakeCallKind, marker?: string): FakeCall[];
   chatCount(marker: string): number;
   renderCount(marker: string): number;
   countsByMarker(): Map<string, MarkerCounts>;
   inFlight(): number;
   lastCallAt(): number;
-  waitForCall(predicate: (call: FakeCall) => boolean, timeoutMs?: number): Promise<FakeCall>;
+  waitForCall(
+    predicate: (call: FakeCall | FakeMessagesCall) => boolean,
+    timeoutMs?: number,
+  ): Promise<FakeCall | FakeMessagesCall>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -69,6 +82,10 @@ export function markerFor(name: string): string;
 export function chatCompletion(
   content: string,
   usage?: { prompt_tokens: number; completion_tokens: number },
+): Record<string, unknown>;
+export function anthropicMessage(
+  content: string | Record<string, unknown>,
+  usage?: { input_tokens: number; output_tokens: number },
 ): Record<string, unknown>;
 export function startFakeProvider(options?: FakeProviderOptions): Promise<FakeProvider>;
 

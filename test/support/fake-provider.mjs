@@ -54,6 +54,29 @@ export function chatCompletion(content, usage = { prompt_tokens: 120, completion
   };
 }
 
+/** A message as Anthropic's Messages API answers it (text, or the forced tool's input). */
+export function anthropicMessage(content, usage = { input_tokens: 120, output_tokens: 80 }) {
+  const blocks =
+    typeof content === 'string'
+      ? [{ type: 'text', text: content }]
+      : [{ type: 'tool_use', id: 'toolu_fake', name: 'output', input: content }];
+  return {
+    id: `msg_fake_${Math.random().toString(36).slice(2, 10)}`,
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-fake',
+    content: blocks,
+    stop_reason: typeof content === 'string' ? 'end_turn' : 'tool_use',
+    usage,
+  };
+}
+
+/** The key a call carried: its Bearer token (OpenAI) or its x-api-key (Anthropic), or null. */
+function credentialOf(headers) {
+  const bearer = /^Bearer (.+)$/.exec(headerValue(headers['authorization']) ?? '');
+  return bearer?.[1] ?? headerValue(headers['x-api-key']);
+}
+
 /**
  * Starts the fake on a free loopback port. Options (all may also be changed later on the returned
  * object): `delayMs` (a number, or a function of the call) holds each answer that long, to widen
@@ -68,15 +91,20 @@ export async function startFakeProvider(options = {}) {
     baseUrl: '',
     /** Where the effectful workflows POST with api.fetch. */
     renderUrl: '',
-    /** Every request received, in arrival order. */
+    /** Every OpenAI chat and render request received, in arrival order. */
     calls: [],
+    /**
+     * Every Anthropic Messages request received, in arrival order: apart from `calls`, whose
+     * chat and render books the effects verifiers keep.
+     */
+    messageCalls: [],
     delayMs: options.delayMs ?? 0,
     respond: options.respond ?? null,
     markerPattern: options.markerPattern ?? defaultMarkerPattern,
 
     /** The calls of a kind (default: chat completions), optionally only one run's. */
     callsOf(kind = 'chat', marker) {
-      return this.calls.filter(
+      return (kind === 'messages' ? this.messageCalls : this.calls).filter(
         (call) => call.kind === kind && (marker === undefined || call.marker === marker),
       );
     },
@@ -115,7 +143,7 @@ export async function startFakeProvider(options = {}) {
     },
     /** Resolves with the first call (past or future) matching `predicate`. */
     waitForCall(predicate, timeoutMs = 20_000) {
-      const already = this.calls.find(predicate);
+      const already = [...this.calls, ...this.messageCalls].find(predicate);
       if (already) return Promise.resolve(already);
       return new Promise((resolve, reject) => {
         const waiter = { predicate, resolve };
@@ -129,6 +157,7 @@ export async function startFakeProvider(options = {}) {
     /** Forgets every call (between cases that reuse markers; usually markers are unique). */
     reset() {
       this.calls.length = 0;
+      this.messageCalls.length = 0;
     },
     close: async () => undefined,
   };
@@ -141,20 +170,27 @@ export async function startFakeProvider(options = {}) {
       const kind =
         req.method === 'POST' && path === '/v1/chat/completions'
           ? 'chat'
-          : req.method === 'POST' && (path === '/v1/render' || path === '/render')
-            ? 'render'
-            : null;
+          : req.method === 'POST' && path === '/v1/messages'
+            ? 'messages'
+            : req.method === 'POST' && (path === '/v1/render' || path === '/render')
+              ? 'render'
+              : null;
       if (kind === null) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"error": {"message": "not found"}}');
         return;
       }
-      const sameKind = provider.calls.filter((c) => c.kind === kind);
+      const list = kind === 'messages' ? provider.messageCalls : provider.calls;
+      const sameKind = list.filter((c) => c.kind === kind);
       const call = {
         kind,
         index: sameKind.length,
-        marker: markerIn(kind === 'chat' ? (body?.messages ?? body) : body, provider.markerPattern),
+        marker: markerIn(
+          kind === 'render' ? body : [body?.system ?? '', body?.messages ?? body],
+          provider.markerPattern,
+        ),
         idempotencyKey: headerValue(req.headers['idempotency-key']),
+        credential: credentialOf(req.headers),
         headers: req.headers,
         body,
         receivedAt,
@@ -166,7 +202,7 @@ export async function startFakeProvider(options = {}) {
         status: 0,
       };
       call.indexForMarker = sameKind.filter((c) => c.marker === call.marker).length;
-      provider.calls.push(call);
+      list.push(call);
       for (const waiter of waiters)
         if (waiter.predicate(call)) {
           waiters.delete(waiter);
@@ -201,10 +237,17 @@ export async function startFakeProvider(options = {}) {
                 `answer ${call.index} for ${call.marker ?? 'no marker'} (call ${call.indexForMarker})`,
               ),
             }
-          : {
-              status: 200,
-              body: { job: `render-${call.index}`, marker: call.marker },
-            });
+          : kind === 'messages'
+            ? {
+                status: 200,
+                body: anthropicMessage(
+                  `answer ${call.index} for ${call.marker ?? 'no marker'} (call ${call.indexForMarker})`,
+                ),
+              }
+            : {
+                status: 200,
+                body: { job: `render-${call.index}`, marker: call.marker },
+              });
       call.status = answer.status ?? 200;
       res.writeHead(call.status, { 'content-type': 'application/json' });
       res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body ?? {}));

@@ -195,6 +195,29 @@ async function extras(alice: SeededTenant, receiver: WebhookReceiver) {
   await ok(client.request(`/v1/webhooks/${hook.id}`, { method: 'DELETE' }), 'delete', [204]);
 }
 
+/** A secret stored, replaced, listed and deleted; a price table set and read (docs/secrets.md). */
+async function secretsAndPrices(alice: SeededTenant) {
+  const { client } = alice;
+  const put = (value: string) =>
+    client.request('/v1/me/secrets/SCENARIO_KEY', { method: 'PUT', json: { value } });
+  await ok(put('scenario-secret-value-1'), 'store a secret', [201]);
+  await ok(put('scenario-secret-value-2'), 'replace a secret', [200]);
+  await ok(client.request('/v1/me/secrets'), 'list secrets');
+  await ok(
+    client.request('/v1/me/llm-prices', {
+      method: 'PUT',
+      json: { prices: { 'gpt-4o-mini': { input_per_1k_tokens: 1, output_per_1k_tokens: 2 } } },
+    }),
+    'set prices',
+  );
+  await ok(client.request('/v1/me/llm-prices'), 'read prices');
+  await ok(
+    client.request('/v1/me/secrets/SCENARIO_KEY', { method: 'DELETE' }),
+    'delete a secret',
+    [204],
+  );
+}
+
 /** A file question: an upload, its preview, and the answer that uses it. */
 async function uploads(gateway: TestGateway, alice: SeededTenant) {
   const { client } = alice;
@@ -271,6 +294,7 @@ export async function driveFullScenario(
   await readEverything(world.alice, world.bob);
   await readEverything(world.bob, world.alice);
   await extras(world.alice, services.receiver);
+  await secretsAndPrices(world.alice);
   await uploads(gateway, world.alice);
   await migration(world.alice);
   await streamsAndPeople(gateway, world.alice);

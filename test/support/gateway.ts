@@ -23,6 +23,7 @@ import {
   type ResolverDependencies,
 } from '../../services/resolver/src/resolve-submission.js';
 import type { TestDatabases } from './databases.js';
+import { testSecretStore } from './secrets.js';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -53,6 +54,7 @@ export async function startTestGateway(
     maintenance: new JobQueue('maintenance', redis, databases.queuePrefix),
     migration: new JobQueue('migration', redis, databases.queuePrefix),
     webhookDelivery: new JobQueue('webhookDelivery', redis, databases.queuePrefix),
+    deletion: new JobQueue('deletion', redis, databases.queuePrefix),
   };
   const resolveEvents = openQueueEvents(
     'resolve',
@@ -92,6 +94,8 @@ export async function startTestGateway(
       { name: 'mongo', check: () => pingMongo(databases.mongo) },
       { name: 'redis', check: () => pingRedis(databases.redis) },
     ],
+    // Under the test master key unless a test passes its own store (or null: no secrets).
+    secrets: 'secrets' in rest ? null : await testSecretStore(databases.models),
     ...rest,
   };
   // Listening first, so that PUBLIC_URL can default to the address the gateway really has.
@@ -115,6 +119,7 @@ export async function startTestGateway(
       queues.runCommand.close(),
       queues.maintenance.close(),
       queues.webhookDelivery.close(),
+      queues.deletion.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);

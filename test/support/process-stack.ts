@@ -2,6 +2,7 @@ import type { TestDatabases } from './databases.js';
 import { TEST_ADMIN_TOKEN, requestTo, testPluginPath, type TestGateway } from './gateway.js';
 import { freePort } from './ports.js';
 import { logRecord, startServiceProcess, type ServiceProcess } from './processes.js';
+import { TEST_SECRETS_MASTER_KEY } from './secrets.js';
 
 /**
  * The gateway, a resolver and a runner as real processes of the built services
@@ -54,6 +55,7 @@ export async function startProcessStack(
     REDIS_URL: db.redisUrl,
     QUEUE_PREFIX: db.queuePrefix,
     LOG_LEVEL: 'info',
+    SECRETS_MASTER_KEY: TEST_SECRETS_MASTER_KEY,
     ...env.common,
   };
   const workers = { ...common, RUNNER_PLUGINS: testPluginPath };

@@ -6,12 +6,16 @@ import { createRunJobHandler } from '../../services/runner/src/run-jobs.js';
 import { createRunnerDependencies } from '../../services/runner/src/runner.js';
 import { startMigrationWorker } from '../../services/runner/src/migrations/migration-worker.js';
 import { startWebhookWorker } from '../../services/runner/src/notifications/webhook-worker.js';
+import { startDeletionWorker } from '../../services/runner/src/deletions/deletion-worker.js';
+import { createDeletionDependencies } from '../../services/runner/src/deletions/deletion-wiring.js';
 import type { WebhookSettings } from '../../services/runner/src/notifications/deliver-webhook.js';
 import type { LlmSettings } from '../../services/runner/src/modules/api-llm.js';
 import { newId, type StepwiseModule, type WorkflowDefinition } from '@stepwise/shared';
 import type { DrainDependencies } from '../../services/runner/src/engine/drain-run.js';
 import type { TestDatabases } from './databases.js';
 import { testPluginPath } from './gateway.js';
+import { testSecretStore } from './secrets.js';
+import type { SecretReader } from '../../services/runner/src/engine/credentials.js';
 
 /** A runner worker in this process (with the test plugin), on the file's databases and prefix. */
 export interface TestRunnerOptions {
@@ -38,6 +42,8 @@ export interface TestRunnerOptions {
    * real clock): as when the runner holding a run's lease runs behind the one whose timer fired.
    */
   clockBehindMs?: number;
+  /** The secrets modules' credentials are read from: the test master key's store by default; null for none. */
+  secrets?: SecretReader | null;
 }
 
 export async function startTestRunner(
@@ -62,6 +68,8 @@ export async function startTestRunner(
     leaseMs: options.leaseMs ?? 30_000,
     publicUrl: options.publicUrl,
   });
+  deps.secrets =
+    options.secrets === undefined ? await testSecretStore(databases.models) : options.secrets;
   const worker = startWorker({
     kind: 'runCommand',
     connection: connectRedis(databases.redisUrl, 'worker'),
@@ -111,7 +119,21 @@ export async function startTestRunner(
     batchSize: 16,
     settlePollMs: 20,
   });
+  // Deletions too (docs/deletion-and-retention.md).
+  const deletions = startDeletionWorker({
+    ...createDeletionDependencies({
+      mongo: databases.mongo,
+      models: databases.models,
+      redis,
+      runQueue,
+      webhookQueue,
+      config: { QUEUE_PREFIX: databases.queuePrefix, DELETION_BATCH_SIZE: 50 },
+    }),
+    logger: pino({ level: 'silent' }),
+    lockMs: 30_000,
+  });
   afterAll(async () => {
+    await deletions.stop();
     await migrations.stop();
     await webhooks?.stop();
     await worker.close();

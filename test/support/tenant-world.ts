@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Job, type Queue } from 'bullmq';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, expect } from 'vitest';
-import { idPattern, type IdKind, type RunView } from '@stepwise/shared';
+import { SECRET_NAME_PATTERN, idPattern, type IdKind, type RunView } from '@stepwise/shared';
 import { createModels } from '@stepwise/shared/node';
 import { exampleBundle, exampleBundleDir, readTree, zipFiles } from './bundles.js';
 import type { TestDatabases } from './databases.js';
@@ -17,14 +17,19 @@ import { RunsClient } from './runs.js';
  * it enqueued.
  */
 
-/** What an owned value is: an id of a kind, or a template's name (which routes take as an id). */
-export type ResourceKind = IdKind | 'templateName';
+/**
+ * What an owned value is: an id of a kind, a template's name (which routes take as an id), or the
+ * name of a stored secret (a name in the caller's own namespace, like a template's).
+ */
+export type ResourceKind = IdKind | 'templateName' | 'secretName';
 
 export const templateNamePattern = '^[a-z0-9][a-z0-9_-]{0,63}$';
 
 /** The pattern a kind's values match, as the OpenAPI document spells parameter patterns. */
 export function patternOfKind(kind: ResourceKind): string {
-  return kind === 'templateName' ? templateNamePattern : idPattern(kind).source;
+  if (kind === 'templateName') return templateNamePattern;
+  if (kind === 'secretName') return SECRET_NAME_PATTERN.source;
+  return idPattern(kind).source;
 }
 
 export interface OwnedResource {
@@ -47,6 +52,8 @@ export interface SeededTenant {
   resources: OwnedResource[];
   /** A workflow of the tenant's as JSON, e.g. a valid body for uploads. */
   workflowJson: Record<string, unknown>;
+  /** The value of the tenant's stored secret: no answer, document or log may ever show it. */
+  secretValue: string;
   /** The password the tenant set through an invitation (every tenant is a person too). */
   password: string;
   /** A signed-in session of the tenant: its cookie and CSRF token. */
@@ -188,6 +195,7 @@ async function createTenant(gateway: TestGateway, username: string): Promise<See
     ],
     workflowJson: notesWorkflow(`${username}_notes`),
     revokedApiKey: '',
+    secretValue: `sk-${username}-${created.key_id.slice(-12)}-provider-key`,
   };
   return tenant;
 }
@@ -295,6 +303,40 @@ async function seedCommon(gateway: TestGateway, tenant: SeededTenant): Promise<v
       [204],
     );
   }
+
+  await seedSecretAndDeletion(tenant, notes.workflow_version_id);
+}
+
+/** A stored secret, and a run of the notes workflow deleted on request (its deletion kept). */
+async function seedSecretAndDeletion(tenant: SeededTenant, notesVersionId: string): Promise<void> {
+  const { client } = tenant;
+  const secretName = `${tenant.username.toUpperCase()}_LLM_KEY`;
+  await jsonOf(
+    await client.request(`/v1/me/secrets/${secretName}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ value: tenant.secretValue }),
+    }),
+    'stored secret',
+    [201],
+  );
+  tenant.resources.push({ kind: 'secretName', value: secretName, note: 'stored secret' });
+
+  const { run } = await client.start({
+    workflow_version_id: notesVersionId,
+    project_name: tenant.projectName,
+  });
+  await settledRun(client, run.workflow_run_id);
+  const deleted = await jsonOf<{ deletion: { deletion_id: string } }>(
+    await client.request(`/v1/runs/${run.workflow_run_id}`, { method: 'DELETE' }),
+    'run deletion',
+    [202],
+  );
+  tenant.resources.push({
+    kind: 'deletion',
+    value: deleted.deletion.deletion_id,
+    note: 'deletion of a run',
+  });
 }
 
 /** Alice's larger world: the example bundle in two versions, and runs in every state. */

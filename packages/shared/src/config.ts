@@ -83,6 +83,28 @@ const commonVariables = {
     ),
 };
 
+/** A master key: base64 of exactly 32 random bytes (`openssl rand -base64 32`). */
+const masterKey = z
+  .string()
+  .refine(
+    (text) => /^[A-Za-z0-9+/]{43}=$/.test(text) && Buffer.from(text, 'base64').length === 32,
+    'must be base64 of exactly 32 bytes (openssl rand -base64 32)',
+  );
+
+/** Envelope encryption of users' secrets (docs/secrets.md): the gateway stores, the runner reads. */
+const secretVariables = {
+  SECRETS_MASTER_KEY: masterKey
+    .optional()
+    .describe(
+      "Master key of users' secrets (base64 of 32 bytes); without it no secret can be stored or used (docs/secrets.md)",
+    ),
+  SECRETS_PREVIOUS_MASTER_KEY: masterKey
+    .optional()
+    .describe(
+      'The master key being rotated away from: given with a new SECRETS_MASTER_KEY, the start re-wraps every data key (docs/secrets.md)',
+    ),
+};
+
 const publicUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
   .transform((url) => url.replace(/\/+$/, ''))
@@ -95,8 +117,30 @@ const outboundAllowedHosts = commaList.describe(
   'Comma-separated hosts api.* modules and webhooks may call (private addresses are refused otherwise)',
 );
 
+const retentionDays = z.coerce.number().int().min(1).max(36_500).optional();
+
+/**
+ * The deployment's retention policy (docs/deletion-and-retention.md): what applies to a user who
+ * has set none. Unset days keep things for ever.
+ */
+const retentionDefaults = {
+  RETENTION_DELETE_FINISHED_RUNS_AFTER_DAYS: retentionDays.describe(
+    'Default retention: finished runs are deleted this many days after they finished (unset: kept)',
+  ),
+  RETENTION_EXPORT_BEFORE_DELETE: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true')
+    .describe('Default retention: export each run to a file before deleting it'),
+  RETENTION_DELETE_ARTIFACTS_AFTER_DAYS: retentionDays.describe(
+    'Default retention: artifacts of finished runs are deleted this many days after the run finished (unset: kept)',
+  ),
+};
+
 export const gatewayEnvSchema = z.object({
   ...commonVariables,
+  ...retentionDefaults,
+  ...secretVariables,
   HOST: z.string().min(1).default('0.0.0.0').describe('Address the HTTP server binds'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080).describe('HTTP port'),
   ADMIN_TOKEN: z
@@ -105,6 +149,9 @@ export const gatewayEnvSchema = z.object({
     .describe('Bearer token for /v1/admin routes and the queue dashboard'),
   MAX_JSON_BODY_BYTES: positiveInt(MiB).describe('Largest JSON request body accepted'),
   MAX_UPLOAD_BYTES: positiveInt(20 * MiB).describe('Largest workflow upload (zip or JSON)'),
+  MAX_RUN_IMPORT_BYTES: positiveInt(512 * MiB).describe(
+    'Largest run archive POST /v1/runs/import accepts (held in memory while it is checked)',
+  ),
   MAX_FILE_UPLOAD_BYTES: positiveInt(1024 * MiB).describe(
     "Largest file a person may upload to a user.file_input question (each question's max_bytes may be lower)",
   ),
@@ -182,6 +229,21 @@ export const resolverEnvSchema = z.object({
 
 export const runnerEnvSchema = z.object({
   ...commonVariables,
+  ...retentionDefaults,
+  RETENTION_INTERVAL_MS: positiveInt(3_600_000).describe(
+    'How often the scheduled job applies the retention policies',
+  ),
+  RETENTION_EXPORT_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Directory the retention job exports runs to before deleting them (unset: such runs are kept and reported)',
+    ),
+  DELETION_BATCH_SIZE: positiveInt(50).describe(
+    'Runs a deletion deletes together (each under its lease) before it records its progress',
+  ),
+  ...secretVariables,
   RUNNER_CONCURRENCY: positiveInt(8).describe('Run commands one runner process applies at once'),
   MIGRATION_BATCH_SIZE: positiveInt(16).describe(
     'Runs a batch migration moves at once (their commands wait in the user’s fair share like any other)',
@@ -236,7 +298,23 @@ export const runnerEnvSchema = z.object({
     .url()
     .optional()
     .describe('OpenAI-compatible API base URL for api.llm (e.g. https://api.openai.com/v1)'),
-  LLM_API_KEY: z.string().min(1).optional().describe('API key for LLM_BASE_URL'),
+  LLM_API_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The deployment's default key for LLM_BASE_URL, used for calls that name no credentials when LLM_DEFAULT_KEY_POLICY allows",
+    ),
+  LLM_DEFAULT_KEY_POLICY: z
+    .enum(['allow', 'deny'])
+    .default('allow')
+    .describe(
+      "allow: api.llm calls without credentials use LLM_API_KEY; deny: every call must name the user's own key (docs/secrets.md)",
+    ),
+  ANTHROPIC_BASE_URL: z
+    .url()
+    .default('https://api.anthropic.com')
+    .describe("Base URL of Anthropic's Messages API for api.llm with provider anthropic"),
   LLM_PRICES: z
     .string()
     .default('{}')

@@ -7,6 +7,11 @@ import { z } from 'zod';
 export const errorCatalog = {
   BAD_REQUEST: { status: 400, meaning: 'Malformed JSON, wrong types or unknown fields' },
   INVALID_ZIP: { status: 400, meaning: 'The upload is not a readable zip archive' },
+  RUN_ARCHIVE_INVALID: {
+    status: 400,
+    meaning:
+      'The run archive is malformed, was altered (an entry differs from its manifest hash), or its log does not verify',
+  },
   UNAUTHENTICATED: { status: 401, meaning: 'Missing, unknown or revoked credentials' },
   FORBIDDEN: { status: 403, meaning: 'The credentials do not allow this route' },
   NOT_FOUND: { status: 404, meaning: "No such resource (also for another tenant's ids)" },

@@ -24,6 +24,10 @@ export const idKinds = {
   webhook: { prefix: 'whk', timeOrdered: false },
   /** A webhook delivery: its id is the `webhook-id` header, the same on every attempt. */
   delivery: { prefix: 'msg', timeOrdered: true },
+  /** A deletion of a run, a template or a user (docs/deletion-and-retention.md). */
+  deletion: { prefix: 'del', timeOrdered: true },
+  /** What one pass of the retention job did for one user. */
+  retentionReport: { prefix: 'rtn', timeOrdered: true },
 } as const;
 
 export type IdKind = keyof typeof idKinds;

@@ -37,3 +37,7 @@ export * from './schema-docs.js';
 export * from './notifications/webhook-api.js';
 export * from './notifications/webhook-records.js';
 export * from './legacy-workflow/index.js';
+export * from './deletion-api.js';
+export * from './secrets-api.js';
+export * from './workflow/credentials.js';
+export * from './run-archive-api.js';

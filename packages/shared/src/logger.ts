@@ -23,6 +23,9 @@ const credentialFields = [
   'token',
   'ADMIN_TOKEN',
   'LLM_API_KEY',
+  'SECRETS_MASTER_KEY',
+  'SECRETS_PREVIOUS_MASTER_KEY',
+  'credentials',
 ];
 
 /**

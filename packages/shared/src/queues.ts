@@ -107,6 +107,8 @@ export const maintenanceJobSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('expire_keywords') }),
   /** Removes artifacts of attempts that never committed, after a grace period. */
   z.strictObject({ kind: z.literal('sweep_artifacts') }),
+  /** Applies every user's retention policy (docs/deletion-and-retention.md). */
+  z.strictObject({ kind: z.literal('apply_retention') }),
 ]);
 export type MaintenanceJob = z.infer<typeof maintenanceJobSchema>;
 
@@ -131,6 +133,18 @@ export const webhookDeliveryJobSchema = z.strictObject({
   user_id: idSchema('user'),
 });
 export type WebhookDeliveryJob = z.infer<typeof webhookDeliveryJobSchema>;
+
+/**
+ * A deletion (docs/deletion-and-retention.md): the job id is the deletion id, so a repeated
+ * enqueue is one job; every step deletes what is still there, so a job handed back after a crash
+ * (or asked for again after it failed) goes on where the last one stopped. `user_id` is the owner
+ * of what is deleted (for a user deletion, that user).
+ */
+export const deletionJobSchema = z.strictObject({
+  deletion_id: idSchema('deletion'),
+  user_id: idSchema('user'),
+});
+export type DeletionJob = z.infer<typeof deletionJobSchema>;
 
 export interface JobContract<Payload extends z.ZodType> {
   readonly queue: string;
@@ -168,6 +182,13 @@ export const jobCatalog = {
     payload: webhookDeliveryJobSchema,
     attempts: 5,
     backoffMs: 1_000,
+  },
+  deletion: {
+    queue: 'deletions',
+    jobName: 'delete',
+    payload: deletionJobSchema,
+    attempts: 10,
+    backoffMs: 2_000,
   },
   maintenance: {
     queue: 'maintenance',

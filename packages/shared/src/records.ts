@@ -218,7 +218,7 @@ export const workflowRunRecordSchema = z.object({
   last_rejection: z
     .object({
       command_seq: z.number().int(),
-      error: runErrorSchema.extend({ details: z.unknown() }),
+      error: runErrorSchema.extend({ details: z.unknown().optional() }),
     })
     .nullable(),
   /** The active branch's snapshot, committed in the same write as the events it folds. */
@@ -371,7 +371,7 @@ export const runCommandRecordSchema = z.object({
    */
   client_request_key: z.string().optional(),
   status: z.enum(['pending', 'applied', 'rejected']),
-  error: runErrorSchema.extend({ details: z.unknown() }).nullable(),
+  error: runErrorSchema.extend({ details: z.unknown().optional() }).nullable(),
   accepted_at: z.date(),
   finished_at: z.date().nullable(),
   /**

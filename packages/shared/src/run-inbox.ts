@@ -233,7 +233,8 @@ export async function acceptRunCommand(
   }
   const run = await models.runs
     .findOneAndUpdate(
-      { workflow_run_id: input.runId, user_id: input.userId },
+      // A run marked for deletion takes no more commands: it is gone to its owner already.
+      { workflow_run_id: input.runId, user_id: input.userId, deletion_id: { $exists: false } },
       { $inc: { command_seq: 1 }, $set: { command_accepted_at: input.now ?? new Date() } },
       { returnDocument: 'after', projection: { command_seq: 1 } },
     )

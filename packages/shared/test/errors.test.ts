@@ -37,13 +37,14 @@ describe('error table', () => {
     }
     // Our additions: an unexpected failure still answers in the envelope; people.md's
     // invitations and PUBLIC_URL need a code each (docs/people.md); media.md's range requests
-    // answer 416 (docs/media.md).
+    // answer 416 (docs/media.md); a run archive that does not verify has its own (docs/run-export.md).
     expect(Object.keys(errorCatalog).sort()).toEqual(
       [
         ...Object.keys(documented),
         'INTERNAL',
         'INVITATION_INVALID',
         'NOT_CONFIGURED',
+        'RUN_ARCHIVE_INVALID',
         'RANGE_NOT_SATISFIABLE',
       ].sort(),
     );

@@ -1,13 +1,14 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { QueueEvents } from 'bullmq';
 import type { Connection } from 'mongoose';
-import { MAX_UPLOAD_BYTES, StepwiseError } from '@stepwise/shared';
+import { MAX_UPLOAD_BYTES, StepwiseError, type RetentionPolicy } from '@stepwise/shared';
 import {
   FairShare,
   authFailureDefaults,
   type JobQueue,
   type Logger,
   type Models,
+  type SecretStore,
 } from '@stepwise/shared/node';
 import { mapError } from './http/error-mapping.js';
 import { createAuthenticator } from './http/authentication.js';
@@ -37,6 +38,10 @@ import { peopleRoutes } from './routes/people.js';
 import { SessionStore } from './people/sessions.js';
 import { healthRoutes, type ReadinessProbe } from './routes/health.js';
 import { runRoutes } from './routes/runs.js';
+import { deletionRoutes } from './routes/deletions.js';
+import { keepEverything } from './deletions/retention-policies.js';
+import { DEFAULT_MAX_RUN_IMPORT_BYTES, runArchiveRoutes } from './routes/run-archives.js';
+import { secretRoutes } from './routes/secrets.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { workflowRoutes } from './routes/workflows.js';
 import type { RunNotifications } from './runs/run-notifications.js';
@@ -47,6 +52,7 @@ export interface GatewayQueues {
   maintenance: JobQueue<'maintenance'>;
   migration: JobQueue<'migration'>;
   webhookDelivery: JobQueue<'webhookDelivery'>;
+  deletion: JobQueue<'deletion'>;
 }
 
 export interface GatewaySettings {
@@ -56,6 +62,10 @@ export interface GatewaySettings {
   authFailureLimit?: AuthFailureLimitSettings;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  /** RETENTION_*: the retention policy of users without their own; keep everything when absent. */
+  retentionDefaults?: RetentionPolicy;
+  /** MAX_RUN_IMPORT_BYTES: the largest run archive an import takes; its default when absent. */
+  maxRunImportBytes?: number;
   /** MAX_FILE_UPLOAD_BYTES; without it, only each user.file_input question's own limit. */
   maxFileUploadBytes?: number;
   sseHeartbeatMs: number;
@@ -104,6 +114,8 @@ export interface GatewayDependencies {
   shutdown: AbortSignal;
   probes: readonly ReadinessProbe[];
   isDraining: () => boolean;
+  /** Users' secrets; null or absent without SECRETS_MASTER_KEY (the secret routes then refuse). */
+  secrets?: SecretStore | null;
 }
 
 export function gatewayRoutes(
@@ -154,9 +166,22 @@ export function gatewayRoutes(
       models: deps.models,
       migrationQueue: deps.queues.migration,
     }),
+    ...secretRoutes({ models: deps.models, secrets: deps.secrets ?? null }),
     ...webhookRoutes({
       models: deps.models,
       destinations: { allowedHosts: deps.settings.outboundAllowedHosts ?? [] },
+    }),
+    ...runArchiveRoutes({
+      mongo: deps.mongo,
+      models: deps.models,
+      maxImportBytes: deps.settings.maxRunImportBytes ?? DEFAULT_MAX_RUN_IMPORT_BYTES,
+    }),
+    ...deletionRoutes({
+      models: deps.models,
+      deletionQueue: deps.queues.deletion,
+      epochs: authentication.epochs,
+      sessions: authentication.sessions,
+      retentionDefaults: deps.settings.retentionDefaults ?? keepEverything,
     }),
     ...runRoutes({
       fairShare: new FairShare(deps.redis, deps.queuePrefix),
@@ -220,6 +245,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
       deps.queues.maintenance.queue,
       deps.queues.migration.queue,
       deps.queues.webhookDelivery.queue,
+      deps.queues.deletion.queue,
     ],
     queueEvents: [
       { queue: deps.queues.resolve.queue, events: deps.resolveEvents },
@@ -248,6 +274,7 @@ export function createGatewayApp(deps: GatewayDependencies): express.Express {
         deps.queues.maintenance.queue,
         deps.queues.migration.queue,
         deps.queues.webhookDelivery.queue,
+        deps.queues.deletion.queue,
       ],
       deps.settings.adminToken,
       authFailures,

@@ -13,6 +13,7 @@ import {
   ensureIndexes,
   exitOnSignals,
   gatewayEnvSchema,
+  openConfiguredSecrets,
   parseEnv,
   pingMongo,
   pingRedis,
@@ -46,6 +47,8 @@ const mongo = await connectMongo(config.MONGO_URL, {
 });
 const models = createModels(mongo);
 await ensureIndexes(models);
+// Before serving: a master key that is not the database's stops the gateway here (or rotates).
+const secrets = await openConfiguredSecrets('gateway', models, config, logger);
 const redisOptions = { cluster: config.REDIS_CLUSTER, logger };
 const redis = connectRedis(config.REDIS_URL, 'client', redisOptions);
 // The checks every request makes, auto-pipelined: concurrent requests' reads share writes.
@@ -59,6 +62,7 @@ const queues = {
   maintenance: new JobQueue('maintenance', redis, config.QUEUE_PREFIX),
   migration: new JobQueue('migration', redis, config.QUEUE_PREFIX),
   webhookDelivery: new JobQueue('webhookDelivery', redis, config.QUEUE_PREFIX),
+  deletion: new JobQueue('deletion', redis, config.QUEUE_PREFIX),
 };
 // Job completions and run announcements arrive on blocking connections of their own.
 const resolveEvents = openQueueEvents(
@@ -107,10 +111,17 @@ const app = createGatewayApp({
     outboundAllowedHosts: config.OUTBOUND_ALLOWED_HOSTS,
     maxJsonBodyBytes: config.MAX_JSON_BODY_BYTES,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    maxRunImportBytes: config.MAX_RUN_IMPORT_BYTES,
     maxFileUploadBytes: config.MAX_FILE_UPLOAD_BYTES,
     sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
+    retentionDefaults: {
+      delete_finished_runs_after_days: config.RETENTION_DELETE_FINISHED_RUNS_AFTER_DAYS ?? null,
+      export_before_delete: config.RETENTION_EXPORT_BEFORE_DELETE,
+      delete_artifacts_after_days: config.RETENTION_DELETE_ARTIFACTS_AFTER_DAYS ?? null,
+    },
   },
   isDraining: () => draining,
+  secrets,
   probes: [
     { name: 'mongo', check: () => pingMongo(mongo) },
     {
@@ -171,6 +182,7 @@ exitOnSignals({
       queues.runCommand.close(),
       queues.maintenance.close(),
       queues.webhookDelivery.close(),
+      queues.deletion.close(),
       resolveEvents.close(),
       runEvents.close(),
     ]);

@@ -18,6 +18,7 @@ const limits = {
   maxJsonBodyBytes: 16 * 1024,
   maxUploadBytes: 48 * 1024,
   maxFileUploadBytes: 64 * 1024,
+  maxRunImportBytes: 80 * 1024,
 };
 const db = await useTestDatabases('auth_hardening');
 const gateway = await startTestGateway(db, { settings: limits });
@@ -261,12 +262,17 @@ const credentialsFor = (operation: Operation): Record<string, string> =>
       ? bearer(user.api_key)
       : {};
 
+/** A run archive (`POST …/runs/import`) is a zip with a limit of its own (MAX_RUN_IMPORT_BYTES). */
+const importsRuns = (operation: Operation) => operation.path.endsWith('/runs/import');
+
 const limitOf = (operation: Operation) =>
   operation.fileUpload
     ? limits.maxFileUploadBytes
-    : operation.upload
-      ? limits.maxUploadBytes
-      : limits.maxJsonBodyBytes;
+    : importsRuns(operation)
+      ? limits.maxRunImportBytes
+      : operation.upload
+        ? limits.maxUploadBytes
+        : limits.maxJsonBodyBytes;
 
 describe('request size limits on every route', () => {
   it('the document lists the routes to try, admin, upload and bodiless ones among them', async () => {

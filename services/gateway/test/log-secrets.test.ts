@@ -6,6 +6,7 @@ import { logRecord, startServiceProcess } from '../../../test/support/processes.
 
 const db = await useTestDatabases('log_secrets');
 const adminToken = `admin-${randomBytes(24).toString('base64url')}`;
+const masterKey = randomBytes(32).toString('base64');
 
 /**
  * Every window of `length` characters of a secret: finding any of them in the output means part
@@ -17,12 +18,13 @@ function fragments(secret: string, length = 16): string[] {
 }
 
 describe('the gateway at LOG_LEVEL=debug', () => {
-  it('writes no API key, admin token, Basic credential or Authorization value to its log', async () => {
+  it('writes no API key, admin token, stored secret, master key, Basic credential or Authorization value to its log', async () => {
     const gateway = startServiceProcess('gateway', {
       MONGO_URL: db.mongoUrl,
       REDIS_URL: db.redisUrl,
       QUEUE_PREFIX: db.queuePrefix,
       ADMIN_TOKEN: adminToken,
+      SECRETS_MASTER_KEY: masterKey,
       HOST: '127.0.0.1',
       PORT: '0',
       LOG_LEVEL: 'debug',
@@ -83,6 +85,37 @@ describe('the gateway at LOG_LEVEL=debug', () => {
       ).status,
     ).toBe(204);
     expect((await call('/v1/me', { authorization: bearer(second.api_key) })).status).toBe(401);
+
+    // A provider key stored, replaced, listed, refused in a malformed body, and deleted.
+    const providerKeys = [0, 1].map(() => `sk-provider-${randomBytes(24).toString('base64url')}`);
+    for (const [index, value] of providerKeys.entries())
+      expect(
+        (
+          await call('/v1/me/secrets/OPENAI_KEY', {
+            method: 'PUT',
+            authorization: bearer(apiKey),
+            json: { value },
+          })
+        ).status,
+      ).toBe(index === 0 ? 201 : 200);
+    expect((await call('/v1/me/secrets', { authorization: bearer(apiKey) })).status).toBe(200);
+    expect(
+      (
+        await call('/v1/me/secrets/not-a-name', {
+          method: 'PUT',
+          authorization: bearer(apiKey),
+          json: { value: providerKeys[0], extra: providerKeys[1] },
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await call('/v1/me/secrets/OPENAI_KEY', {
+          method: 'DELETE',
+          authorization: bearer(apiKey),
+        })
+      ).status,
+    ).toBe(204);
 
     // Failed authentications of every kind.
     const wrongKeys = [0, 1, 2].map(() => `sk_${randomBytes(32).toString('base64url')}`);
@@ -145,6 +178,8 @@ describe('the gateway at LOG_LEVEL=debug', () => {
 
     const secrets = {
       adminToken,
+      masterKey,
+      ...Object.fromEntries(providerKeys.map((key, i) => [`providerKey${i}`, key])),
       apiKey,
       secondKey: second.api_key,
       nearlyAdmin,

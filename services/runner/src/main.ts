@@ -1,5 +1,11 @@
 import { sweeperLockKey } from '@stepwise/shared';
-import { loadPluginModules, runWorkerService, runnerEnvSchema } from '@stepwise/shared/node';
+import {
+  exportRunToFile,
+  loadPluginModules,
+  openConfiguredSecrets,
+  runWorkerService,
+  runnerEnvSchema,
+} from '@stepwise/shared/node';
 import { ArtifactStore } from './artifacts/artifact-store.js';
 import { createRunJobHandler } from './run-jobs.js';
 import { createRunnerDependencies } from './runner.js';
@@ -7,6 +13,12 @@ import { startMaintenance } from './maintenance.js';
 import { startMigrationWorker } from './migrations/migration-worker.js';
 import { startSweeper } from './sweeper.js';
 import { startWebhookWorker } from './notifications/webhook-worker.js';
+import { startDeletionWorker } from './deletions/deletion-worker.js';
+import {
+  createDeletionDependencies,
+  createRetentionDependencies,
+  defaultRetentionPolicy,
+} from './deletions/deletion-wiring.js';
 
 await runWorkerService({
   service: 'runner',
@@ -14,6 +26,8 @@ await runWorkerService({
   kind: 'runCommand',
   concurrency: (config) => config.RUNNER_CONCURRENCY,
   setup: async ({ config, mongo, models, redis, logger }) => {
+    // Before taking jobs: a master key that is not the database's stops the runner here.
+    const secrets = await openConfiguredSecrets('runner', models, config, logger);
     const plugins = await loadPluginModules(config.RUNNER_PLUGINS);
     if (plugins.length > 0) logger.info({ modules: plugins.map((m) => m.id) }, 'plugins loaded');
     const { deps, runQueue, webhookQueue, fairShare, timers } = createRunnerDependencies({
@@ -33,11 +47,14 @@ await runWorkerService({
         apiKey: config.LLM_API_KEY,
         prices: config.LLM_PRICES,
         timeoutMs: config.LLM_TIMEOUT_MS,
+        anthropicBaseUrl: config.ANTHROPIC_BASE_URL,
+        defaultKeyPolicy: config.LLM_DEFAULT_KEY_POLICY,
       },
       maxArtifactBytes: config.MAX_ARTIFACT_BYTES,
       leaseMs: config.RUN_LEASE_MS,
       publicUrl: config.PUBLIC_URL,
     });
+    deps.secrets = secrets;
     const failpoint = config.RUNNER_FAILPOINT?.split(':')[1];
     if (failpoint) {
       logger.warn({ failpoint }, 'fault injection: exiting after committing this event type');
@@ -62,6 +79,22 @@ await runWorkerService({
         disableAfterMs: config.WEBHOOK_DISABLE_AFTER_MS,
       },
     });
+    const deletionDeps = createDeletionDependencies({
+      mongo,
+      models,
+      redis,
+      runQueue,
+      webhookQueue,
+      config,
+    });
+    const deletions = startDeletionWorker({
+      ...deletionDeps,
+      logger,
+      lockMs: config.RUNNER_LOCK_MS,
+    });
+    // Retention exports a run there before deleting it when its policy says so; without a
+    // directory such runs are kept and reported.
+    const exportDir = config.RETENTION_EXPORT_DIR;
     const maintenance = await startMaintenance({
       models,
       redis,
@@ -70,6 +103,17 @@ await runWorkerService({
       everyMs: config.KEYWORD_CLEANUP_INTERVAL_MS,
       artifacts: new ArtifactStore(mongo, models),
       artifactGraceMs: config.ARTIFACT_ORPHAN_GRACE_MS,
+      retention: {
+        everyMs: config.RETENTION_INTERVAL_MS,
+        deps: createRetentionDependencies(
+          deletionDeps,
+          defaultRetentionPolicy(config),
+          exportDir === undefined
+            ? undefined
+            : (runId, userId) =>
+                exportRunToFile({ mongo, models }, { runId, userId, dir: exportDir }),
+        ),
+      },
     });
     const migrations = startMigrationWorker({
       mongo,
@@ -107,6 +151,7 @@ await runWorkerService({
         stopSweeper();
         await webhooks.stop();
         await migrations.stop();
+        await deletions.stop();
         await maintenance.stop();
         await runQueue.close();
         await webhookQueue.close();

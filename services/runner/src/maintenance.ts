@@ -2,6 +2,7 @@ import type { RedisClient } from '@stepwise/shared/node';
 import { JobQueue, startWorker, type Logger, type Models } from '@stepwise/shared/node';
 import type { ArtifactStore } from './artifacts/artifact-store.js';
 import { KeywordHistoryStore } from './history/keyword-history.js';
+import { applyRetention, type RetentionDependencies } from './deletions/retention.js';
 
 export interface MaintenanceOptions {
   models: Models;
@@ -12,13 +13,18 @@ export interface MaintenanceOptions {
   artifacts: ArtifactStore;
   /** Age after which an unlinked artifact counts as an orphan. */
   artifactGraceMs: number;
+  /**
+   * The retention policies' dependencies, and how often they are applied (RETENTION_INTERVAL_MS);
+   * without them no retention is scheduled.
+   */
+  retention?: { deps: RetentionDependencies; everyMs: number };
 }
 
 /**
  * Scheduled housekeeping on the `maintenance` queue. The schedule is a BullMQ job scheduler with a
  * fixed id, so every runner may upsert it at start and there is still one schedule; whichever
  * runner is free takes each job. Expired keywords are deleted here, not by a TTL index, and so are
- * artifacts of attempts that never committed.
+ * artifacts of attempts that never committed; the retention policies are applied here too.
  */
 export async function startMaintenance(options: MaintenanceOptions) {
   const queue = new JobQueue('maintenance', options.redis, options.queuePrefix);
@@ -41,6 +47,17 @@ export async function startMaintenance(options: MaintenanceOptions) {
       opts: { removeOnComplete: 100, removeOnFail: 100 },
     },
   );
+  const retention = options.retention;
+  if (retention)
+    await queue.queue.upsertJobScheduler(
+      'apply-retention',
+      { every: retention.everyMs },
+      {
+        name: 'maintenance',
+        data: { kind: 'apply_retention' },
+        opts: { removeOnComplete: 100, removeOnFail: 100 },
+      },
+    );
   const keywords = new KeywordHistoryStore(options.models);
   // A connection of its own (workers block on theirs), with the same settings.
   const connection = options.redis.duplicate();
@@ -50,10 +67,19 @@ export async function startMaintenance(options: MaintenanceOptions) {
     prefix: options.queuePrefix,
     concurrency: 1,
     logger: options.logger,
-    handler: async (job) =>
-      job.kind === 'expire_keywords'
-        ? { deleted: await keywords.deleteExpired() }
-        : { deleted: await options.artifacts.sweepOrphans(options.artifactGraceMs) },
+    handler: async (job) => {
+      switch (job.kind) {
+        case 'expire_keywords':
+          return { deleted: await keywords.deleteExpired() };
+        case 'sweep_artifacts':
+          return { deleted: await options.artifacts.sweepOrphans(options.artifactGraceMs) };
+        case 'apply_retention': {
+          if (!retention) return { reports: [] };
+          const reports = await applyRetention(retention.deps, new Date());
+          return { reports: reports.map((report) => report.report_id) };
+        }
+      }
+    },
   });
   return {
     stop: async () => {

@@ -81,7 +81,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if $root.Values.existingSecret -}}
 {{- index $root.Values.existingSecretKeys $which | required (printf "existingSecretKeys.%s must name a key of existingSecret" $which) -}}
 {{- else -}}
-{{- index (dict "mongoUrl" "MONGO_URL" "redisUrl" "REDIS_URL" "adminToken" "ADMIN_TOKEN" "llmApiKey" "LLM_API_KEY") $which -}}
+{{- index (dict "mongoUrl" "MONGO_URL" "redisUrl" "REDIS_URL" "adminToken" "ADMIN_TOKEN" "llmApiKey" "LLM_API_KEY" "secretsMasterKey" "SECRETS_MASTER_KEY" "secretsPreviousMasterKey" "SECRETS_PREVIOUS_MASTER_KEY") $which -}}
 {{- end -}}
 {{- end -}}
 
@@ -103,6 +103,12 @@ ADMIN_TOKEN: {{ .Values.secrets.adminToken | b64enc | quote }}
 {{- with .Values.secrets.llmApiKey }}
 LLM_API_KEY: {{ . | b64enc | quote }}
 {{- end }}
+{{- with .Values.secrets.secretsMasterKey }}
+SECRETS_MASTER_KEY: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.secrets.secretsPreviousMasterKey }}
+SECRETS_PREVIOUS_MASTER_KEY: {{ . | b64enc | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Configuration. */}}
@@ -114,6 +120,8 @@ LLM_API_KEY: {{ . | b64enc | quote }}
   "REDIS_URL" "redis.url (or existingSecret)"
   "ADMIN_TOKEN" "secrets.adminToken (or existingSecret)"
   "LLM_API_KEY" "secrets.llmApiKey (or existingSecret)"
+  "SECRETS_MASTER_KEY" "secrets.secretsMasterKey (or existingSecret)"
+  "SECRETS_PREVIOUS_MASTER_KEY" "secrets.secretsPreviousMasterKey (or existingSecret)"
   "REDIS_CLUSTER" "redis.cluster"
   "PORT" "gateway.port"
   "SHUTDOWN_TIMEOUT_MS" "<service>.shutdownTimeoutSeconds"
@@ -254,6 +262,21 @@ env:
       secretKeyRef:
         name: {{ $secret }}
         key: {{ include "stepwise.secretKey" (list $root "adminToken") }}
+  {{- end }}
+  {{- if or (eq $component "gateway") (eq $component "runner") }}
+  {{- /* Users' secrets: optional (without them the secret routes answer 501). */}}
+  - name: SECRETS_MASTER_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: {{ include "stepwise.secretKey" (list $root "secretsMasterKey") }}
+        optional: true
+  - name: SECRETS_PREVIOUS_MASTER_KEY
+    valueFrom:
+      secretKeyRef:
+        name: {{ $secret }}
+        key: {{ include "stepwise.secretKey" (list $root "secretsPreviousMasterKey") }}
+        optional: true
   {{- end }}
   {{- if eq $component "runner" }}
   - name: LLM_API_KEY

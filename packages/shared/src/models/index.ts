@@ -1,11 +1,13 @@
 import { mongo, type Connection } from 'mongoose';
 import { createAccountModels } from './accounts.js';
+import { createDeletionModels } from './deletions.js';
 import { createHistoryModels } from './history.js';
 import { createLookupModels } from './lookups.js';
 import { createMigrationModels } from './migrations.js';
 import { createOutputModels } from './outputs.js';
 import { createPeopleModels } from './people.js';
 import { createRunModels } from './runs.js';
+import { createSecretModels } from './secrets.js';
 import { createWorkflowModels } from './workflows.js';
 import { createWebhookModels } from './webhooks.js';
 
@@ -21,6 +23,8 @@ export function createModels(connection: Connection) {
     ...createMigrationModels(connection),
     ...createWebhookModels(connection),
     ...createLookupModels(connection),
+    ...createDeletionModels(connection),
+    ...createSecretModels(connection),
   };
 }
 

@@ -91,6 +91,21 @@ export const shardPlans = {
     unsharded:
       'the lookup from an artifact id (what GET /v1/artifacts/{id} has) to its run and owner: one small document per artifact',
   },
+  secret_keyring: {
+    unsharded: 'one document: the check that proves which master key the secrets are under',
+  },
+  user_secrets: byOwner("users' secrets (sealed)"),
+  user_data_keys: byOwner("users' data keys (wrapped)"),
+  user_llm_prices: byOwner("users' LLM price tables"),
+  deletions: {
+    unsharded:
+      'one small receipt per deletion asked for, read by its id (the admin reads a user deletion by id alone)',
+  },
+  retention_policies: { unsharded: 'at most one small document per user' },
+  retention_reports: {
+    unsharded:
+      'a bounded number per user (the newest RETENTION_REPORTS_KEPT), written only by a retention pass that did something',
+  },
   workflow_templates: byOwner('templates'),
   workflow_versions: byOwner('versions'),
   workflow_runs: byOwner('runs'),
@@ -179,6 +194,14 @@ export const scatterGatherQueries = {
   'legacy:request-key': {
     collection: 'run_commands',
     why: 'an Idempotency-Key whose command was stored before request_keys existed (only when the old unique index refuses a new command); the claim is written then',
+  },
+  'secrets:rewrap-data-keys': {
+    collection: 'user_data_keys',
+    why: 'a master-key rotation at start: the data keys still wrapped under the previous master key (by master_key_id)',
+  },
+  'deletion:previews-in-use': {
+    collection: 'artifacts',
+    why: 'a run deletion: whether an artifact outside the deleted runs still has the bytes of a preview (previews are cached by sha256, across users)',
   },
   'sweep:expired-keywords': {
     collection: 'keyword_history',

@@ -5,6 +5,7 @@ import type { ModuleCatalog } from './module-declarations.js';
 import { displayDefinitionSchema } from './interaction-requests.js';
 import { interactionAnswerSchemas, pluginAnswerSchema } from './interaction-answers.js';
 import { moduleDeadlineFields } from './deadlines.js';
+import { credentialErrors, moduleCredentialsSchema } from './credentials.js';
 
 /** The workflow document a user submits (workflow-format.md, "Shape"), after `$ref` resolution. */
 
@@ -49,6 +50,8 @@ export const moduleDefinitionSchema = z.strictObject({
   retry: retryPolicySchema.optional(),
   /** Context shown beside an interactive module's question (rendered when it is asked). */
   display: displayDefinitionSchema.optional(),
+  /** Secrets of the run's owner the module gets, by name (docs/secrets.md). */
+  credentials: moduleCredentialsSchema.optional(),
   ...moduleDeadlineFields,
 });
 
@@ -238,6 +241,13 @@ export function validateWorkflow(document: unknown, catalog: ModuleCatalog): Wor
         });
       }
       errors.push(...deadlineErrors(module, declaration.interactive, path));
+      errors.push(
+        ...credentialErrors(module.credentials, declaration.credentials, {
+          stepId: step.step_id,
+          moduleId: module.module_id,
+          path,
+        }),
+      );
       errors.push(...staticInputErrors(module.inputs, declaration.inputs, [...path, 'inputs']));
     });
   });

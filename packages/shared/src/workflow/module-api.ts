@@ -33,6 +33,12 @@ export interface ModuleRunContext {
   /** Renders a template against the run's context (plus `extra`), as inputs are rendered. */
   render: (template: string, extra?: Record<string, unknown>) => Promise<unknown>;
   signal: AbortSignal;
+  /**
+   * The values of the secrets the module's `credentials` name, by slot (`api_key` → the key),
+   * read from the run owner's secrets for this call; absent when it names none. Never put them in
+   * an output or an error message: the runner scrubs them, but a module should not rely on that.
+   */
+  credentials?: Readonly<Record<string, string>>;
 }
 
 export type ResponseCheck =

@@ -23,6 +23,11 @@ export interface ModuleDeclaration {
    * module renders it itself, e.g. `track_key` once per option).
    */
   readonly renderAs?: Readonly<Record<string, 'value' | 'text' | 'raw'>>;
+  /**
+   * The credential slots a module takes (e.g. `api_key`): a workflow fills them with secret names
+   * in `credentials`; the runner hands the values to the module in `context.credentials`.
+   */
+  readonly credentials?: readonly string[];
 }
 
 export const moduleEffectsSchema = z.enum(['none', 'external']);
@@ -194,8 +199,13 @@ export const builtInModuleDeclarations = {
   'api.llm': {
     interactive: false,
     effects: 'external',
-    summary: 'An OpenAI-compatible chat completion',
+    summary:
+      'A chat completion: an OpenAI-compatible endpoint or Anthropic’s Messages API, with the key from credentials.api_key',
+    credentials: ['api_key'],
     inputs: z.strictObject({
+      provider: z.enum(['openai', 'anthropic']).default('openai'),
+      /** The provider's base URL; the deployment's (LLM_BASE_URL, ANTHROPIC_BASE_URL) without it. */
+      base_url: z.url({ protocol: /^https?$/ }).optional(),
       model: z.string(),
       messages: z.array(chatMessageSchema).min(1).optional(),
       prompt: z.string().optional(),

@@ -108,6 +108,8 @@ export async function listInbox(
     user_id: userId,
     status: 'awaiting_input',
     pending_interaction: { $type: 'object' },
+    // A run being deleted asks nobody anything any more.
+    deletion_id: { $exists: false },
   };
   if (query.workflow_template_name) filter['workflow_template_name'] = query.workflow_template_name;
   if (query.project_name) filter['project_name'] = query.project_name;

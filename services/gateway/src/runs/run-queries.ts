@@ -18,13 +18,33 @@ export async function findRun(
 ): Promise<WorkflowRunRecord> {
   // The most frequent read of all, without mongoose's query machinery (building, casting, then
   // `lean`) or a cursor: each cost more CPU than the read itself (docs/performance.md, gateway reads).
-  const run = await readOneExact<WorkflowRunRecord>(
+  const run = await readOneExact<WorkflowRunRecord & BeingDeleted>(
     models.runs,
     { workflow_run_id: runId, user_id: userId },
-    projection,
+    withDeletionMark(projection),
   );
-  if (!run) throw new NotFoundError('run', runId);
+  if (!run || isBeingDeleted(run)) throw new NotFoundError('run', runId);
   return run;
+}
+
+/** A run being deleted carries the deletion's id (docs/deletion-and-retention.md). */
+interface BeingDeleted {
+  deletion_id?: string;
+}
+
+/** A run being deleted is gone to every route, as one that never existed. */
+export function isBeingDeleted(run: BeingDeleted): boolean {
+  return typeof run.deletion_id === 'string';
+}
+
+/** The filter that leaves runs being deleted out of a list. */
+export const notBeingDeleted = { deletion_id: { $exists: false } } as const;
+
+/** A projection that also reads the deletion mark (an inclusive one names it; others keep it). */
+function withDeletionMark(
+  projection: Readonly<Record<string, 0 | 1>>,
+): Readonly<Record<string, 0 | 1>> {
+  return Object.values(projection).includes(1) ? { ...projection, deletion_id: 1 } : projection;
 }
 
 export async function listRuns(
@@ -38,7 +58,7 @@ export async function listRuns(
     cursor?: string | undefined;
   },
 ) {
-  const filter: Record<string, unknown> = { user_id: userId };
+  const filter: Record<string, unknown> = { user_id: userId, ...notBeingDeleted };
   if (query.status) filter['status'] = query.status;
   if (query.project_name) filter['project_name'] = query.project_name;
   if (query.template) {
@@ -175,8 +195,8 @@ export async function readState(
   const run = await models.runs
     .findOne({ workflow_run_id: runId, user_id: userId })
     .select({ outbox: 0 })
-    .lean<WorkflowRunRecord>();
-  if (!run) throw new NotFoundError('run', runId);
+    .lean<WorkflowRunRecord & BeingDeleted>();
+  if (!run || isBeingDeleted(run)) throw new NotFoundError('run', runId);
   const branch = await findBranch(models, run, branchId);
   if (branch.branch_id === run.active_branch_id) {
     return {

@@ -12,6 +12,7 @@ import type { ModuleRegistry } from '../modules/registry.js';
 import type { TemplateEngine } from './templating.js';
 import { ModuleFailure } from './module-failure.js';
 import { redactForLog } from './redaction.js';
+import type { SecretReader } from './credentials.js';
 import { renderDisplay } from './display.js';
 import { asFailure, failAttempt } from './module-outcome.js';
 import {
@@ -39,6 +40,8 @@ export interface AdvanceDependencies {
   newInteractionId: () => string;
   /** Longest a non-interactive module may run before it counts as failed. */
   moduleTimeoutMs: number;
+  /** The run owners' secrets, for modules' `credentials`; absent without SECRETS_MASTER_KEY. */
+  secrets?: SecretReader | null;
 }
 
 type NextStep = { planned: PlannedModule; attempt: number } | 'end' | 'stop';
@@ -298,6 +301,8 @@ async function prepareModule(
       attempt,
       idempotency_key: idempotencyKey,
       effects,
+      // The secrets' names only: their values are read at call time and never recorded.
+      ...(module.credentials ? { credentials: module.credentials } : {}),
     });
   }
   session.pending = {

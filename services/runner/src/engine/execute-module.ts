@@ -7,6 +7,8 @@ import {
 } from './advance.js';
 import type { DecisionSession, ModuleExecution } from './decision.js';
 import { ModuleFailure } from './module-failure.js';
+import { resolveCredentials, scrubFailure } from './credentials.js';
+import { scrubSecretValues } from './redaction.js';
 
 /**
  * Runs the module a decision stopped at: an interactive module's request, or a module's work.
@@ -37,8 +39,12 @@ export async function executeModule(
       );
     }, deps.moduleTimeoutMs);
   });
+  // The credential values this attempt holds: scrubbed from whatever it returns or throws.
+  let secretValues: string[] = [];
   try {
-    const context = moduleContext(
+    const credentials = await resolveCredentials(deps.secrets, run, planned);
+    secretValues = Object.values(credentials ?? {});
+    const baseContext = moduleContext(
       deps,
       run,
       plan,
@@ -48,6 +54,7 @@ export async function executeModule(
       idempotencyKey,
       controller.signal,
     );
+    const context = credentials ? { ...baseContext, credentials } : baseContext;
     const work = implementation.interactive
       ? implementation.request(inputs, context)
       : implementation.job === true
@@ -55,9 +62,10 @@ export async function executeModule(
           ? implementation.poll(inputs, context, execution.job)
           : implementation.submit(inputs, context)
         : implementation.execute(inputs, context);
-    return { ok: true, value: await Promise.race([work, timeout]) };
+    const value: unknown = await Promise.race([work, timeout]);
+    return { ok: true, value: scrubSecretValues(value, secretValues) };
   } catch (error) {
-    return { ok: false, failure: asFailure(error) };
+    return { ok: false, failure: scrubFailure(asFailure(error), secretValues) };
   } finally {
     clearTimeout(timer);
     lease.removeEventListener('abort', onLeaseLost);

@@ -7,6 +7,7 @@ import { OptionUsageStore } from '../history/option-usage.js';
 import { createApiFetch, type FetchSettings } from './api-fetch.js';
 import { createApiJob } from './api-job.js';
 import { createApiLlm, type LlmSettings } from './api-llm.js';
+import { userPriceReader } from './llm/user-prices.js';
 import type { TokenLedger } from '../history/token-ledger.js';
 import { createArtifactSave } from './artifact-save.js';
 import { createHistoryKeywords } from './history-keywords.js';
@@ -39,7 +40,10 @@ export function createBuiltInModules(settings: BuiltInSettings): StepwiseModule[
     createUserFileInput(settings.models),
     createHistoryKeywords(new KeywordHistoryStore(settings.models)),
     createApiFetch(settings.fetch),
-    createApiLlm(settings.llm, settings.tokens),
+    createApiLlm(settings.llm, settings.tokens, {
+      outboundPolicy: settings.fetch.policy,
+      userPrice: userPriceReader(settings.models),
+    }),
     createApiJob({
       policy: settings.fetch.policy,
       maxResponseBytes: settings.fetch.maxResponseBytes,
