@@ -190,6 +190,13 @@ try {
     log,
   });
   writeFileSync(`${out}/seeded-ids.json`, `${JSON.stringify(seeded.ids, null, 2)}\n`);
+  // A real run archive, so that imports are fuzzed past the zip check (hooks.py reads it).
+  const archivePath = `${out}/run-archive.zip`;
+  const exported = await fetch(`${stack.base}/v1/runs/${seeded.ids.run[0]}/export`, {
+    headers: { authorization: `Bearer ${seeded.apiKey}` },
+  });
+  if (exported.status !== 200) throw new Error(`exporting a seeded run: ${exported.status}`);
+  writeFileSync(archivePath, Buffer.from(await exported.arrayBuffer()));
   const configPath = `${out}/schemathesis.toml`;
   writeFileSync(configPath, schemathesisConfig(seeded, options['max-steps']));
 
@@ -234,6 +241,8 @@ try {
       STEPWISE_FUZZ_API_KEY: seeded.apiKey,
       STEPWISE_FUZZ_ADMIN_TOKEN: stack.adminToken,
       STEPWISE_FUZZ_PROTECTED_KEY_ID: seeded.keyId,
+      STEPWISE_FUZZ_PROTECTED_USER_ID: seeded.userId,
+      STEPWISE_FUZZ_RUN_ARCHIVE: archivePath,
       SCHEMATHESIS_HOOKS: `${here}/hooks.py`,
       // Hypothesis keeps caches in ./.hypothesis by default; keep them under .local instead.
       HYPOTHESIS_STORAGE_DIRECTORY: `${root}.local/contract-fuzz-hypothesis`,

@@ -209,7 +209,12 @@ function requestAs(
   query: Record<string, string>,
   body: Body,
 ): RawRequest {
-  const search = new URLSearchParams(query).toString();
+  // A deletion's confirmation repeats the path's name (DELETE /v1/templates/{name}?confirm=):
+  // with it, the request is judged on whose the name is.
+  const confirms = operation.queryParameters.some((p) => p.name === 'confirm' && p.required);
+  const filled =
+    confirms && !('confirm' in query) ? { ...query, confirm: pathValues['name'] ?? '' } : query;
+  const search = new URLSearchParams(filled).toString();
   return {
     method: operation.method.toUpperCase(),
     path: `${fillPath(operation, pathValues)}${search ? `?${search}` : ''}`,
@@ -301,7 +306,7 @@ function idSlots(operation: RouteOperation) {
  * alice's secret name stores a secret of his (201), which is right, not a 404. Their list checks
  * show that alice's stays as it was.
  */
-const ownNamespaceWrites = new Set(['put /v1/me/secrets/{name}']);
+const ownNamespaceWrites = new Set(['put /v1/me/secrets/{secret_name}']);
 
 function takesIds(operation: RouteOperation): boolean {
   if (ownNamespaceWrites.has(operation.key)) return false;
@@ -623,17 +628,27 @@ const listChecks: Record<string, () => Promise<void>> = {
     'get /v1/me/retention/reports',
     'get /v1/deletions',
   ]),
-  'put /v1/me/secrets/{name}': async () => {
+  'put /v1/me/secrets/{secret_name}': async () => {
     // Bob storing a secret under alice's name stores his own; hers stays as it was.
     const name = owned(alice, 'secretName')[0]?.value ?? '';
-    await writesBobsOwn('put /v1/me/secrets/{name}', { name }, { value: 'bob-own-value' });
+    await writesBobsOwn(
+      'put /v1/me/secrets/{secret_name}',
+      { secret_name: name },
+      { value: 'bob-own-value' },
+    );
     const stored = await db.models.userSecrets.find({ name }, { user_id: 1 }).lean();
     expect(stored.map((secret) => secret.user_id).sort()).toEqual(
       [alice.userId, bob.userId].sort(),
     );
     // Gone again, so bob's DELETE of alice's name stays a 404 whatever order the checks run in.
     const removed = await http.send(
-      requestAs(bob, meOperation('delete /v1/me/secrets/{name}'), { name }, {}, noBody),
+      requestAs(
+        bob,
+        meOperation('delete /v1/me/secrets/{secret_name}'),
+        { secret_name: name },
+        {},
+        noBody,
+      ),
     );
     expect(removed.status).toBe(204);
   },

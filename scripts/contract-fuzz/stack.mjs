@@ -130,6 +130,8 @@ export async function startStack({ root, mongoUrl, redisUrl, logDir, extraEnv = 
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: queuePrefix,
     LOG_LEVEL: 'info',
+    // Users' secrets are stored and read (without a master key every secret route is 501).
+    SECRETS_MASTER_KEY: randomBytes(32).toString('base64'),
     ...extraEnv,
   };
   const gateway = startService(

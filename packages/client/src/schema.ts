@@ -416,7 +416,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/me/secrets/{name}": {
+    "/v1/me/secrets/{secret_name}": {
         parameters: {
             query?: never;
             header?: never;
@@ -425,10 +425,10 @@ export interface paths {
         };
         get?: never;
         /** Store one of your secrets (e.g. a provider key, at most 16384 bytes), or replace its value; the value is encrypted and never shown again */
-        put: operations["putV1MeSecretsName"];
+        put: operations["putV1MeSecretsSecretName"];
         post?: never;
         /** Delete one of your secrets; modules that name it fail from then on */
-        delete: operations["deleteV1MeSecretsName"];
+        delete: operations["deleteV1MeSecretsSecretName"];
         options?: never;
         head?: never;
         patch?: never;
@@ -3875,9 +3875,9 @@ export interface operations {
     };
     deleteV1TemplatesName: {
         parameters: {
-            query?: {
-                /** @description The template's name again: a deletion without it (or with another) is refused */
-                confirm?: string;
+            query: {
+                /** @description The template's name again (a deletion takes its versions and runs): another value is refused with 400 once the template is known to be yours */
+                confirm: string;
             };
             header?: never;
             path: {
@@ -4737,13 +4737,13 @@ export interface operations {
             };
         };
     };
-    putV1MeSecretsName: {
+    putV1MeSecretsSecretName: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /** @description The secret’s name, env-var style (e.g. OPENAI_KEY) */
-                name: string;
+                secret_name: string;
             };
             cookie?: never;
         };
@@ -4875,13 +4875,13 @@ export interface operations {
             };
         };
     };
-    deleteV1MeSecretsName: {
+    deleteV1MeSecretsSecretName: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 /** @description The secret’s name, env-var style (e.g. OPENAI_KEY) */
-                name: string;
+                secret_name: string;
             };
             cookie?: never;
         };

@@ -8,7 +8,13 @@ export const usernameSchema = z
 
 export const createUserBodySchema = z.strictObject({
   username: usernameSchema,
-  email: z.email().max(254),
+  // RFC 5321 caps the local part at 64 characters: an address past it cannot be delivered to.
+  email: z
+    .email()
+    .max(254)
+    .refine((email) => email.lastIndexOf('@') <= 64, {
+      message: 'the part before @ may not be longer than 64 characters',
+    }),
 });
 export type CreateUserBody = z.infer<typeof createUserBodySchema>;
 

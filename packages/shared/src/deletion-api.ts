@@ -67,8 +67,9 @@ export const templateDeletionQuerySchema = z.strictObject({
   confirm: z
     .string()
     .max(64)
-    .describe("The template's name again: a deletion without it (or with another) is refused")
-    .optional(),
+    .describe(
+      "The template's name again (a deletion takes its versions and runs): another value is refused with 400 once the template is known to be yours",
+    ),
 });
 
 const days = z.number().int().min(1).max(36_500);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { documented, storableKeyJsonSchema } from './schema-docs.js';
 
 /**
  * Per-user secrets (provider keys) and per-user LLM prices (docs/secrets.md). A secret's value is
@@ -27,7 +28,7 @@ export const secretNameSchema = z
   )
   .describe('The secret’s name, env-var style (e.g. OPENAI_KEY)');
 
-export const secretParamsSchema = z.strictObject({ name: secretNameSchema });
+export const secretParamsSchema = z.strictObject({ secret_name: secretNameSchema });
 
 const utf8 = new TextEncoder();
 
@@ -61,14 +62,23 @@ export type LlmPrice = z.infer<typeof llmPriceSchema>;
 
 const modelName = z.string().min(1).max(200);
 
-export const llmPriceTableSchema = z
-  .record(modelName, llmPriceSchema)
-  .refine((prices) => Object.keys(prices).length <= MAX_PRICED_MODELS, {
-    message: `lists more than ${MAX_PRICED_MODELS} models`,
-  })
-  .describe(
-    'Price per 1,000 tokens by model name; a model not listed costs what the deployment’s LLM_PRICES says',
-  );
+export const llmPriceTableSchema = documented(
+  z
+    .record(modelName, llmPriceSchema)
+    .refine((prices) => Object.keys(prices).length <= MAX_PRICED_MODELS, {
+      message: `lists more than ${MAX_PRICED_MODELS} models`,
+    })
+    .describe(
+      'Price per 1,000 tokens by model name; a model not listed costs what the deployment’s LLM_PRICES says',
+    ),
+  // A model's name is a key of the stored table: the document states the rule every stored key
+  // follows (no NUL, no reserved name), which the server checks on every body.
+  (json) => {
+    json['propertyNames'] = { ...storableKeyJsonSchema, minLength: 1, maxLength: 200 };
+    json['maxProperties'] = MAX_PRICED_MODELS;
+  },
+);
+
 export type LlmPriceTable = z.infer<typeof llmPriceTableSchema>;
 
 export const llmPricesBodySchema = z.strictObject({ prices: llmPriceTableSchema });

@@ -192,6 +192,8 @@ describe('users and keys over HTTP', () => {
       { username: 'ok' },
       { username: 'Has Spaces', email: 'a@example.com' },
       { username: 'ok2', email: 'not-an-email' },
+      // RFC 5321: at most 64 characters before the @.
+      { username: 'ok5', email: `${'a'.repeat(65)}@example.com` },
       { username: 'ok3', email: 'a3@example.com', role: 'admin' },
       { username: 42, email: 'a4@example.com' },
       ['username'],

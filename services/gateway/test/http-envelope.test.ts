@@ -68,6 +68,13 @@ describe('every failure answers in the error envelope', () => {
     });
     expect(key.headers.get('allow')).toBe('DELETE');
     await expectEnvelope(key, 405, 'METHOD_NOT_ALLOWED');
+    // A path without parameters is itself even where a parameter's path would match it: GET
+    // /v1/runs/import is the import's 405, not a request for a run whose id is "import".
+    for (const method of ['GET', 'DELETE']) {
+      const imports = await gateway.request('/v1/runs/import', { method });
+      expect(imports.headers.get('allow')).toBe('POST');
+      await expectEnvelope(imports, 405, 'METHOD_NOT_ALLOWED');
+    }
   });
 
   it('unknown query parameters are 400', async () => {

@@ -142,7 +142,7 @@ export async function requestTemplateDeletion(
   deps: DeletionRequestDependencies,
   userId: string,
   name: string,
-  confirm: string | undefined,
+  confirm: string,
   now = new Date(),
 ): Promise<DeletionView> {
   // Whose template it is comes first: another user's name answers 404 as one that does not exist,
@@ -157,7 +157,7 @@ export async function requestTemplateDeletion(
       [
         {
           path: 'query.confirm',
-          message: confirm === undefined ? 'required' : "must be the template's name",
+          message: "must be the template's name",
         },
       ],
     );

@@ -285,6 +285,16 @@ export function mountRoutes(
   options: { authenticate: Authenticator; maxJsonBodyBytes: number },
 ): void {
   const jsonParser = express.json({ limit: options.maxJsonBodyBytes, type: 'application/json' });
+  const methodsByPath = servedMethods(routes);
+  // A path without parameters is that path whatever the method: `GET /v1/runs/import` is 405
+  // (it serves POST), not a request for a run whose id is "import". So these guards go first.
+  for (const [path, methods] of methodsByPath) {
+    if (path.includes(':')) continue;
+    router.all(path, (req: Request, res: Response, next: NextFunction) => {
+      if (methods.has(req.method)) next();
+      else refuseMethod(req, res, next, path, methods);
+    });
+  }
   for (const route of routes) {
     const { upload } = route.spec;
     const parser = upload?.stream
@@ -318,24 +328,37 @@ export function mountRoutes(
     );
   }
   // A known path with a method it does not serve is 405 with the methods it does (api.md).
+  for (const [path, methods] of methodsByPath)
+    router.all(path, (req: Request, res: Response, next: NextFunction) =>
+      refuseMethod(req, res, next, path, methods),
+    );
+}
+
+/** The methods each declared path serves (HEAD with GET: Express answers it with the GET route). */
+function servedMethods(routes: readonly RouteDefinition[]): Map<string, Set<string>> {
   const methodsByPath = new Map<string, Set<string>>();
   for (const { spec } of routes) {
     const methods = methodsByPath.get(spec.path) ?? new Set<string>();
     methods.add(spec.method.toUpperCase());
-    // Express answers HEAD with the GET route.
     if (spec.method === 'get') methods.add('HEAD');
     methodsByPath.set(spec.path, methods);
   }
-  for (const [path, methods] of methodsByPath) {
-    const allow = [...methods].join(', ');
-    router.all(path, (req: Request, res: Response, next: NextFunction) => {
-      res.setHeader('Allow', allow);
-      next(
-        new StepwiseError(
-          'METHOD_NOT_ALLOWED',
-          `${req.method} is not allowed on ${path}; use ${allow}`,
-        ),
-      );
-    });
-  }
+  return methodsByPath;
+}
+
+function refuseMethod(
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  path: string,
+  methods: ReadonlySet<string>,
+): void {
+  const allow = [...methods].join(', ');
+  res.setHeader('Allow', allow);
+  next(
+    new StepwiseError(
+      'METHOD_NOT_ALLOWED',
+      `${req.method} is not allowed on ${path}; use ${allow}`,
+    ),
+  );
 }

@@ -24,7 +24,7 @@ export function secretRoutes(deps: SecretDependencies): RouteDefinition[] {
     defineRoute(
       {
         method: 'put',
-        path: '/v1/me/secrets/:name',
+        path: '/v1/me/secrets/:secret_name',
         summary: `Store one of your secrets (e.g. a provider key, at most ${MAX_SECRET_VALUE_BYTES} bytes), or replace its value; the value is encrypted and never shown again`,
         auth: 'user',
         params: secretParamsSchema,
@@ -40,7 +40,7 @@ export function secretRoutes(deps: SecretDependencies): RouteDefinition[] {
         const { view, created } = await putUserSecret(
           deps,
           caller.user.user_id,
-          params.name,
+          params.secret_name,
           body.value,
         );
         return created ? { status: 201, body: view } : { status: 200, body: view };
@@ -63,7 +63,7 @@ export function secretRoutes(deps: SecretDependencies): RouteDefinition[] {
     defineRoute(
       {
         method: 'delete',
-        path: '/v1/me/secrets/:name',
+        path: '/v1/me/secrets/:secret_name',
         summary: 'Delete one of your secrets; modules that name it fail from then on',
         auth: 'user',
         params: secretParamsSchema,
@@ -71,7 +71,7 @@ export function secretRoutes(deps: SecretDependencies): RouteDefinition[] {
         errors: ['NOT_FOUND', 'NOT_CONFIGURED'],
       },
       async ({ caller, params }) => {
-        await deleteUserSecret(deps, caller.user.user_id, params.name);
+        await deleteUserSecret(deps, caller.user.user_id, params.secret_name);
         return { status: 204 };
       },
     ),
