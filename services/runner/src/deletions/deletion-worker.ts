@@ -1,4 +1,5 @@
-import { startWorker, type Logger, type RedisClient } from '@stepwise/shared/node';
+import type { Logger, RedisClient } from '@stepwise/shared/node';
+import { startLongJobWorker } from '../long-job-worker.js';
 import { runDeletionJob } from './deletion-job.js';
 import type { OwnerDeletionDependencies } from './owner-deletion.js';
 
@@ -8,31 +9,14 @@ export interface DeletionWorkerOptions extends OwnerDeletionDependencies {
   lockMs: number;
 }
 
-/**
- * The runner's worker on the `deletions` queue; one deletion at a time per runner (a deletion is
- * many writes, and it should not crowd out the runs that are alive).
- */
+/** The runner's worker on the `deletions` queue; one deletion at a time per runner. */
 export function startDeletionWorker(options: DeletionWorkerOptions & { redis: RedisClient }) {
-  // A connection of its own (workers block on theirs), with the same settings.
-  const connection = options.redis.duplicate();
-  const worker = startWorker({
+  return startLongJobWorker({
     kind: 'deletion',
-    connection,
-    prefix: options.queuePrefix,
-    concurrency: 1,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
     logger: options.logger,
+    lockMs: options.lockMs,
     handler: (job, context) => runDeletionJob(options, job, context),
-    workerOptions: {
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      // A deletion may be orphaned by several crashes in a row; keep handing it back.
-      maxStalledCount: 100,
-    },
   });
-  return {
-    stop: async () => {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
 }

@@ -1,5 +1,5 @@
-import type { RedisClient } from '@stepwise/shared/node';
-import { startWorker, type Logger } from '@stepwise/shared/node';
+import type { Logger, RedisClient } from '@stepwise/shared/node';
+import { startLongJobWorker } from '../long-job-worker.js';
 import { migrateRuns, type MigrationJobDependencies } from './migrate-runs.js';
 
 export interface MigrationWorkerOptions extends MigrationJobDependencies {
@@ -12,25 +12,12 @@ export interface MigrationWorkerOptions extends MigrationJobDependencies {
 
 /** The runner's worker on the `migrations` queue; one migration at a time per runner. */
 export function startMigrationWorker(options: MigrationWorkerOptions) {
-  // A connection of its own (workers block on theirs), with the same settings.
-  const connection = options.redis.duplicate();
-  const worker = startWorker({
+  return startLongJobWorker({
     kind: 'migration',
-    connection,
-    prefix: options.queuePrefix,
-    concurrency: 1,
+    redis: options.redis,
+    queuePrefix: options.queuePrefix,
     logger: options.logger,
+    lockMs: options.lockMs,
     handler: (job, context) => migrateRuns(options, job, context),
-    workerOptions: {
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      maxStalledCount: 100,
-    },
   });
-  return {
-    stop: async () => {
-      await worker.close();
-      connection.disconnect();
-    },
-  };
 }
