@@ -161,6 +161,18 @@ beforeAll(async () => {
     json: { from_event_id: topicDone?.event_id },
   });
   expect(forked.status).toBe(201);
+  // A command the run refuses (an answer to a question it asked before) stays in its inbox as
+  // rejected, its error without details: the archive carries it, and the import must take it.
+  const refused = await alice.request(
+    `/v1/runs/${sourceRunId}/interactions/${started.run.pending_interaction?.interaction_id ?? ''}?${WAIT}`,
+    { method: 'POST', json: { response: { artifact_ids: [clip.artifact_id] } } },
+  );
+  expect(refused.status).toBe(409);
+  const rejected = await source.db.models.runCommands
+    .findOne({ workflow_run_id: sourceRunId, status: 'rejected' })
+    .lean();
+  expect(rejected?.error?.code).toBe('INTERACTION_NOT_PENDING');
+  expect(rejected?.error).not.toHaveProperty('details');
   run = await alice.get(sourceRunId);
   expect(run.status).toBe('awaiting_input');
   waitingArchive = await exportArchive(alice, sourceRunId);
