@@ -38,8 +38,14 @@ const queues = {
     connection: db.redis,
     prefix: queueKeyPrefix(db.queuePrefix, 'webhooks'),
   }),
+  deletions: new Queue('deletions', {
+    connection: db.redis,
+    prefix: queueKeyPrefix(db.queuePrefix, 'deletions'),
+  }),
 };
-afterAll(() => Promise.all([queues.runs.close(), queues.webhooks.close()]));
+afterAll(() =>
+  Promise.all([queues.runs.close(), queues.webhooks.close(), queues.deletions.close()]),
+);
 
 const WAIT = { timeout: 20_000, interval: 50 };
 
@@ -200,6 +206,33 @@ describe('deleting a run', () => {
     expect(await documentsNaming(theirs.workflow_run_id)).toEqual(theirsBefore);
     expect(await queuedJobsOf(theirs.workflow_run_id)).toEqual(theirJobs);
     expect((await bob.client.get(theirs.workflow_run_id)).status).toBe('awaiting_input');
+  });
+
+  it('hides the run and its artifacts the moment it is asked for, before a runner gets to them', async () => {
+    const run = await waitingRun(alice.client);
+    const listed = await alice.client.request(`/v1/runs/${run.workflow_run_id}/artifacts`);
+    const [artifact] = ((await listed.json()) as { items: { artifact_id: string }[] }).items;
+    expect(artifact).toBeDefined();
+    const artifactId = artifact?.artifact_id ?? '';
+    // No runner takes the deletion while the queue is paused: what is hidden is the request's
+    // doing, not the deletion's.
+    await queues.deletions.pause();
+    try {
+      const deletion = await deleteRun(alice.client, run.workflow_run_id);
+      expect(await db.models.artifacts.countDocuments({ artifact_id: artifactId })).toBe(1);
+      for (const path of [
+        `/v1/runs/${run.workflow_run_id}`,
+        `/v1/artifacts/${artifactId}`,
+        `/v1/artifacts/${artifactId}/content`,
+      ])
+        expect((await alice.client.request(path)).status, path).toBe(404);
+      expect((await deletionOf(alice.client, deletion.deletion_id)).status).toBe('queued');
+      await queues.deletions.resume();
+      await finished(alice.client, deletion.deletion_id);
+      expect(await db.models.artifacts.countDocuments({ artifact_id: artifactId })).toBe(0);
+    } finally {
+      await queues.deletions.resume();
+    }
   });
 
   it('is one deletion however often it is asked for, and another user cannot see or ask', async () => {

@@ -307,6 +307,11 @@ export const artifactRecordSchema = z.object({
   idempotency_key: z.string().nullable().optional(),
   /** An upload's question (the pending interaction it was sent to); absent on other kinds. */
   interaction_id: z.string().nullable().optional(),
+  /**
+   * The deletion of its run, set as the run is marked: from then on no route finds the artifact,
+   * though its bytes go only when a runner gets to them (docs/deletion-and-retention.md).
+   */
+  deletion_id: z.string().optional(),
   created_at: z.date(),
 });
 export type ArtifactRecord = z.infer<typeof artifactRecordSchema>;

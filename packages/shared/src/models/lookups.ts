@@ -88,7 +88,13 @@ export async function findArtifactOfUser(
   if (!owner) return findLegacyArtifact(models, userId, artifactId);
   if (owner.user_id !== userId) return null;
   return models.artifacts
-    .findOne({ workflow_run_id: owner.workflow_run_id, artifact_id: artifactId, user_id: userId })
+    .findOne({
+      workflow_run_id: owner.workflow_run_id,
+      artifact_id: artifactId,
+      user_id: userId,
+      // An artifact of a run being deleted is gone to its owner already.
+      deletion_id: { $exists: false },
+    })
     .lean<ArtifactRecord>();
 }
 
@@ -103,7 +109,7 @@ async function findLegacyArtifact(
   artifactId: string,
 ): Promise<ArtifactRecord | null> {
   const artifact = await models.artifacts
-    .findOne({ artifact_id: artifactId, user_id: userId })
+    .findOne({ artifact_id: artifactId, user_id: userId, deletion_id: { $exists: false } })
     .comment('legacy:artifact-without-owner' satisfies ScatterGatherQuery)
     .lean<ArtifactRecord>();
   if (!artifact) return null;

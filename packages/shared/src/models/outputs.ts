@@ -18,6 +18,7 @@ const artifactSchema = new Schema<ArtifactRecord>(
     file_id: { type: String, required: true },
     idempotency_key: { type: String, default: null },
     interaction_id: { type: String, default: null },
+    deletion_id: { type: String },
     created_at: { type: Date, required: true },
   },
   { collection: 'artifacts', versionKey: false },

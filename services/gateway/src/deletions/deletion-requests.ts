@@ -129,6 +129,11 @@ export async function requestRunDeletion(
     { ...owned, deletion_id: { $exists: false } },
     { $set: { deletion_id: record.deletion_id } },
   );
+  // So are its artifacts, which are read by their own ids (GET /v1/artifacts/{id}).
+  await deps.models.artifacts.collection.updateMany(
+    { ...owned, deletion_id: { $exists: false } },
+    { $set: { deletion_id: record.deletion_id } },
+  );
   await enqueue(deps, record);
   return deletionView(record);
 }

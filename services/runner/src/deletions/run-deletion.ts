@@ -64,6 +64,12 @@ export async function deleteRuns(
     { $set: { deletion_id: input.deletionId } },
   );
   await takeLeases(deps, userId, runIds);
+  // Artifacts are read by their own ids: hidden with their runs. Marked once the leases are held,
+  // so those a drain saved before it let go are marked too.
+  await deps.models.artifacts.collection.updateMany(
+    { ...owned, deletion_id: { $exists: false } },
+    { $set: { deletion_id: input.deletionId } },
+  );
   // Read while the log is still there; removed once the runs are gone (a timer a commit's
   // follower sets after the lease was taken is still found).
   const timers = await timerJobIds(deps, userId, runIds);
