@@ -33,10 +33,14 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Six free ports in a row, and their cluster-bus ports (port + 10000) free as well. */
+/**
+ * Six free ports in a row, and their cluster-bus ports (port + 10000) free as well. All of them
+ * below Linux's ephemeral range (32768 and up), where any outgoing connection of a test running
+ * beside this one could take a port between this check and the cluster's start.
+ */
 async function freePortRange(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 12_000 + Math.floor(Math.random() * 10_000);
     const ports = Array.from({ length: 6 }, (_, i) => [base + i, base + i + 10_000]).flat();
     const free = await Promise.all(ports.map(portFree));
     if (free.every(Boolean)) return base;
@@ -67,10 +71,21 @@ export function parseClusterNodes(text: string): ClusterNode[] {
  * made by the project's script, stopped after the file's tests.
  */
 export async function startDisposableCluster(): Promise<DisposableCluster> {
-  const base = await freePortRange();
   const stateDir = mkdtempSync(join(tmpdir(), 'stepwise-cluster-'));
-  const env = { ...process.env, REDIS_CLUSTER_PORT: String(base), STEPWISE_LOCAL_DIR: stateDir };
-  const { stdout } = await run('bash', [script, 'start'], { env, timeout: 60_000 });
+  let env: NodeJS.ProcessEnv = { ...process.env, STEPWISE_LOCAL_DIR: stateDir };
+  let stdout = '';
+  // A port found free can still be taken before the script binds it (another program's listener):
+  // the script then refuses, and another range is tried.
+  for (let attempt = 1; ; attempt++) {
+    env = { ...env, REDIS_CLUSTER_PORT: String(await freePortRange()) };
+    try {
+      ({ stdout } = await run('bash', [script, 'start'], { env, timeout: 60_000 }));
+      break;
+    } catch (error) {
+      const taken = String((error as { stderr?: unknown }).stderr ?? '').includes('is in use');
+      if (!taken || attempt === 5) throw error;
+    }
+  }
   const url = /^REDIS_URL=(.+)$/m.exec(stdout)?.[1];
   if (!url) throw new Error(`the cluster script printed no REDIS_URL:\n${stdout}`);
   const stop = async () => {
