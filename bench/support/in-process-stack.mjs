@@ -84,6 +84,7 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
     maintenance: new JobQueue('maintenance', client, prefix),
     migration: new JobQueue('migration', client, prefix),
     webhookDelivery: new JobQueue('webhookDelivery', client, prefix),
+    deletion: new JobQueue('deletion', client, prefix),
   };
   closers.push(
     () => resolveEvents.close(),
@@ -91,6 +92,9 @@ export async function startBenchStack({ label, withRunner = true, resolverConcur
     () => queues.resolve.close(),
     () => queues.runCommand.close(),
     () => queues.maintenance.close(),
+    () => queues.migration.close(),
+    () => queues.webhookDelivery.close(),
+    () => queues.deletion.close(),
   );
   const adminToken = randomBytes(16).toString('hex');
   const server = createGatewayApp({
